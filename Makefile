@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# tunwarden: one non-recursive Makefile, out-of-tree build in $(O).
+#   make            build everything          make check    run the test suites
+#   make SAN=1      ASan+UBSan build          make help     list the targets
+
+O ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+# Stable when sources are: no mtime-dependent names, no generated files in-tree.
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/skel/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/tunwarden/*.h)
+
+PKGS := libbpf libelf zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -Iinclude -Iuserspace/lib -I$(O)/skel -I$(O) $(PKG_CFLAGS) \
+	  -D_GNU_SOURCE
+LDLIBS += $(PKG_LIBS)
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -g -O2 --target=bpf -D__TARGET_ARCH_x86 -I. -Iinclude -Wall -Werror \
+	      -Wno-unused-function
+
+# userspace/lib: the typed map/loader library every binary links.
+LIB_SRCS := $(wildcard userspace/lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+LIBTW := $(O)/libtw.a
+
+# selftests: harness + packet builder, then one runner per suite directory.
+HARNESS_SRCS := $(wildcard selftests/lib/*.c)
+HARNESS_OBJS := $(patsubst %.c,$(O)/%.o,$(HARNESS_SRCS))
+PROG_TEST_SRCS := $(wildcard selftests/prog_tests/*.c)
+PROG_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(PROG_TEST_SRCS))
+UNIT_SRCS := $(wildcard selftests/unit/*.c)
+UNIT_OBJS := $(patsubst %.c,$(O)/%.o,$(UNIT_SRCS))
+
+TEST_PROGS := $(O)/selftests/test_progs
+TEST_UNIT := $(O)/selftests/test_unit
+
+.PHONY: all bpf skel lib tests check check-progs check-unit check-e2e bench soak demo vmtest \
+	lint fuzz install clean help vmlinux
+
+all: $(BPF_OBJS) $(SKELS) $(LIBTW) tests
+
+help:
+	@echo "Targets:"
+	@echo "  all        BPF objects, skeletons, userspace library and binaries, test runners"
+	@echo "  check      run every test suite (BPF prog tests, unit, end-to-end)"
+	@echo "  bench      benchmarks: figures and ratios, not pass/fail"
+	@echo "  vmtest     run the BPF and e2e suites in throwaway VMs (6.1 and 6.12 kernels)"
+	@echo "  lint       clang-format --dry-run, clang-tidy, cppcheck"
+	@echo "  vmlinux    regenerate vmlinux.h from /sys/kernel/btf/vmlinux"
+	@echo "  install    install binaries (DESTDIR, PREFIX)"
+	@echo "  clean      remove $(O)/"
+	@echo "Variables: O=dir (build dir), SAN=1 (ASan+UBSan), CC=clang"
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
+
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(BPFTOOL) gen object $@ $@.tmp
+	@rm -f $@.tmp
+
+$(O)/skel/%.skel.h: $(O)/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name tw_$* > $@.tmp && mv $@.tmp $@
+
+$(O)/%.o: %.c $(SKELS) $(wildcard include/tunwarden/*.h userspace/lib/*.h selftests/lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
+
+$(LIBTW): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# Each prog_tests/X.c defines test_X(); the runner's table is generated.
+$(O)/selftests/prog_tests.inc: $(PROG_TEST_SRCS)
+	@mkdir -p $(@D)
+	@for f in $(PROG_TEST_SRCS); do n=$$(basename $$f .c); echo "TW_TEST($$n)"; done > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+$(O)/selftests/unit_tests.inc: $(UNIT_SRCS)
+	@mkdir -p $(@D)
+	@for f in $(UNIT_SRCS); do n=$$(basename $$f .c); echo "TW_TEST($$n)"; done > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(TEST_PROGS): selftests/runner.c $(O)/selftests/prog_tests.inc $(PROG_TEST_OBJS) $(HARNESS_OBJS) $(LIBTW)
+	$(CC) $(CFLAGS) -Iselftests/lib -DTW_TESTS_INC='"selftests/prog_tests.inc"' \
+		-DTW_SUITE='"test_progs"' selftests/runner.c $(PROG_TEST_OBJS) $(HARNESS_OBJS) \
+		$(LIBTW) $(LDFLAGS) $(LDLIBS) -o $@
+$(TEST_UNIT): selftests/runner.c $(O)/selftests/unit_tests.inc $(UNIT_OBJS) $(HARNESS_OBJS) $(LIBTW)
+	$(CC) $(CFLAGS) -Iselftests/lib -DTW_TESTS_INC='"selftests/unit_tests.inc"' \
+		-DTW_SUITE='"test_unit"' selftests/runner.c $(UNIT_OBJS) $(HARNESS_OBJS) \
+		$(LIBTW) $(LDFLAGS) $(LDLIBS) -lsqlite3 -ljansson -o $@
+
+tests: $(TEST_PROGS) $(TEST_UNIT)
+
+check: all
+	@scripts/run-checks.sh $(O)
+
+check-progs: $(TEST_PROGS)
+	$(TEST_PROGS)
+check-unit: $(TEST_UNIT)
+	$(TEST_UNIT)
+
+bench: all
+	@scripts/bench/run.sh $(O)
+
+vmtest: all
+	@scripts/vmtest.sh
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf $(O)
+
+-include $(wildcard mk/*.mk)

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * Packet parsing for the tunnel programs. Headers are copied to the stack
+ * with bpf_skb_load_bytes(): it works on non-linear skbs (GSO egress) and
+ * keeps variable offsets (IPv4 options, IPv6 extension chains) simple for
+ * the verifier. Every helper returns 0 or a negative enum tw_drop_reason.
+ */
+#ifndef TW_BPF_PARSE_H
+#define TW_BPF_PARSE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <tunwarden/abi.h>
+
+#define ETH_P_IP_ 0x0800
+#define ETH_P_IPV6_ 0x86DD
+#define ETH_P_ARP_ 0x0806
+
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_ICMPV6_ 58
+#define IPPROTO_SCTP_ 132
+#define IPPROTO_UDPLITE_ 136
+
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_DEST 60
+
+/* Bound on the IPv6 extension header chain. Longer chains are malformed. */
+#define TW_MAX_EXTHDRS 8
+
+enum tw_frag {
+	TW_FRAG_NONE = 0,
+	TW_FRAG_FIRST = 1, /* offset 0, more fragments follow: ports are here */
+	TW_FRAG_LATER = 2, /* offset > 0: no transport header */
+};
+
+struct tw_pkt {
+	__u8 family;
+	__u8 proto;
+	__u8 frag; /* enum tw_frag */
+	__u8 has_ports;
+	__u16 sport; /* network order; ICMP echo: identifier */
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 bytes; /* inner IP bytes this skb stands for (GSO: all segments) */
+	__u32 pkts;  /* 1, or the number of GSO segments */
+};
+
+struct tw_l4info {
+	__u32 hdr_len; /* transport header length, for GSO accounting */
+};
+
+static __always_inline bool tw_proto_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_ ||
+	       proto == IPPROTO_UDPLITE_;
+}
+
+/*
+ * Transport header at @off, which must end within @end (the IP datagram's
+ * end). Fills ports and the transport header length.
+ */
+static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
+				       __u32 end, __u32 *l4len)
+{
+	__u8 b[16];
+
+	*l4len = 0;
+	if (tw_proto_has_ports(p->proto)) {
+		__u32 min = p->proto == IPPROTO_TCP_ ? 20 : (p->proto == IPPROTO_SCTP_ ? 12 : 8);
+
+		if (off + min > end)
+			return -TW_DROP_MALFORMED;
+		if (bpf_skb_load_bytes(skb, off, b, 16))
+			return -TW_DROP_MALFORMED;
+		__builtin_memcpy(&p->sport, &b[0], 2);
+		__builtin_memcpy(&p->dport, &b[2], 2);
+		p->has_ports = 1;
+		if (p->proto == IPPROTO_TCP_) {
+			__u32 doff = (b[12] >> 4) * 4;
+
+			if (doff < 20 || off + doff > end)
+				return -TW_DROP_MALFORMED;
+			*l4len = doff;
+		} else {
+			*l4len = min;
+		}
+		return 0;
+	}
+	if (p->proto == IPPROTO_ICMP_ || p->proto == IPPROTO_ICMPV6_) {
+		if (off + 8 > end)
+			return -TW_DROP_MALFORMED;
+		if (bpf_skb_load_bytes(skb, off, b, 8))
+			return -TW_DROP_MALFORMED;
+		/* Echo request/reply: the identifier pairs request and reply. */
+		if ((p->proto == IPPROTO_ICMP_ && (b[0] == 8 || b[0] == 0)) ||
+		    (p->proto == IPPROTO_ICMPV6_ && (b[0] == 128 || b[0] == 129))) {
+			__builtin_memcpy(&p->sport, &b[4], 2);
+			p->dport = p->sport;
+		}
+		*l4len = 8;
+	}
+	return 0;
+}
+
+/* GSO super-packets count their real segments, from gso_size (gso_segs is
+ * not kept up to date on every path). */
+static __always_inline void tw_account_gso(struct __sk_buff *skb, struct tw_pkt *p, __u32 l3_off,
+					   __u32 l3_hdr, __u32 l4len)
+{
+	__u32 gso = skb->gso_size;
+	__u32 total = skb->len - l3_off;
+	__u32 hdr = l3_hdr + l4len;
+	__u32 segs;
+
+	if (!gso || total <= hdr)
+		return;
+	segs = (total - hdr + gso - 1) / gso;
+	if (segs <= 1)
+		return;
+	p->pkts = segs;
+	p->bytes = total + (segs - 1) * hdr;
+}
+
+static __always_inline int tw_parse_v4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off)
+{
+	struct iphdr ip;
+	__u32 ihl, tot, l4len;
+	__u16 frag;
+	int err;
+
+	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+		return -TW_DROP_MALFORMED;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -TW_DROP_MALFORMED;
+	ihl = ip.ihl * 4;
+	tot = bpf_ntohs(ip.tot_len);
+	/* BIG TCP IPv4 GSO packets carry tot_len 0: the skb length is the truth. */
+	if (tot == 0 && skb->gso_size)
+		tot = skb->len - off;
+	if (tot < ihl || off + tot > skb->len)
+		return -TW_DROP_MALFORMED;
+
+	p->family = TW_FAM_V4;
+	p->proto = ip.protocol;
+	__builtin_memcpy(p->saddr, &ip.saddr, 4);
+	__builtin_memcpy(p->daddr, &ip.daddr, 4);
+	p->bytes = tot;
+	p->pkts = 1;
+
+	frag = bpf_ntohs(ip.frag_off);
+	if (frag & 0x1fff) {
+		p->frag = TW_FRAG_LATER;
+		return 0;
+	}
+	if (frag & 0x2000)
+		p->frag = TW_FRAG_FIRST;
+
+	err = tw_parse_l4(skb, p, off + ihl, off + tot, &l4len);
+	if (err)
+		return err;
+	tw_account_gso(skb, p, off, ihl, l4len);
+	return 0;
+}
+
+static __always_inline bool tw_is_exthdr(__u8 nh)
+{
+	return nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_DEST ||
+	       nh == NEXTHDR_FRAGMENT || nh == NEXTHDR_AUTH;
+}
+
+static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, __u32 off)
+{
+	struct ipv6hdr ip6;
+	__u32 cur, end, l4len;
+	__u8 nh;
+	int i, err;
+
+	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+		return -TW_DROP_MALFORMED;
+	if (ip6.version != 6)
+		return -TW_DROP_MALFORMED;
+	end = bpf_ntohs(ip6.payload_len);
+	if (end == 0 && skb->gso_size) /* BIG TCP: jumbo payload */
+		end = skb->len - off - sizeof(ip6);
+	end += off + sizeof(ip6);
+	if (end > skb->len)
+		return -TW_DROP_MALFORMED;
+
+	p->family = TW_FAM_V6;
+	__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+	__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+	p->bytes = end - off;
+	p->pkts = 1;
+
+	nh = ip6.nexthdr;
+	cur = off + sizeof(ip6);
+	for (i = 0; i < TW_MAX_EXTHDRS; i++) {
+		__u8 eh[8];
+
+		if (!tw_is_exthdr(nh))
+			break;
+		if (cur + 8 > end || bpf_skb_load_bytes(skb, cur, eh, 8))
+			return -TW_DROP_MALFORMED;
+		if (nh == NEXTHDR_FRAGMENT) {
+			__u16 fo = ((__u16)eh[2] << 8) | eh[3];
+
+			nh = eh[0];
+			cur += 8;
+			if (fo & 0xfff8) {
+				p->proto = nh;
+				p->frag = TW_FRAG_LATER;
+				return 0;
+			}
+			if (fo & 1)
+				p->frag = TW_FRAG_FIRST;
+			continue;
+		}
+		if (nh == NEXTHDR_AUTH)
+			cur += ((__u32)eh[1] + 2) * 4;
+		else
+			cur += ((__u32)eh[1] + 1) * 8;
+		nh = eh[0];
+	}
+	if (tw_is_exthdr(nh) || cur > end)
+		return -TW_DROP_MALFORMED;
+	p->proto = nh;
+
+	err = tw_parse_l4(skb, p, cur, end, &l4len);
+	if (err)
+		return err;
+	tw_account_gso(skb, p, off, cur - off, l4len);
+	return 0;
+}
+
+#endif /* TW_BPF_PARSE_H */

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * Admission and accounting on a tunnel interface (OpenVPN tun, WireGuard,
+ * strongSwan): tw_tun_in runs on TC ingress (packets from clients),
+ * tw_tun_out on TC egress (packets to clients).
+ *
+ * from client: parse -> source client -> state -> tenant isolation ->
+ *              open flow? -> allowlist (PERMIT: from-client, SANDBOX:
+ *              sandbox) -> record reply flow -> count -> pass
+ * to client:   parse -> destination client -> state -> tenant isolation ->
+ *              open flow? -> to-client allowlist (PERMIT only) -> record
+ *              reply flow -> count -> pass
+ *
+ * Pass is TC_ACT_UNSPEC (tcx: TCX_NEXT) so programs attached after ours
+ * still run; drop is TC_ACT_SHOT.
+ *
+ * Fragments: a first fragment is checked like any packet; when admitted it
+ * records its tuple with zero ports so the later fragments of the datagram
+ * (which carry no ports) pass. A later fragment with no admitted first
+ * fragment is dropped as TW_DROP_FRAGMENT. Tunnels reassemble rarely, and
+ * fragments arrive in order on a point-to-point link, so this costs nothing
+ * in practice and never lets an unchecked port through.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <tunwarden/abi.h>
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/counters.h"
+
+#define TC_ACT_UNSPEC_ (-1)
+#define TC_ACT_SHOT_ 2
+
+/* Load-time knobs, set through the skeleton's rodata. */
+const volatile __u32 tw_l3_off = 0; /* 0 on tun/wg, 14 on tap/veth and PROG_TEST_RUN */
+const volatile __u64 tw_flow_timeout_ns = 300ULL * 1000000000ULL;
+const volatile __u8 tw_pass_arp = 1; /* L2 offset only: ARP passes uncounted */
+
+/* Refresh a flow's timestamp at most this often: a write per packet would
+ * bounce the cache line between CPUs on busy flows. */
+#define TW_FLOW_REFRESH_NS 1000000000ULL
+
+struct tw_ctx {
+	struct tw_pkt p;
+	__u32 slot;
+	struct tw_slot *cl;
+	int dir;
+};
+
+static __always_inline int tw_parse(struct __sk_buff *skb, struct tw_pkt *p)
+{
+	__u32 off = tw_l3_off;
+	__u8 ver;
+
+	if (off) {
+		__u16 proto;
+
+		if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+			return -TW_DROP_MALFORMED;
+		proto = bpf_ntohs(proto);
+		if (proto == ETH_P_ARP_ && tw_pass_arp)
+			return 1;
+		if (proto == ETH_P_IP_)
+			return tw_parse_v4(skb, p, off);
+		if (proto == ETH_P_IPV6_)
+			return tw_parse_v6(skb, p, off);
+		return -TW_DROP_MALFORMED;
+	}
+	/* L3 tunnel: the version nibble is the only protocol indication. */
+	if (bpf_skb_load_bytes(skb, 0, &ver, 1))
+		return -TW_DROP_MALFORMED;
+	ver >>= 4;
+	if (ver == 4)
+		return tw_parse_v4(skb, p, 0);
+	if (ver == 6)
+		return tw_parse_v6(skb, p, 0);
+	return -TW_DROP_MALFORMED;
+}
+
+static __always_inline void tw_client_key(struct tw_client_key *k, __u32 ifindex, __u8 family,
+					  const __u8 *addr)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = ifindex;
+	k->family = family;
+	if (family == TW_FAM_V4)
+		__builtin_memcpy(k->addr, addr, 4);
+	else
+		__builtin_memcpy(k->addr, addr, 16);
+}
+
+static __always_inline void tw_flow_key(struct tw_flow_key *k, const struct tw_ctx *c, __u8 dir,
+					__u8 kind, bool reverse)
+{
+	const struct tw_pkt *p = &c->p;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->slot = c->slot;
+	k->gen = c->cl->gen;
+	k->family = p->family;
+	k->proto = p->proto;
+	k->dir = dir;
+	k->kind = kind;
+	if (kind == TW_FLOW_FRAG)
+		;
+	else if (reverse) {
+		k->sport = p->dport;
+		k->dport = p->sport;
+	} else {
+		k->sport = p->sport;
+		k->dport = p->dport;
+	}
+	if (reverse) {
+		__builtin_memcpy(k->saddr, p->daddr, 16);
+		__builtin_memcpy(k->daddr, p->saddr, 16);
+	} else {
+		__builtin_memcpy(k->saddr, p->saddr, 16);
+		__builtin_memcpy(k->daddr, p->daddr, 16);
+	}
+}
+
+/* Is this packet's own tuple an open flow (a reply, or a later fragment)? */
+static __always_inline bool tw_flow_open(const struct tw_ctx *c, __u8 kind)
+{
+	struct tw_flow_key k;
+	struct tw_flow_val *v;
+	__u64 now;
+
+	tw_flow_key(&k, c, c->dir, kind, false);
+	v = bpf_map_lookup_elem(&tw1_flows, &k);
+	if (!v)
+		return false;
+	now = bpf_ktime_get_ns();
+	if (now - v->last_seen_ns > tw_flow_timeout_ns)
+		return false;
+	if (now - v->last_seen_ns > TW_FLOW_REFRESH_NS)
+		v->last_seen_ns = now;
+	return true;
+}
+
+static __always_inline void tw_flow_record(const struct tw_ctx *c)
+{
+	struct tw_flow_val v = { .last_seen_ns = bpf_ktime_get_ns() };
+	struct tw_flow_key k;
+
+	/* The reply travels the other way: from-client flows are answered on
+	 * egress and vice versa. */
+	tw_flow_key(&k, c, !c->dir, TW_FLOW_REPLY, true);
+	if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY) == 0)
+		tw_gcount(TW_G_FLOW_NEW, 0, 1);
+	if (c->p.frag == TW_FRAG_FIRST) {
+		tw_flow_key(&k, c, c->dir, TW_FLOW_FRAG, false);
+		bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY);
+	}
+}
+
+static __always_inline bool tw_rule_match(const struct tw_port_rule *r, const struct tw_pkt *p)
+{
+	__u16 port;
+
+	if (r->proto != TW_PROTO_ANY && r->proto != p->proto)
+		return false;
+	if (!p->has_ports)
+		/* Portless protocols match a rule of their protocol, or an
+		 * any-protocol rule that does not restrict ports. */
+		return r->proto != TW_PROTO_ANY || (r->port_lo == 0 && r->port_hi == 0xffff);
+	port = bpf_ntohs(p->dport);
+	return port >= r->port_lo && port <= r->port_hi;
+}
+
+/* 0 if the allowlist @list of the client's profile admits the packet. */
+static __always_inline int tw_acl_check(const struct tw_ctx *c, __u8 list, __u32 miss_reason)
+{
+	const struct tw_pkt *p = &c->p;
+	__u32 profile = c->cl->profile;
+	struct tw_acl_key k;
+	struct tw_acl_val *v;
+	void *inner;
+	int i;
+
+	inner = bpf_map_lookup_elem(&tw1_acl, &profile);
+	if (!inner)
+		return -TW_DROP_NO_PROFILE;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.list = list;
+	k.family = p->family;
+	/* to client: the remote end is the source; from client: the destination */
+	if (c->dir == TW_DIR_TO_CLIENT)
+		__builtin_memcpy(k.addr, p->saddr, 16);
+	else
+		__builtin_memcpy(k.addr, p->daddr, 16);
+	k.prefixlen = TW_ACL_KEY_FIXED_BITS + (p->family == TW_FAM_V4 ? 32 : 128);
+
+	v = bpf_map_lookup_elem(inner, &k);
+	if (!v)
+		return -(int)miss_reason;
+	for (i = 0; i < TW_ACL_RULES_PER_PREFIX; i++) {
+		if (i >= v->nrules)
+			break;
+		if (tw_rule_match(&v->rules[i], p))
+			return 0;
+	}
+	return -(int)miss_reason;
+}
+
+/* Peer on the far side of the packet: a client of another tenant? */
+static __always_inline int tw_tenant_check(const struct tw_ctx *c)
+{
+	const __u8 *peer = c->dir == TW_DIR_FROM_CLIENT ? c->p.daddr : c->p.saddr;
+	struct tw_client_key k;
+	struct tw_slot *pc;
+	__u32 *pslot;
+
+	tw_client_key(&k, 0, c->p.family, peer);
+	pslot = bpf_map_lookup_elem(&tw1_clients, &k);
+	if (!pslot || *pslot == c->slot)
+		return 0;
+	pc = bpf_map_lookup_elem(&tw1_slots, pslot);
+	if (!pc || pc->state == TW_STATE_FREE)
+		return 0;
+	/* tenant 0 means "no tenant": isolated from everyone */
+	if (pc->tenant != c->cl->tenant || c->cl->tenant == 0)
+		return -TW_DROP_TENANT;
+	return 0;
+}
+
+static __always_inline int tw_decide(struct tw_ctx *c)
+{
+	int err;
+
+	if (c->cl->state == TW_STATE_BANNED)
+		return -TW_DROP_BANNED;
+	err = tw_tenant_check(c);
+	if (err)
+		return err;
+	if (c->p.frag == TW_FRAG_LATER)
+		return tw_flow_open(c, TW_FLOW_FRAG) ? 0 : -TW_DROP_FRAGMENT;
+	if (tw_flow_open(c, TW_FLOW_REPLY)) {
+		tw_gcount(TW_G_REPLY, c->p.bytes, c->p.pkts);
+		return 0;
+	}
+	if (c->cl->state == TW_STATE_SANDBOX)
+		err = c->dir == TW_DIR_FROM_CLIENT ?
+			      tw_acl_check(c, TW_LIST_SANDBOX, TW_DROP_SANDBOXED) :
+			      -TW_DROP_SANDBOXED;
+	else
+		err = tw_acl_check(c, c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT :
+								       TW_LIST_TO_CLIENT,
+				   TW_DROP_NOT_ALLOWED);
+	if (err)
+		return err;
+	tw_flow_record(c);
+	return 0;
+}
+
+static __always_inline int tw_handle(struct __sk_buff *skb, int dir)
+{
+	struct tw_ctx c = { .dir = dir };
+	struct tw_client_key k;
+	__u32 *slot;
+	int err;
+
+	err = tw_parse(skb, &c.p);
+	if (err > 0) {
+		tw_gcount(TW_G_NON_IP_PASS, skb->len, 1);
+		return TC_ACT_UNSPEC_;
+	}
+	if (err) {
+		tw_gcount(-err, skb->len, 1);
+		return TC_ACT_SHOT_;
+	}
+
+	tw_client_key(&k, skb->ifindex, c.p.family,
+		      dir == TW_DIR_FROM_CLIENT ? c.p.saddr : c.p.daddr);
+	slot = bpf_map_lookup_elem(&tw1_clients, &k);
+	if (!slot) {
+		tw_gcount(TW_DROP_UNKNOWN_CLIENT, c.p.bytes, c.p.pkts);
+		return TC_ACT_SHOT_;
+	}
+	c.slot = *slot;
+	c.cl = bpf_map_lookup_elem(&tw1_slots, &c.slot);
+	if (!c.cl || c.cl->state == TW_STATE_FREE) {
+		tw_gcount(TW_DROP_UNKNOWN_CLIENT, c.p.bytes, c.p.pkts);
+		return TC_ACT_SHOT_;
+	}
+
+	err = tw_decide(&c);
+	if (err) {
+		tw_gcount(-err, c.p.bytes, c.p.pkts);
+		tw_client_drop(c.slot, -err, c.p.bytes, c.p.pkts);
+		return TC_ACT_SHOT_;
+	}
+	tw_gcount(dir == TW_DIR_FROM_CLIENT ? TW_G_PASS_IN : TW_G_PASS_OUT, c.p.bytes, c.p.pkts);
+	tw_client_pass(c.slot, dir, c.p.bytes, c.p.pkts);
+	return TC_ACT_UNSPEC_;
+}
+
+SEC("tc")
+int tw_tun_in(struct __sk_buff *skb)
+{
+	return tw_handle(skb, TW_DIR_FROM_CLIENT);
+}
+
+SEC("tc")
+int tw_tun_out(struct __sk_buff *skb)
+{
+	return tw_handle(skb, TW_DIR_TO_CLIENT);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
