@@ -30,7 +30,7 @@
 #include "lib/counters.h"
 
 #define TC_ACT_UNSPEC_ (-1)
-#define TC_ACT_SHOT_ 2
+#define TC_ACT_SHOT_   2
 
 /* Load-time knobs, set through the skeleton's rodata. */
 const volatile __u32 tw_l3_off = 0; /* 0 on tun/wg, 14 on tap/veth and PROG_TEST_RUN */
@@ -246,9 +246,9 @@ static __always_inline int tw_decide(struct tw_ctx *c)
 			      tw_acl_check(c, TW_LIST_SANDBOX, TW_DROP_SANDBOXED) :
 			      -TW_DROP_SANDBOXED;
 	else
-		err = tw_acl_check(c, c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT :
-								       TW_LIST_TO_CLIENT,
-				   TW_DROP_NOT_ALLOWED);
+		err = tw_acl_check(
+			c, c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT : TW_LIST_TO_CLIENT,
+			TW_DROP_NOT_ALLOWED);
 	if (err)
 		return err;
 	tw_flow_record(c);

@@ -13,22 +13,22 @@
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
 
-#define ETH_P_IP_ 0x0800
+#define ETH_P_IP_   0x0800
 #define ETH_P_IPV6_ 0x86DD
-#define ETH_P_ARP_ 0x0806
+#define ETH_P_ARP_  0x0806
 
-#define IPPROTO_ICMP_ 1
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-#define IPPROTO_ICMPV6_ 58
-#define IPPROTO_SCTP_ 132
+#define IPPROTO_ICMP_	 1
+#define IPPROTO_TCP_	 6
+#define IPPROTO_UDP_	 17
+#define IPPROTO_ICMPV6_	 58
+#define IPPROTO_SCTP_	 132
 #define IPPROTO_UDPLITE_ 136
 
-#define NEXTHDR_HOP 0
-#define NEXTHDR_ROUTING 43
+#define NEXTHDR_HOP	 0
+#define NEXTHDR_ROUTING	 43
 #define NEXTHDR_FRAGMENT 44
-#define NEXTHDR_AUTH 51
-#define NEXTHDR_DEST 60
+#define NEXTHDR_AUTH	 51
+#define NEXTHDR_DEST	 60
 
 /* Bound on the IPv6 extension header chain. Longer chains are malformed. */
 #define TW_MAX_EXTHDRS 8
@@ -49,7 +49,7 @@ struct tw_pkt {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	__u32 bytes; /* inner IP bytes this skb stands for (GSO: all segments) */
-	__u32 pkts;  /* 1, or the number of GSO segments */
+	__u32 pkts; /* 1, or the number of GSO segments */
 };
 
 struct tw_l4info {

@@ -19,16 +19,16 @@
 #endif
 
 #define TW_ABI_VERSION 1
-#define TW_PIN_ROOT "/sys/fs/bpf/tunwarden"
+#define TW_PIN_ROOT    "/sys/fs/bpf/tunwarden"
 
 /* Sizes. Userspace may create maps smaller than these, never larger. */
-#define TW_MAX_CLIENTS 131072 /* slots, dense, 0 .. TW_MAX_CLIENTS-1 */
-#define TW_MAX_PROFILES 1024
+#define TW_MAX_CLIENTS		131072 /* slots, dense, 0 .. TW_MAX_CLIENTS-1 */
+#define TW_MAX_PROFILES		1024
 #define TW_ACL_RULES_PER_PREFIX 14
-#define TW_MAX_FLOWS 262144
-#define TW_MAX_BANS 65536
-#define TW_MAX_VPN_PORTS 64
-#define TW_MAX_HS_SOURCES 65536
+#define TW_MAX_FLOWS		262144
+#define TW_MAX_BANS		65536
+#define TW_MAX_VPN_PORTS	64
+#define TW_MAX_HS_SOURCES	65536
 
 /* Address families as stored in keys (not AF_* so the BPF side needs no libc). */
 enum tw_family {
@@ -51,13 +51,13 @@ enum tw_state {
 enum tw_drop_reason {
 	TW_DROP_NONE = 0,
 	TW_DROP_UNKNOWN_CLIENT = 1, /* tunnel address not in tw1_clients */
-	TW_DROP_NOT_ALLOWED = 2,    /* PERMIT client, no allowlist entry matched */
-	TW_DROP_BANNED = 3,	    /* client state BANNED */
-	TW_DROP_SANDBOXED = 4,	    /* SANDBOX client, sandbox allowlist did not match */
-	TW_DROP_TENANT = 5,	    /* peer is a client of another tenant */
-	TW_DROP_MALFORMED = 6,	    /* truncated or inconsistent headers, non-IP */
-	TW_DROP_FRAGMENT = 7,	    /* non-first fragment with no admitted first fragment */
-	TW_DROP_NO_PROFILE = 8,	    /* client's profile has no allowlist loaded */
+	TW_DROP_NOT_ALLOWED = 2, /* PERMIT client, no allowlist entry matched */
+	TW_DROP_BANNED = 3, /* client state BANNED */
+	TW_DROP_SANDBOXED = 4, /* SANDBOX client, sandbox allowlist did not match */
+	TW_DROP_TENANT = 5, /* peer is a client of another tenant */
+	TW_DROP_MALFORMED = 6, /* truncated or inconsistent headers, non-IP */
+	TW_DROP_FRAGMENT = 7, /* non-first fragment with no admitted first fragment */
+	TW_DROP_NO_PROFILE = 8, /* client's profile has no allowlist loaded */
 	TW_DROP__MAX = 9,
 };
 
@@ -65,8 +65,8 @@ enum tw_drop_reason {
 enum tw_gcounter {
 	TW_G_PASS_IN = TW_DROP__MAX, /* after the drop reasons */
 	TW_G_PASS_OUT,
-	TW_G_REPLY,	  /* passed because a flow was open */
-	TW_G_FLOW_NEW,	  /* flow entries created */
+	TW_G_REPLY, /* passed because a flow was open */
+	TW_G_FLOW_NEW, /* flow entries created */
 	TW_G_NON_IP_PASS, /* ARP on an L2 offset, passed */
 	TW_G__MAX,
 };
@@ -74,24 +74,24 @@ enum tw_gcounter {
 /* Uplink (XDP) counter indexes, tw1_ucnt. */
 enum tw_uplink_counter {
 	TW_U_PASS = 0,
-	TW_U_BANNED = 1,     /* source in tw1_bans, to a VPN port */
-	TW_U_RATELIMIT = 2,  /* handshake over the per-source token bucket */
-	TW_U_HANDSHAKE = 3,  /* handshakes admitted */
-	TW_U_MALFORMED = 4,  /* truncated headers: passed on, counted (the VPN daemon drops it) */
+	TW_U_BANNED = 1, /* source in tw1_bans, to a VPN port */
+	TW_U_RATELIMIT = 2, /* handshake over the per-source token bucket */
+	TW_U_HANDSHAKE = 3, /* handshakes admitted */
+	TW_U_MALFORMED = 4, /* truncated headers: passed on, counted (the VPN daemon drops it) */
 	TW_U__MAX = 5,
 };
 
 /* Direction as seen from the client. */
 enum tw_dir {
 	TW_DIR_FROM_CLIENT = 0, /* TC ingress on the tunnel interface */
-	TW_DIR_TO_CLIENT = 1,	/* TC egress on the tunnel interface */
+	TW_DIR_TO_CLIENT = 1, /* TC egress on the tunnel interface */
 };
 
 /* Allowlist kinds inside one profile's LPM trie. */
 enum tw_list {
 	TW_LIST_FROM_CLIENT = 0, /* destination prefix, proto, destination port range */
-	TW_LIST_TO_CLIENT = 1,	 /* unsolicited: source prefix, proto, destination port range */
-	TW_LIST_SANDBOX = 2,	 /* from a SANDBOX client: destination prefix, proto, port range */
+	TW_LIST_TO_CLIENT = 1, /* unsolicited: source prefix, proto, destination port range */
+	TW_LIST_SANDBOX = 2, /* from a SANDBOX client: destination prefix, proto, port range */
 	TW_LIST__MAX = 3,
 };
 
@@ -110,10 +110,10 @@ _Static_assert(sizeof(struct tw_client_key) == 24, "tw_client_key size");
 
 /* tw1_slots: ARRAY indexed by slot. */
 struct tw_slot {
-	__u32 state;   /* enum tw_state */
-	__u32 tenant;  /* 0 = no tenant: isolated from every other client */
+	__u32 state; /* enum tw_state */
+	__u32 tenant; /* 0 = no tenant: isolated from every other client */
 	__u32 profile; /* index into tw1_acl */
-	__u32 gen;     /* bumped by userspace on every reuse: flows of an old session never match */
+	__u32 gen; /* bumped by userspace on every reuse: flows of an old session never match */
 };
 _Static_assert(sizeof(struct tw_slot) == 16, "tw_slot size");
 
@@ -148,7 +148,7 @@ _Static_assert(sizeof(struct tw_gctr) == 16, "tw_gctr size");
  */
 struct tw_acl_key {
 	__u32 prefixlen;
-	__u8 list;   /* enum tw_list */
+	__u8 list; /* enum tw_list */
 	__u8 family; /* enum tw_family */
 	__u8 pad[2];
 	__u8 addr[16];
@@ -188,7 +188,7 @@ struct tw_flow_key {
 	__u32 gen;
 	__u8 family;
 	__u8 proto;
-	__u8 dir;  /* enum tw_dir the matching packet travels */
+	__u8 dir; /* enum tw_dir the matching packet travels */
 	__u8 kind; /* enum tw_flow_kind */
 	__u16 sport; /* network order */
 	__u16 dport;
@@ -238,7 +238,7 @@ _Static_assert(sizeof(struct tw_vport_val) == 4, "tw_vport_val size");
 
 /* tw1_ucfg: ARRAY[1], runtime-tunable uplink settings. */
 struct tw_uplink_cfg {
-	__u32 hs_rate;	/* new handshakes per second per source address; 0 = no limit */
+	__u32 hs_rate; /* new handshakes per second per source address; 0 = no limit */
 	__u32 hs_burst; /* bucket depth */
 	__u32 v4_prefix; /* rate-limit key granularity (bits), e.g. 32 */
 	__u32 v6_prefix; /* e.g. 64 */

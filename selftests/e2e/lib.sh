@@ -43,6 +43,7 @@ TW_DONE=0
 TW_NETNS=()
 TW_PIDS=()
 TW_CLIENT_CNS=()
+TW_PKI=
 
 # Topology constants; scenarios read them, they should not need to change them.
 TW_HUB_NS=${TW_PREFIX}hub
@@ -147,6 +148,7 @@ tw_e2e_init() {
 	ip netns list >/dev/null 2>&1 || tw_skip_all "ip netns not usable here"
 	TW_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tw-e2e-$TW_NAME.XXXXXX") || tw_bail "mktemp"
 	chmod 755 "$TW_DIR"
+	TW_PKI=${TW_PKI_DIR:-$TW_DIR/pki}
 }
 
 # tw_need_cmd CMD...: SKIP the scenario when a tool is missing.
@@ -313,7 +315,6 @@ tw_topo_create() {
 
 # tw_pki CN[:OU]...: certificates for the server and the given clients (scripts/gen-pki.sh).
 tw_pki() {
-	TW_PKI=${TW_PKI_DIR:-$TW_DIR/pki}
 	"$TW_SRC_DIR/scripts/gen-pki.sh" "$TW_PKI" "$@" >"$TW_DIR/gen-pki.log" 2>&1 ||
 		tw_bail "gen-pki.sh failed: $(tail -n 3 "$TW_DIR/gen-pki.log")"
 }
@@ -326,7 +327,7 @@ tw_ovpn_server_start() {
 	shift
 	[ $# -eq 0 ] || shift
 	[ -x "$hook" ] || tw_bail "hook not executable: $hook"
-	[ -n "${TW_PKI:-}" ] || tw_pki
+	[ -s "$TW_PKI/server.crt" ] || tw_pki
 	TW_SRV_DEV=$dev
 	conf=$TW_DIR/server.conf
 	TW_SRV_LOG=$TW_DIR/server.log
@@ -376,8 +377,12 @@ tw_ovpn_server_start() {
 # tw_client_ns i with the certificate of CN; all start at once, then each is waited for.
 # Sets TW_CLIENT_CNS, TW_CLIENT_PIDS[i], logs in $TW_DIR/client-CN.log.
 tw_ovpn_clients_start() {
-	local i=0 cn conf
-	tw_pki "$@"
+	local i=0 cn conf missing=()
+	# Only missing certificates: tw_pki may have been asked for CN:OU subjects already.
+	for cn in "$@"; do
+		[ -s "$TW_PKI/client-$cn.crt" ] || missing+=("$cn")
+	done
+	[ ${#missing[@]} -eq 0 ] || tw_pki "${missing[@]}"
 	TW_CLIENT_PIDS=()
 	for cn in "$@"; do
 		i=$((i + 1))

@@ -31,8 +31,9 @@ static void rm_pins(void)
 
 static struct tw_dp *open_dp(const char *root)
 {
-	struct tw_dp_opts o = { .pin_root = root, .l3_off = 14, .max_clients = 1024,
-				.max_flows = 4096 };
+	struct tw_dp_opts o = {
+		.pin_root = root, .l3_off = 14, .max_clients = 1024, .max_flows = 4096
+	};
 
 	return tw_dp_open(&o);
 }
@@ -67,8 +68,12 @@ static int acl_lookup(struct tw_dp *dp, uint32_t profile, uint8_t list, const ch
 
 static void subtest_pin_readopt(void)
 {
-	struct tw_client c = { .slot = 7, .ifindex = 1, .tenant = 3, .profile = 2,
-			       .state = TW_STATE_PERMIT, .naddrs = 1 };
+	struct tw_client c = { .slot = 7,
+			       .ifindex = 1,
+			       .tenant = 3,
+			       .profile = 2,
+			       .state = TW_STATE_PERMIT,
+			       .naddrs = 1 };
 	struct tw_dp *dp = NULL, *dp2 = NULL;
 	struct tw_slot s;
 	struct stat st;
@@ -101,10 +106,18 @@ out:
 
 static void subtest_clients(void)
 {
-	struct tw_client a = { .slot = 1, .ifindex = 1, .tenant = 1, .profile = 0,
-			       .state = TW_STATE_SANDBOX, .naddrs = 2 };
-	struct tw_client b = { .slot = 2, .ifindex = 1, .tenant = 1, .profile = 0,
-			       .state = TW_STATE_PERMIT, .naddrs = 1 };
+	struct tw_client a = { .slot = 1,
+			       .ifindex = 1,
+			       .tenant = 1,
+			       .profile = 0,
+			       .state = TW_STATE_SANDBOX,
+			       .naddrs = 2 };
+	struct tw_client b = { .slot = 2,
+			       .ifindex = 1,
+			       .tenant = 1,
+			       .profile = 0,
+			       .state = TW_STATE_PERMIT,
+			       .naddrs = 1 };
 	struct tw_client_key k = { .ifindex = 0, .family = TW_FAM_V6 };
 	struct tw_dp *dp = open_dp("");
 	struct tw_slot s;

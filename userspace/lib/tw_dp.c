@@ -35,13 +35,13 @@
 /* Not in Debian 12's uapi headers (kernel 6.6+): tcx attach types and the
  * mprog ordering flag. Values are kernel ABI. */
 #define TW_BPF_TCX_INGRESS 46
-#define TW_BPF_TCX_EGRESS 47
-#define TW_BPF_F_BEFORE (1U << 3)
+#define TW_BPF_TCX_EGRESS  47
+#define TW_BPF_F_BEFORE	   (1U << 3)
 
 /* cls_bpf: our own handle at priority 1, so we run first and never
  * replace anyone else's filter. */
 #define TW_TC_HANDLE 0x7477
-#define TW_TC_PRIO 1
+#define TW_TC_PRIO   1
 
 #define TW_MAX_MEM_LINKS 64
 
@@ -586,8 +586,7 @@ static int map_full_err(struct tw_dp *dp, int err, const char *map)
 static int slot_check(struct tw_dp *dp, uint32_t slot)
 {
 	if (slot >= dp->max_clients)
-		return dp_err(dp, -ERANGE, "slot %u out of range (max %u)", slot,
-			      dp->max_clients);
+		return dp_err(dp, -ERANGE, "slot %u out of range (max %u)", slot, dp->max_clients);
 	return 0;
 }
 
@@ -966,8 +965,8 @@ int tw_dp_counters_read(struct tw_dp *dp, uint32_t first, uint32_t n, struct tw_
 
 		if (count > TW_CTR_BATCH)
 			count = TW_CTR_BATCH;
-		if (bpf_map_lookup_batch(dp->map_fd[TW_MAP_CCNT], first + done ? &in : NULL,
-					 &outb, keys, buf, &count, &bo) &&
+		if (bpf_map_lookup_batch(dp->map_fd[TW_MAP_CCNT], first + done ? &in : NULL, &outb,
+					 keys, buf, &count, &bo) &&
 		    errno != ENOENT) {
 			err = dp_err(dp, -errno, "read counters: %s", strerror(errno));
 			goto out;

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# vmtest stage 2, run inside the guest from the host's root (overlaid with tmpfs).
+# Without arguments it is PID 1 (after stage 1's switch_root): it sets up the guest, runs the
+# command, writes the exit code to the run directory and powers the VM off. With --no-poweroff
+# it is the command given to vng, which owns PID 1: the same setup, and the exit code is
+# returned instead. Every mount is skipped when something is already mounted there, so both
+# paths converge on one environment.
+set -u
+
+RUNDIR=${VMTEST_RUNDIR:-/run/vmtest}
+pid1=1
+[ "${1:-}" = --no-poweroff ] && pid1=0
+
+# env carries VMTEST_REPO, VMTEST_KVER, VMTEST_MODDIR, VMTEST_PATH (written by vmtest.sh).
+. "$RUNDIR/env"
+
+say() { echo "vmtest-guest: $*"; }
+
+mnt() { # mnt TYPE DIR [OPTIONS]
+	mkdir -p "$2"
+	mountpoint -q "$2" && return 0
+	mount -t "$1" ${3:+-o "$3"} "$1" "$2" || say "warning: cannot mount $1 on $2"
+}
+
+finish() {
+	local rc=$1
+	if [ $pid1 -eq 0 ]; then
+		exit "$rc"
+	fi
+	echo "$rc" >"$RUNDIR/rc.tmp" && mv "$RUNDIR/rc.tmp" "$RUNDIR/rc"
+	sync
+	echo "VMTEST_EXIT_CODE=$rc"
+	# sysrq o is an immediate poweroff; QEMU runs with -no-reboot, so if it fails the exit of
+	# PID 1 panics, panic=-1 reboots and QEMU exits anyway.
+	echo o >/proc/sysrq-trigger
+	sleep 10
+	exit "$rc"
+}
+
+export PATH=$VMTEST_PATH HOME=/root TERM=dumb LANG=C.UTF-8 TMPDIR=/tmp
+umask 022
+
+mnt proc /proc nosuid,nodev,noexec
+mnt sysfs /sys nosuid,nodev,noexec
+mnt devtmpfs /dev mode=0755,nosuid
+# devtmpfs lacks the links udev or systemd would create; bash's <(...) needs /dev/fd.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+[ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
+[ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
+[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
+mnt devpts /dev/pts mode=0620,ptmxmode=0666,gid=5
+[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+mnt tmpfs /dev/shm mode=1777,nosuid,nodev
+mnt tmpfs /tmp mode=1777,nosuid,nodev
+mnt tmpfs /var/tmp mode=1777,nosuid,nodev
+mnt bpf /sys/fs/bpf mode=0700
+mnt tracefs /sys/kernel/tracing
+mnt debugfs /sys/kernel/debug
+mnt cgroup2 /sys/fs/cgroup nsdelegate
+# No udev: the tun device node has to be made by hand (misc major 10, minor 200).
+mkdir -p /dev/net
+[ -c /dev/net/tun ] || mknod -m 0666 /dev/net/tun c 10 200
+
+# The guest kernel's own modules, unpacked on the host, stand in for the host's /lib/modules so
+# that on-demand loading (veth, tun, sch_ingress, cls_bpf, wireguard) works.
+kmods=/lib/modules/$VMTEST_KVER
+if ! [ -e "$kmods/modules.dep" ] || ! mountpoint -q "$kmods"; then
+	mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
+		say "warning: cannot bind $VMTEST_MODDIR on $kmods"
+fi
+
+hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
+ip link set lo up 2>/dev/null
+
+cd "$VMTEST_REPO" || {
+	say "cannot cd to $VMTEST_REPO"
+	finish 125
+}
+say "kernel $(uname -r), running: $(cat "$RUNDIR/cmd.txt")"
+bash "$RUNDIR/cmd" </dev/null
+finish $?

@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Default vmtest command: the BPF program tests, then the end-to-end suite when it exists.
+# Both always run; the exit code is the first failing suite's, so one suite's failure does not
+# hide the other's results.
+# Usage: scripts/vmtest/suites.sh [BUILD_DIR]
+set -u
+O=${1:-build}
+rc=0
+
+run() {
+	local r=0
+	echo "vmtest-suites: === $* ==="
+	"$@" || r=$?
+	echo "vmtest-suites: === $1 exit $r ==="
+	[ $rc -ne 0 ] || rc=$r
+}
+
+if [ -x "$O/selftests/test_progs" ]; then
+	run "$O/selftests/test_progs"
+else
+	echo "vmtest-suites: $O/selftests/test_progs missing: run make first"
+	rc=1
+fi
+
+if [ -f selftests/e2e/run.sh ]; then
+	run bash selftests/e2e/run.sh "$O"
+else
+	echo "vmtest-suites: selftests/e2e/run.sh not present, e2e suite not run"
+fi
+
+exit $rc
