@@ -58,6 +58,8 @@ enum tw_up_parse {
 };
 
 struct tw_up {
+	void *data;   /* ctx->data and ctx->data_end, read once: the compiler */
+	void *end;    /* may otherwise fold the two ctx offsets into one pointer */
 	__u32 len;    /* frame length */
 	__u32 l4_off; /* transport header, from the start of the frame */
 	__u32 ip_end; /* end of the IP datagram: Ethernet padding excluded */
@@ -75,22 +77,20 @@ struct tw_up {
  * pointer that is then dereferenced. Offsets are below 64 KiB by
  * construction; the mask tells the verifier so.
  */
-static __always_inline void *tw_up_ptr(struct xdp_md *ctx, __u32 off, __u32 len)
+static __always_inline void *tw_up_ptr(const struct tw_up *u, __u32 off, __u32 len)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	void *p;
 
 	off &= 0xffff;
-	p = data + off;
-	if (p + len > end)
+	p = u->data + off;
+	if (p + len > u->end)
 		return NULL;
 	return p;
 }
 
-static __always_inline int tw_up_parse_v4(struct xdp_md *ctx, struct tw_up *u)
+static __always_inline int tw_up_parse_v4(struct tw_up *u)
 {
-	struct iphdr *ip = tw_up_ptr(ctx, ETH_HLEN_, sizeof(*ip));
+	struct iphdr *ip = tw_up_ptr(u, ETH_HLEN_, sizeof(*ip));
 	__u32 ihl, tot;
 
 	if (!ip)
@@ -115,9 +115,9 @@ static __always_inline int tw_up_parse_v4(struct xdp_md *ctx, struct tw_up *u)
 	return TW_UP_INSPECT;
 }
 
-static __always_inline int tw_up_parse_v6(struct xdp_md *ctx, struct tw_up *u)
+static __always_inline int tw_up_parse_v6(struct tw_up *u)
 {
-	struct ipv6hdr *ip6 = tw_up_ptr(ctx, ETH_HLEN_, sizeof(*ip6));
+	struct ipv6hdr *ip6 = tw_up_ptr(u, ETH_HLEN_, sizeof(*ip6));
 	__u32 off = ETH_HLEN_ + sizeof(*ip6);
 	__u8 nh;
 	int i;
@@ -143,7 +143,7 @@ static __always_inline int tw_up_parse_v6(struct xdp_md *ctx, struct tw_up *u)
 		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_DEST &&
 		    nh != NEXTHDR_FRAGMENT)
 			break;
-		eh = tw_up_ptr(ctx, off, 8);
+		eh = tw_up_ptr(u, off, 8);
 		if (!eh || off + 8 > u->ip_end)
 			return TW_UP_BAD;
 		if (nh == NEXTHDR_FRAGMENT) {
@@ -163,18 +163,18 @@ static __always_inline int tw_up_parse_v6(struct xdp_md *ctx, struct tw_up *u)
 	return TW_UP_INSPECT;
 }
 
-static __always_inline int tw_up_parse(struct xdp_md *ctx, struct tw_up *u)
+static __always_inline int tw_up_parse(struct tw_up *u)
 {
-	__u16 *proto = tw_up_ptr(ctx, 12, 2);
+	__u16 *proto = tw_up_ptr(u, 12, 2);
 	__u8 *l4;
 	int r;
 
 	if (!proto)
 		return TW_UP_BAD;
 	if (*proto == bpf_htons(ETH_P_IP_))
-		r = tw_up_parse_v4(ctx, u);
+		r = tw_up_parse_v4(u);
 	else if (*proto == bpf_htons(ETH_P_IPV6_))
-		r = tw_up_parse_v6(ctx, u);
+		r = tw_up_parse_v6(u);
 	else
 		return TW_UP_SKIP; /* ARP, VLAN tags, LLDP, ... */
 	if (r != TW_UP_INSPECT)
@@ -183,13 +183,13 @@ static __always_inline int tw_up_parse(struct xdp_md *ctx, struct tw_up *u)
 	if (u->proto == IPPROTO_UDP_) {
 		if (u->l4_off + 8 > u->ip_end)
 			return TW_UP_BAD;
-		l4 = tw_up_ptr(ctx, u->l4_off, 8);
+		l4 = tw_up_ptr(u, u->l4_off, 8);
 		if (!l4)
 			return TW_UP_BAD;
 	} else if (u->proto == IPPROTO_TCP_) {
 		if (u->l4_off + 20 > u->ip_end)
 			return TW_UP_BAD;
-		l4 = tw_up_ptr(ctx, u->l4_off, 20);
+		l4 = tw_up_ptr(u, u->l4_off, 20);
 		if (!l4)
 			return TW_UP_BAD;
 		if ((l4[12] >> 4) < 5 || u->l4_off + (l4[12] >> 4) * 4 > u->ip_end)
@@ -226,7 +226,7 @@ static __always_inline bool tw_up_banned(const struct tw_up *u)
  * 1 yes, 0 no (session traffic), -1 too short to tell (malformed).
  * UDP payload is [l4_off + 8, ip_end).
  */
-static __always_inline int tw_up_handshake(struct xdp_md *ctx, const struct tw_up *u, __u32 kind)
+static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 {
 	__u32 off = u->l4_off + 8;
 	__u32 len = u->ip_end - off;
@@ -239,14 +239,14 @@ static __always_inline int tw_up_handshake(struct xdp_md *ctx, const struct tw_u
 
 	switch (kind) {
 	case TW_VPN_OPENVPN:
-		p = tw_up_ptr(ctx, off, 1);
+		p = tw_up_ptr(u, off, 1);
 		if (len < 1 || !p)
 			return -1;
 		return (p[0] >> 3) == OVPN_P_CONTROL_HARD_RESET_CLIENT_V2 ||
 		       (p[0] >> 3) == OVPN_P_CONTROL_HARD_RESET_CLIENT_V3;
 	case TW_VPN_WIREGUARD:
 		/* message type 1 (handshake initiation), three reserved zeros */
-		p = tw_up_ptr(ctx, off, 4);
+		p = tw_up_ptr(u, off, 4);
 		if (len < 4 || !p)
 			return -1;
 		return p[0] == 1 && p[1] == 0 && p[2] == 0 && p[3] == 0;
@@ -255,10 +255,10 @@ static __always_inline int tw_up_handshake(struct xdp_md *ctx, const struct tw_u
 			/* RFC 3948: a lone 0xff is a NAT-keepalive, a non-zero
 			 * first word an ESP SPI, four zeros the non-ESP marker
 			 * in front of an IKE header. */
-			p = tw_up_ptr(ctx, off, 1);
+			p = tw_up_ptr(u, off, 1);
 			if (len == 1 && p && p[0] == 0xff)
 				return 0;
-			p = tw_up_ptr(ctx, off, 4);
+			p = tw_up_ptr(u, off, 4);
 			if (len < 4 || !p)
 				return -1;
 			if (p[0] | p[1] | p[2] | p[3])
@@ -266,7 +266,7 @@ static __always_inline int tw_up_handshake(struct xdp_md *ctx, const struct tw_u
 			off += 4;
 			len -= 4;
 		}
-		p = tw_up_ptr(ctx, off, IKE_HDR_LEN);
+		p = tw_up_ptr(u, off, IKE_HDR_LEN);
 		if (len < IKE_HDR_LEN || !p)
 			return -1;
 		/* byte 17: major/minor version, 18: exchange type, 19: flags */
@@ -383,8 +383,10 @@ int tw_uplink(struct xdp_md *ctx)
 	struct tw_vport_val *vp;
 	int r;
 
-	u.len = ctx->data_end - ctx->data;
-	r = tw_up_parse(ctx, &u);
+	u.data = (void *)(long)ctx->data;
+	u.end = (void *)(long)ctx->data_end;
+	u.len = u.end - u.data;
+	r = tw_up_parse(&u);
 	if (r == TW_UP_BAD) {
 		tw_ucount(TW_U_MALFORMED, u.len);
 		return XDP_PASS;
@@ -403,7 +405,7 @@ int tw_uplink(struct xdp_md *ctx)
 		tw_ucount(TW_U_BANNED, u.len);
 		return XDP_DROP;
 	}
-	r = tw_up_handshake(ctx, &u, vp->kind);
+	r = tw_up_handshake(&u, vp->kind);
 	if (r < 0) {
 		tw_ucount(TW_U_MALFORMED, u.len);
 		return XDP_PASS;

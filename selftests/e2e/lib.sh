@@ -40,6 +40,7 @@ TW_PASSED=0
 TW_FAILED=0
 TW_SKIPPED=0
 TW_DONE=0
+TW_ABORT=
 TW_NETNS=()
 TW_PIDS=()
 TW_CLIENT_CNS=()
@@ -139,9 +140,9 @@ tw_e2e_init() {
 	printf 'TAP version 13\n# scenario %s (netns prefix %s)\n' "$TW_NAME" "$TW_PREFIX"
 	trap tw_cleanup EXIT
 	# A signal ends the script through exit, so the EXIT trap does the cleaning exactly once.
-	trap 'tw_fail "interrupted by SIGINT"; exit 130' INT
-	trap 'tw_fail "terminated by SIGTERM"; exit 143' TERM
-	trap 'tw_fail "hangup"; exit 129' HUP
+	trap 'TW_ABORT="interrupted by SIGINT"; exit 130' INT
+	trap 'TW_ABORT="terminated by SIGTERM"; exit 143' TERM
+	trap 'TW_ABORT="hangup"; exit 129' HUP
 
 	[ "$(id -u)" -eq 0 ] || tw_skip_all "needs root (network namespaces)"
 	command -v ip >/dev/null || tw_skip_all "ip (iproute2) not installed"
@@ -206,7 +207,7 @@ tw_cleanup() {
 	if [ "$TW_DONE" -ne 1 ]; then
 		# set -e, an unexpected exit, or a signal: never let that read as a pass.
 		[ "$rc" -ne 0 ] || rc=1
-		tw_fail "scenario aborted before tw_done (exit status $rc)"
+		tw_fail "${TW_ABORT:-scenario aborted before tw_done (exit status $rc)}"
 	fi
 	if [ "$TW_FAILED" -gt 0 ] || [ "${TW_E2E_VERBOSE:-0}" = 1 ]; then
 		tw_dump_logs
@@ -228,7 +229,7 @@ tw_cleanup() {
 		fi
 	fi
 	tw_summary
-	[ "$TW_FAILED" -eq 0 ] || exit 1
+	[ "$TW_FAILED" -eq 0 ] || [ "$rc" -ne 0 ] || rc=1
 	exit "$rc"
 }
 
@@ -421,7 +422,8 @@ tw_ovpn_clients_start() {
 	done
 }
 
-# tw_ovpn_client_stop I: stop client I (explicit-exit-notify tells the server).
+# tw_ovpn_client_stop I: stop client I (about 1 s: explicit-exit-notify tells the server). The
+# server runs client-disconnect about 5 s later: OpenVPN 2.6 delays a notified exit by a fixed 5 s.
 tw_ovpn_client_stop() {
 	tw_kill "${TW_CLIENT_PIDS[$1]}"
 }

@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# tunwardend, the controller daemon, and its systemd unit. Included by the
+# top-level Makefile.
+TW_DAEMON_PKGS := libnl-route-3.0 libsystemd
+TW_DAEMON_CFLAGS := $(shell pkg-config --cflags $(TW_DAEMON_PKGS) 2>/dev/null)
+TW_DAEMON_LIBS := $(shell pkg-config --libs $(TW_DAEMON_PKGS) 2>/dev/null)
+
+all: $(O)/tunwardend
+
+$(O)/userspace/tunwardend.o: CFLAGS += $(TW_DAEMON_CFLAGS)
+
+$(O)/tunwardend: $(O)/userspace/tunwardend.o $(LIBTW)
+	$(CC) $(LDFLAGS) $< $(LIBTW) $(PKG_LIBS) $(TW_DAEMON_LIBS) -ljansson -lsqlite3 -o $@

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The control socket between tunwardend and its clients (tunwarden-hook,
+ * the tunwarden CLI): newline-delimited JSON over a SOCK_STREAM Unix socket,
+ * one request object per line, one response object per line. The protocol
+ * is written down in docs/ctl-protocol.md; change the two together.
+ *
+ * Framing (struct tw_ctl_frame) is shared by both ends and is pure: bytes
+ * go in with tw_ctl_frame_push() or tw_ctl_frame_read(), complete lines come
+ * out of tw_ctl_frame_next(). The client calls bound every wait by one
+ * absolute deadline on CLOCK_MONOTONIC so a hook can promise OpenVPN an
+ * answer within its budget whatever the daemon does.
+ */
+#ifndef TW_CTL_H
+#define TW_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#define TW_CTL_SOCK_DEFAULT "/run/tunwarden/ctl.sock"
+#define TW_CTL_SOCK_ENV "TUNWARDEN_SOCKET"
+
+/* Longest line either side may send, the terminating '\n' included. */
+#define TW_CTL_LINE_MAX (64 * 1024)
+
+struct tw_ctl_frame {
+	size_t len;	 /* bytes held in buf */
+	size_t consumed; /* bytes of the line last returned, dropped on the next call */
+	bool discarding; /* inside an over-long line: drop bytes up to its '\n' */
+	char buf[TW_CTL_LINE_MAX + 1]; /* +1: room for the NUL that ends a returned line */
+};
+
+void tw_ctl_frame_init(struct tw_ctl_frame *f);
+
+/*
+ * Append up to @n bytes; returns how many were taken. Fewer than @n means
+ * the buffer is full: call tw_ctl_frame_next() and push the rest.
+ */
+size_t tw_ctl_frame_push(struct tw_ctl_frame *f, const void *data, size_t n);
+
+/*
+ * One read(2) from @fd into @f. Returns the byte count, 0 at end of file,
+ * -EAGAIN on a non-blocking fd with nothing to read, -ENOBUFS when the
+ * buffer is full (call tw_ctl_frame_next() first), or -errno.
+ */
+ssize_t tw_ctl_frame_read(struct tw_ctl_frame *f, int fd);
+
+/*
+ * The next complete line, without its "\n" (or "\r\n"), NUL-terminated in
+ * place; valid until the next call on @f. Returns 1 with *line and *len set, 0
+ * when more bytes are needed, or -EMSGSIZE once per line longer than
+ * TW_CTL_LINE_MAX (its bytes are skipped up to and including its '\n', so
+ * a server can answer with an error and carry on with the next line).
+ */
+int tw_ctl_frame_next(struct tw_ctl_frame *f, char **line, size_t *len);
+
+/* True when bytes of an unfinished line are held (EOF now means truncation). */
+bool tw_ctl_frame_pending(const struct tw_ctl_frame *f);
+
+/*
+ * Parse one line into a JSON object. -EBADMSG for invalid JSON (or a
+ * duplicated key), -EPROTO when valid JSON is not an object; @err then says
+ * which and where, e.g. "invalid JSON at column 7: unexpected token".
+ */
+int tw_ctl_parse(const char *line, size_t len, json_t **out, char *err, size_t errlen);
+
+/*
+ * Encode @msg as one compact line with its '\n' into a malloc'd buffer.
+ * -EMSGSIZE when it would exceed TW_CTL_LINE_MAX; -ENOMEM; -EINVAL when
+ * jansson refuses it.
+ */
+int tw_ctl_encode(const json_t *msg, char **out, size_t *len);
+
+/* {"ok":false,"error":"..."} for servers; NULL only when out of memory. */
+json_t *tw_ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* CLOCK_MONOTONIC in milliseconds, the clock of every deadline below. */
+int64_t tw_ctl_now_ms(void);
+
+/* @opt if set, else $TUNWARDEN_SOCKET if set and non-empty, else the default. */
+const char *tw_ctl_socket_path(const char *opt);
+
+/*
+ * Connect to the daemon's socket before @deadline_ms. Returns a
+ * non-blocking, close-on-exec fd, or -ENAMETOOLONG, -ENOENT (no socket),
+ * -ECONNREFUSED (no daemon), -EACCES, -ETIMEDOUT (backlog full throughout).
+ */
+int tw_ctl_connect(const char *path, int64_t deadline_ms);
+
+/* Write @msg as one line to the non-blocking @fd before @deadline_ms. */
+int tw_ctl_send(int fd, const json_t *msg, int64_t deadline_ms);
+
+/*
+ * Read the next message from @fd into *@msg (a new reference). -ETIMEDOUT,
+ * -ECONNRESET when the peer closed first, -EMSGSIZE, -EBADMSG, -EPROTO as
+ * for tw_ctl_parse(); @err says which.
+ */
+int tw_ctl_recv(int fd, struct tw_ctl_frame *f, json_t **msg, int64_t deadline_ms, char *err,
+		size_t errlen);
+
+/*
+ * Check a response: 0 for {"ok":true}, -EREMOTEIO for {"ok":false} with
+ * *@errmsg pointing at its "error" text (owned by @resp), -EPROTO when it
+ * is neither.
+ */
+int tw_ctl_response_check(const json_t *resp, const char **errmsg);
+
+/*
+ * One request-response exchange on a fresh connection to @path, all of it
+ * within @timeout_ms. Returns 0 (ok:true), -EREMOTEIO (ok:false; *@resp
+ * holds the response), or a transport error from the functions above. On
+ * any failure @err holds a message fit for a log line. *@resp is set only
+ * when a response object was received.
+ */
+int tw_ctl_call(const char *path, const json_t *req, json_t **resp, int timeout_ms, char *err,
+		size_t errlen);
+
+#endif /* TW_CTL_H */

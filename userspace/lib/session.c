@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "session.h"
+
+const char *tw_verdict_name(enum tw_verdict v)
+{
+	switch (v) {
+	case TW_VERDICT_PERMIT:
+		return "permit";
+	case TW_VERDICT_SANDBOX:
+		return "sandbox";
+	default:
+		return "deny";
+	}
+}
+
+/* The first of the subject's profiles bound to @ifname: by the profile's own
+ * interface list, or for a profile naming none, by the node's config. */
+static const struct tw_profile *pick_profile(const struct tw_policy *pol,
+					     const struct tw_config *cfg,
+					     const struct tw_subject *s, const char *ifname)
+{
+	const struct tw_cfg_iface *ci = tw_config_iface_match(cfg, ifname);
+
+	for (uint32_t i = 0; i < s->nprofiles; i++) {
+		const struct tw_profile *p = tw_policy_profile_by_num(pol, s->profiles[i]);
+
+		if (!p)
+			continue;
+		if (p->nifaces) {
+			if (tw_profile_bound_to(p, ifname))
+				return p;
+			continue;
+		}
+		if (!ci)
+			continue;
+		for (uint32_t j = 0; j < ci->nprofiles; j++)
+			if (!strcmp(ci->profiles[j], p->node.id))
+				return p;
+	}
+	return NULL;
+}
+
+void tw_decide(const struct tw_policy *pol, const struct tw_config *cfg, enum tw_subject_kind kind,
+	       const char *id, const char *ifname, uint64_t policy_age_s, time_t now,
+	       time_t banned_until, struct tw_decision *d)
+{
+	const struct tw_subject *s;
+	const struct tw_profile *p;
+
+	memset(d, 0, sizeof(*d));
+	d->verdict = TW_VERDICT_DENY;
+	if (!pol) {
+		snprintf(d->reason, sizeof(d->reason), "no policy loaded");
+		return;
+	}
+	d->policy_version = tw_policy_version(pol);
+	d->offline = cfg->offline_grace_s && policy_age_s > cfg->offline_grace_s;
+	if (banned_until > now) {
+		snprintf(d->reason, sizeof(d->reason), "subject banned for %lld s more",
+			 (long long)(banned_until - now));
+		return;
+	}
+	s = tw_policy_subject(pol, kind, id);
+	if (!s) {
+		snprintf(d->reason, sizeof(d->reason), "unknown subject");
+		return;
+	}
+	if (s->state == TW_SUBJ_DISABLED || s->state == TW_SUBJ_REVOKED) {
+		snprintf(d->reason, sizeof(d->reason), "subject %s", tw_subject_state_name(s->state));
+		return;
+	}
+	p = pick_profile(pol, cfg, s, ifname);
+	if (!p) {
+		snprintf(d->reason, sizeof(d->reason), "no profile of the subject is bound to %s",
+			 ifname);
+		return;
+	}
+	d->profile = p->num;
+	d->tenant = s->tenant;
+	if (s->state == TW_SUBJ_NEEDS_CONFIRMATION ||
+	    (d->offline && cfg->offline_mode == TW_OFFLINE_SANDBOX)) {
+		d->verdict = TW_VERDICT_SANDBOX;
+		d->confirm_timeout_s = p->confirm_timeout_s ? p->confirm_timeout_s :
+							      cfg->confirm_timeout_s;
+		snprintf(d->reason, sizeof(d->reason), "%s",
+			 s->state == TW_SUBJ_NEEDS_CONFIRMATION ? "needs confirmation" :
+								  "policy stale: offline sandbox");
+		return;
+	}
+	d->verdict = TW_VERDICT_PERMIT;
+	snprintf(d->reason, sizeof(d->reason), "%s",
+		 d->offline ? "enabled (policy stale: known subjects only)" : "enabled");
+}
+
+struct tw_sessions {
+	uint32_t nslots, count;
+	struct tw_session *s;	/* by slot */
+	uint32_t *free;		/* stack of free slots */
+	uint32_t nfree;
+	uint32_t *idx;		/* open addressing: slot + 1, 0 = empty, UINT32_MAX = tomb */
+	uint32_t idx_size;	/* power of two, >= 2 * nslots */
+};
+
+#define TOMB UINT32_MAX
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+struct tw_sessions *tw_sessions_new(uint32_t nslots)
+{
+	struct tw_sessions *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nslots = nslots;
+	t->idx_size = 16;
+	while (t->idx_size < 2 * nslots)
+		t->idx_size <<= 1;
+	t->s = calloc(nslots, sizeof(*t->s));
+	t->free = calloc(nslots, sizeof(*t->free));
+	t->idx = calloc(t->idx_size, sizeof(*t->idx));
+	if (!t->s || !t->free || !t->idx) {
+		tw_sessions_free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* hand out low slots first: dense counter reads */
+	for (uint32_t i = 0; i < nslots; i++)
+		t->free[i] = nslots - 1 - i;
+	t->nfree = nslots;
+	return t;
+}
+
+void tw_sessions_free(struct tw_sessions *t)
+{
+	if (!t)
+		return;
+	free(t->s);
+	free(t->free);
+	free(t->idx);
+	free(t);
+}
+
+static uint32_t *idx_find(struct tw_sessions *t, const char *subject, bool for_insert)
+{
+	uint32_t mask = t->idx_size - 1, i = hash_str(subject) & mask;
+	uint32_t *tomb = NULL;
+
+	for (uint32_t n = 0; n < t->idx_size; n++, i = (i + 1) & mask) {
+		uint32_t v = t->idx[i];
+
+		if (v == 0)
+			return for_insert && tomb ? tomb : (for_insert ? &t->idx[i] : NULL);
+		if (v == TOMB) {
+			if (!tomb)
+				tomb = &t->idx[i];
+			continue;
+		}
+		if (!strcmp(t->s[v - 1].subject, subject))
+			return &t->idx[i];
+	}
+	return for_insert ? tomb : NULL;
+}
+
+struct tw_session *tw_sessions_find(struct tw_sessions *t, const char *subject)
+{
+	uint32_t *e = idx_find(t, subject, false);
+
+	return e ? &t->s[*e - 1] : NULL;
+}
+
+struct tw_session *tw_sessions_add(struct tw_sessions *t, const char *subject)
+{
+	struct tw_session *s;
+	uint32_t *e, slot;
+
+	if (tw_sessions_find(t, subject)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	if (!t->nfree || strlen(subject) >= sizeof(s->subject)) {
+		errno = t->nfree ? ENAMETOOLONG : ENOSPC;
+		return NULL;
+	}
+	e = idx_find(t, subject, true);
+	if (!e) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	slot = t->free[--t->nfree];
+	s = &t->s[slot];
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->slot = slot;
+	strcpy(s->subject, subject);
+	*e = slot + 1;
+	t->count++;
+	return s;
+}
+
+void tw_sessions_del(struct tw_sessions *t, struct tw_session *s)
+{
+	uint32_t *e;
+
+	if (!s || !s->used)
+		return;
+	e = idx_find(t, s->subject, false);
+	if (e)
+		*e = TOMB;
+	s->used = false;
+	t->free[t->nfree++] = s->slot;
+	t->count--;
+}
+
+struct tw_session *tw_sessions_by_slot(struct tw_sessions *t, uint32_t slot)
+{
+	return slot < t->nslots && t->s[slot].used ? &t->s[slot] : NULL;
+}
+
+uint32_t tw_sessions_count(const struct tw_sessions *t)
+{
+	return t->count;
+}
+
+uint32_t tw_sessions_nslots(const struct tw_sessions *t)
+{
+	return t->nslots;
+}

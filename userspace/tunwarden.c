@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tunwarden: the operator's command line to tunwardend over its control
+ * socket (docs/ctl-protocol.md). Human tables by default, the daemon's own
+ * JSON with --json. Exit codes are part of the interface (scripts test
+ * them): 0 ok, 1 the daemon refused, 2 usage, 3 daemon unreachable or not
+ * speaking the protocol.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "ctl.h"
+
+enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
+
+static const char usage_text[] =
+	"usage: tunwarden [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  status                      daemon, policy, portal and journal state\n"
+	"  clients                     live sessions with their counters\n"
+	"  client CN                   one subject: policy entry and live session\n"
+	"  counters                    node-wide traffic and drops by reason\n"
+	"  log [--since SEQ]           journal records after sequence number SEQ\n"
+	"  kill CN                     end CN's live session\n"
+	"  ban CN|ADDR [--for DUR]     ban a subject or a real source address (DUR: 90s, 10m, 2h, 1d)\n"
+	"  unban CN|ADDR               lift a ban\n"
+	"  confirm CN                  move a sandboxed session to permit\n"
+	"  policy                      the cached policy bundle: version, age, profiles\n"
+	"  reload                      re-read the configuration and the local policy file\n"
+	"  detach IFNAME|--all         remove the dataplane programs from tunnel interfaces\n"
+	"\n"
+	"options:\n"
+	"  -s, --socket PATH   control socket (default $TUNWARDEN_SOCKET, else " TW_CTL_SOCK_DEFAULT ")\n"
+	"  -j, --json          print the daemon's JSON response instead of tables\n"
+	"  -t, --timeout SEC   give up on the daemon after SEC seconds (default 30)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"exit status: 0 ok, 1 the daemon refused, 2 usage error, 3 daemon unreachable\n";
+
+static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tunwarden: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'tunwarden --help'.\n");
+	return EX_USAGE;
+}
+
+/* ---- value formatting ---------------------------------------------------------------- */
+
+enum fmt {
+	F_STR,	   /* strings as is, numbers in decimal, arrays joined with ',' */
+	F_BYTES,   /* byte count, IEC units */
+	F_AGE,	   /* unix seconds -> time elapsed since then */
+	F_TIME,	   /* unix seconds -> local date and time */
+	F_TIME_NS, /* unix nanoseconds -> local date and time */
+	F_DUR,	   /* seconds -> 1d2h, 5m03s */
+};
+
+static void fmt_bytes(char *buf, size_t len, uint64_t v)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double d = (double)v;
+	unsigned int u = 0;
+
+	if (v < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", v);
+		return;
+	}
+	while (d >= 1024 && u < sizeof(units) / sizeof(units[0]) - 1) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, len, d < 10 ? "%.2f %s" : d < 100 ? "%.1f %s" : "%.0f %s", d, units[u]);
+}
+
+static void fmt_dur(char *buf, size_t len, int64_t s)
+{
+	if (s < 0) {
+		snprintf(buf, len, "-");
+	} else if (s < 60) {
+		snprintf(buf, len, "%" PRId64 "s", s);
+	} else if (s < 3600) {
+		snprintf(buf, len, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	} else if (s < 86400) {
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600, s % 3600 / 60);
+	} else {
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", s / 86400, s % 86400 / 3600);
+	}
+}
+
+static void fmt_time(char *buf, size_t len, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+}
+
+static void fmt_value(char *buf, size_t len, const json_t *v, enum fmt f);
+
+static void fmt_join(char *buf, size_t len, const json_t *arr)
+{
+	size_t i, off = 0;
+	const json_t *e;
+	char one[256];
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, e) {
+		fmt_value(one, sizeof(one), e, F_STR);
+		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", i ? "," : "", one);
+		if (off >= len)
+			break;
+	}
+	if (!i)
+		snprintf(buf, len, "-");
+}
+
+static void fmt_value(char *buf, size_t len, const json_t *v, enum fmt f)
+{
+	json_int_t n;
+	char *s;
+
+	if (!v || json_is_null(v)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (json_is_string(v)) {
+		snprintf(buf, len, "%s", *json_string_value(v) ? json_string_value(v) : "-");
+		return;
+	}
+	if (json_is_boolean(v)) {
+		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+		return;
+	}
+	if (json_is_array(v)) {
+		fmt_join(buf, len, v);
+		return;
+	}
+	if (json_is_real(v)) {
+		snprintf(buf, len, "%g", json_real_value(v));
+		return;
+	}
+	if (!json_is_integer(v)) {
+		s = json_dumps(v, JSON_COMPACT);
+		snprintf(buf, len, "%s", s ? s : "?");
+		free(s);
+		return;
+	}
+	n = json_integer_value(v);
+	switch (f) {
+	case F_BYTES:
+		if (n >= 0) {
+			fmt_bytes(buf, len, (uint64_t)n);
+			return;
+		}
+		break;
+	case F_AGE:
+		if (n > 0) {
+			fmt_dur(buf, len, (int64_t)time(NULL) - n);
+			return;
+		}
+		snprintf(buf, len, "-");
+		return;
+	case F_TIME:
+		fmt_time(buf, len, n);
+		return;
+	case F_TIME_NS:
+		fmt_time(buf, len, n / 1000000000);
+		return;
+	case F_DUR:
+		fmt_dur(buf, len, n);
+		return;
+	case F_STR:
+		break;
+	}
+	snprintf(buf, len, "%" JSON_INTEGER_FORMAT, n);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Guess a field's format from its name, for the shapes this CLI has no table for. */
+static enum fmt fmt_for_key(const char *k)
+{
+	if (ends_with(k, "bytes"))
+		return F_BYTES;
+	if (!strcmp(k, "time_ns"))
+		return F_TIME_NS;
+	if (!strcmp(k, "since") || !strcmp(k, "until") || !strcmp(k, "started") ||
+	    !strcmp(k, "fetched") || ends_with(k, "_at"))
+		return F_TIME;
+	if (!strcmp(k, "age") || !strcmp(k, "uptime") || ends_with(k, "timeout") ||
+	    ends_with(k, "_s") || ends_with(k, "duration"))
+		return F_DUR;
+	return F_STR;
+}
+
+/* ---- tables --------------------------------------------------------------------------- */
+
+struct col {
+	const char *head;
+	const char *key;  /* member of each row object */
+	const char *alt;  /* fallback member name, or NULL */
+	enum fmt fmt;
+	bool right;	  /* numbers align right */
+};
+
+#define CELL_MAX 512
+
+/* Print @rows (an array of objects) as aligned columns under their headers. */
+static int print_table(const json_t *rows, const struct col *cols, size_t ncols)
+{
+	size_t nrows = json_array_size(rows), r, c, w[32] = { 0 };
+	char *cells;
+	const json_t *row, *v;
+
+	if (ncols > 32)
+		return -EINVAL;
+	cells = calloc((nrows + 1) * ncols, CELL_MAX);
+	if (!cells)
+		return -ENOMEM;
+#define CELL(r_, c_) (cells + ((r_) * ncols + (c_)) * CELL_MAX)
+	for (c = 0; c < ncols; c++)
+		snprintf(CELL(0, c), CELL_MAX, "%s", cols[c].head);
+	for (r = 0; r < nrows; r++) {
+		row = json_array_get(rows, r);
+		for (c = 0; c < ncols; c++) {
+			v = json_object_get(row, cols[c].key);
+			if (!v && cols[c].alt)
+				v = json_object_get(row, cols[c].alt);
+			fmt_value(CELL(r + 1, c), CELL_MAX, v, cols[c].fmt);
+		}
+	}
+	for (r = 0; r <= nrows; r++)
+		for (c = 0; c < ncols; c++)
+			if (strlen(CELL(r, c)) > w[c])
+				w[c] = strlen(CELL(r, c));
+	for (r = 0; r <= nrows; r++) {
+		for (c = 0; c < ncols; c++) {
+			bool last = c == ncols - 1;
+
+			if (cols[c].right)
+				printf("%*s", (int)w[c], CELL(r, c));
+			else
+				printf("%-*s", last ? 0 : (int)w[c], CELL(r, c));
+			printf("%s", last ? "\n" : "  ");
+		}
+	}
+#undef CELL
+	free(cells);
+	return 0;
+}
+
+/* A table over whatever members the rows carry, in order of first appearance. */
+static int print_generic_table(const json_t *rows)
+{
+	struct col cols[32];
+	const char *k;
+	size_t i, c, n = 0;
+	const json_t *row, *v;
+	char *heads[32];
+	int err;
+
+	json_array_foreach(rows, i, row) {
+		json_object_foreach((json_t *)row, k, v) {
+			for (c = 0; c < n && strcmp(cols[c].key, k); c++)
+				;
+			if (c < n || n == 32)
+				continue;
+			cols[n] = (struct col){ .key = k, .fmt = fmt_for_key(k),
+						.right = json_is_integer(v) };
+			n++;
+		}
+	}
+	if (!n)
+		return 0;
+	for (c = 0; c < n; c++) {
+		heads[c] = strdup(cols[c].key);
+		if (!heads[c]) {
+			while (c--)
+				free(heads[c]);
+			return -ENOMEM;
+		}
+		for (char *p = heads[c]; *p; p++)
+			*p = *p == '_' ? ' ' : (char)toupper((unsigned char)*p);
+		cols[c].head = heads[c];
+	}
+	err = print_table(rows, cols, n);
+	for (c = 0; c < n; c++)
+		free(heads[c]);
+	return err;
+}
+
+/*
+ * Key: value lines for an object, nested objects flattened to "a.b" and
+ * arrays of objects printed as tables after the scalars, so a response shape
+ * this CLI does not know in detail is still readable.
+ */
+static void print_kv(const json_t *obj, const char *prefix, int width)
+{
+	char key[128], val[CELL_MAX];
+	const json_t *v, *first;
+	const char *k;
+
+	json_object_foreach((json_t *)obj, k, v) {
+		if (!*prefix && !strcmp(k, "ok"))
+			continue;
+		snprintf(key, sizeof(key), "%s%s", prefix, k);
+		if (json_is_object(v)) {
+			char sub[128];
+
+			snprintf(sub, sizeof(sub), "%s.", key);
+			print_kv(v, sub, width);
+			continue;
+		}
+		first = json_array_get(v, 0);
+		if (json_is_array(v) && json_is_object(first))
+			continue;
+		fmt_value(val, sizeof(val), v, fmt_for_key(k));
+		printf("%-*s  %s\n", width, key, val);
+	}
+	json_object_foreach((json_t *)obj, k, v) {
+		if (json_is_object(v)) {
+			char sub[128];
+
+			snprintf(sub, sizeof(sub), "%s%s.", prefix, k);
+			/* only the tables: scalars were printed above */
+			json_object_foreach((json_t *)v, k, first) {
+				(void)first;
+			}
+			continue;
+		}
+		if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
+			printf("\n%s%s:\n", prefix, k);
+			print_generic_table(v);
+		}
+	}
+}
+
+/* ---- per-command output --------------------------------------------------------------- */
+
+static const struct col client_cols[] = {
+	{ "CN", "cn", NULL, F_STR, false },
+	{ "STATE", "state", NULL, F_STR, false },
+	{ "TENANT", "tenant", NULL, F_STR, false },
+	{ "PROFILE", "profile", NULL, F_STR, false },
+	{ "IFACE", "ifname", NULL, F_STR, false },
+	{ "ADDRS", "addrs", NULL, F_STR, false },
+	{ "REAL", "real", NULL, F_STR, false },
+	{ "UP", "since", NULL, F_AGE, true },
+	{ "FROM", "from_bytes", NULL, F_BYTES, true },
+	{ "TO", "to_bytes", NULL, F_BYTES, true },
+	{ "PKTS IN", "from_pkts", "from_packets", F_STR, true },
+	{ "PKTS OUT", "to_pkts", "to_packets", F_STR, true },
+	{ "DROPS", "drops", NULL, F_STR, true },
+};
+
+static const struct col log_cols[] = {
+	{ "SEQ", "seq", NULL, F_STR, true },
+	{ "TIME", "time_ns", NULL, F_TIME_NS, false },
+	{ "KIND", "kind", NULL, F_STR, false },
+	{ "SUBJECT", "subject", NULL, F_STR, false },
+	{ "SESSION", "session", NULL, F_STR, false },
+	{ "DETAIL", "detail", "terminate_cause", F_STR, false },
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+static int kv_width(const json_t *obj, const char *prefix)
+{
+	const json_t *v;
+	const char *k;
+	int w = 0, n;
+
+	json_object_foreach((json_t *)obj, k, v) {
+		n = (int)(strlen(prefix) + strlen(k));
+		if (json_is_object(v)) {
+			char sub[128];
+
+			snprintf(sub, sizeof(sub), "%s%s.", prefix, k);
+			n = kv_width(v, sub);
+		}
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
+static void print_object(const json_t *obj)
+{
+	print_kv(obj, "", kv_width(obj, ""));
+}
+
+static void print_clients(const json_t *resp)
+{
+	const json_t *rows = json_object_get(resp, "clients");
+
+	if (!json_array_size(rows)) {
+		printf("no clients\n");
+		return;
+	}
+	print_table(rows, client_cols, NCOLS(client_cols));
+}
+
+static void print_client(const json_t *resp)
+{
+	const json_t *sess = json_object_get(resp, "session");
+	const json_t *subj = json_object_get(resp, "subject");
+	json_t *rows;
+
+	if (json_is_object(subj)) {
+		printf("policy:\n");
+		print_object(subj);
+	}
+	if (!json_is_object(sess)) {
+		printf("%sno live session\n", json_is_object(subj) ? "\n" : "");
+		return;
+	}
+	printf("%ssession:\n", json_is_object(subj) ? "\n" : "");
+	rows = json_array();
+	if (rows && !json_array_append((json_t *)rows, (json_t *)sess))
+		print_table(rows, client_cols, NCOLS(client_cols));
+	json_decref(rows);
+	if (json_is_object(json_object_get(sess, "drop_reasons"))) {
+		printf("\ndrops by reason:\n");
+		print_object(json_object_get(sess, "drop_reasons"));
+	}
+}
+
+static void print_log(const json_t *resp)
+{
+	const json_t *rows = json_object_get(resp, "records");
+
+	if (!json_array_size(rows))
+		printf("no records\n");
+	else
+		print_table(rows, log_cols, NCOLS(log_cols));
+	if (json_is_integer(json_object_get(resp, "last_seq")))
+		printf("# last seq %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(json_object_get(resp, "last_seq")));
+}
+
+/* One line for an action; falls back to the generic listing for fields it does not know. */
+static void print_action(const char *cmd, const char *target, const json_t *resp)
+{
+	const json_t *until = json_object_get(resp, "until");
+	char when[64];
+
+	if (!strcmp(cmd, "ban")) {
+		if (json_integer_value(until) > 0) {
+			fmt_time(when, sizeof(when), json_integer_value(until));
+			printf("banned %s until %s\n", target, when);
+		} else {
+			printf("banned %s until unbanned\n", target);
+		}
+	} else if (!strcmp(cmd, "kill")) {
+		printf("killed %s (%" JSON_INTEGER_FORMAT " session(s))\n", target,
+		       json_integer_value(json_object_get(resp, "killed")));
+	} else if (!strcmp(cmd, "unban")) {
+		printf("unbanned %s (%" JSON_INTEGER_FORMAT " ban(s) lifted)\n", target,
+		       json_integer_value(json_object_get(resp, "removed")));
+	} else if (!strcmp(cmd, "confirm")) {
+		fmt_value(when, sizeof(when), json_object_get(resp, "state"), F_STR);
+		printf("confirmed %s: state %s\n", target, when);
+	} else if (!strcmp(cmd, "reload")) {
+		fmt_value(when, sizeof(when), json_object_get(resp, "policy_version"), F_STR);
+		printf("reloaded: policy version %s\n", when);
+	} else if (!strcmp(cmd, "detach")) {
+		char list[CELL_MAX];
+
+		fmt_value(list, sizeof(list), json_object_get(resp, "detached"), F_STR);
+		printf("detached: %s\n", list);
+	} else {
+		print_object(resp);
+	}
+}
+
+/* ---- argument parsing ----------------------------------------------------------------- */
+
+/* "90", "90s", "10m", "2h", "1d", "1w", "1h30m" -> seconds; -EINVAL. */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	uint64_t total = 0, n, mul;
+	char *end;
+
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		if (errno)
+			return -EINVAL;
+		switch (*end) {
+		case '\0':
+		case 's':
+			mul = 1;
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		case 'w':
+			mul = 7 * 86400;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (n > UINT32_MAX)
+			return -EINVAL;
+		total += n * mul;
+		if (total > (uint64_t)100 * 365 * 86400)
+			return -EINVAL;
+		s = *end ? end + 1 : end;
+	}
+	if (!total)
+		return -EINVAL;
+	*out = total;
+	return 0;
+}
+
+/* An address, optionally with a prefix length: what `ban ADDR` sends as "addr". */
+static bool looks_like_addr(const char *s)
+{
+	unsigned char buf[16];
+	char tmp[INET6_ADDRSTRLEN + 8], *slash, *end;
+	long plen;
+	int af;
+
+	if (strlen(s) >= sizeof(tmp))
+		return false;
+	strcpy(tmp, s);
+	slash = strchr(tmp, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, tmp, buf) == 1)
+		af = AF_INET;
+	else if (inet_pton(AF_INET6, tmp, buf) == 1)
+		af = AF_INET6;
+	else
+		return false;
+	if (!slash)
+		return true;
+	errno = 0;
+	plen = strtol(slash + 1, &end, 10);
+	return !errno && *end == '\0' && end != slash + 1 && plen >= 0 &&
+	       plen <= (af == AF_INET ? 32 : 128);
+}
+
+struct opts {
+	const char *sock;
+	bool json;
+	int timeout_ms;
+};
+
+/* Build the request for argv[0..argc) (command first). Returns 0 or EX_USAGE after a message. */
+static int build_request(int argc, char **argv, json_t **out, const char **target)
+{
+	const char *cmd = argv[0], *arg = NULL, *dur = NULL, *since = NULL;
+	bool all = false, force_cn = false, force_addr = false;
+	json_t *req;
+	uint64_t v;
+	char *end;
+	int i;
+
+	/* Sub-options may come before or after the positional argument. */
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--for") || !strcmp(a, "--since")) {
+			if (i + 1 >= argc)
+				return usage_err("%s: %s needs a value", cmd, a);
+			if (!strcmp(a, "--for"))
+				dur = argv[++i];
+			else
+				since = argv[++i];
+		} else if (!strncmp(a, "--for=", 6)) {
+			dur = a + 6;
+		} else if (!strncmp(a, "--since=", 8)) {
+			since = a + 8;
+		} else if (!strcmp(a, "--all")) {
+			all = true;
+		} else if (!strcmp(a, "--cn")) {
+			force_cn = true;
+		} else if (!strcmp(a, "--addr")) {
+			force_addr = true;
+		} else if (!strcmp(a, "--")) {
+			if (i + 1 < argc && !arg)
+				arg = argv[++i];
+			if (i + 1 < argc)
+				return usage_err("%s: unexpected argument '%s'", cmd, argv[i + 1]);
+			break;
+		} else if (a[0] == '-' && a[1]) {
+			return usage_err("%s: unknown option '%s'", cmd, a);
+		} else if (!arg) {
+			arg = a;
+		} else {
+			return usage_err("%s: unexpected argument '%s'", cmd, a);
+		}
+	}
+	if (dur && strcmp(cmd, "ban"))
+		return usage_err("%s: --for only applies to ban", cmd);
+	if (since && strcmp(cmd, "log"))
+		return usage_err("%s: --since only applies to log", cmd);
+	if (all && strcmp(cmd, "detach"))
+		return usage_err("%s: --all only applies to detach", cmd);
+	if ((force_cn || force_addr) && strcmp(cmd, "ban") && strcmp(cmd, "unban"))
+		return usage_err("%s: --cn/--addr only apply to ban and unban", cmd);
+	if (force_cn && force_addr)
+		return usage_err("%s: --cn and --addr exclude each other", cmd);
+
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "clients") || !strcmp(cmd, "counters") ||
+	    !strcmp(cmd, "policy") || !strcmp(cmd, "reload") || !strcmp(cmd, "log")) {
+		if (arg)
+			return usage_err("%s takes no argument (got '%s')", cmd, arg);
+		req = json_pack("{s:s}", "op", cmd);
+		if (req && !strcmp(cmd, "log")) {
+			v = 0;
+			if (since) {
+				errno = 0;
+				v = strtoull(since, &end, 10);
+				if (errno || end == since || *end || *since == '-' ||
+				    v > ((uint64_t)1 << 53))
+					return usage_err("log: --since expects a sequence number, got '%s'",
+							 since);
+			}
+			json_object_set_new(req, "since", json_integer((json_int_t)v));
+		}
+	} else if (!strcmp(cmd, "client") || !strcmp(cmd, "kill") || !strcmp(cmd, "confirm")) {
+		if (!arg || !*arg)
+			return usage_err("%s needs a CN", cmd);
+		req = json_pack("{s:s, s:s}", "op", cmd, "cn", arg);
+		if (!req)
+			return usage_err("%s: CN '%s' is not valid UTF-8", cmd, arg);
+	} else if (!strcmp(cmd, "ban") || !strcmp(cmd, "unban")) {
+		bool is_addr;
+
+		if (!arg || !*arg)
+			return usage_err("%s needs a CN or an address", cmd);
+		is_addr = force_addr || (!force_cn && looks_like_addr(arg));
+		if (force_addr && !looks_like_addr(arg))
+			return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, arg);
+		req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", arg);
+		if (!req)
+			return usage_err("%s: '%s' is not valid UTF-8", cmd, arg);
+		if (dur) {
+			if (parse_duration(dur, &v))
+				return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
+						 dur);
+			json_object_set_new(req, "duration", json_integer((json_int_t)v));
+		}
+	} else if (!strcmp(cmd, "detach")) {
+		if (all == !!arg)
+			return usage_err("detach needs an interface name or --all (not both)");
+		if (all)
+			req = json_pack("{s:s, s:b}", "op", cmd, "all", 1);
+		else
+			req = json_pack("{s:s, s:s}", "op", cmd, "ifname", arg);
+	} else {
+		return usage_err("unknown command '%s'", cmd);
+	}
+	if (!req) {
+		fprintf(stderr, "tunwarden: out of memory\n");
+		return EX_UNREACHABLE;
+	}
+	*target = all ? "all interfaces" : arg;
+	*out = req;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct opts o = { .timeout_ms = 30000 };
+	json_t *req = NULL, *resp = NULL;
+	const char *cmd, *path, *target = NULL;
+	char err[512], *end;
+	int opt, ret, rc;
+	long t;
+
+	/* '+': stop at the command, whose own options are parsed by build_request(). */
+	while ((opt = getopt_long(argc, argv, "+s:jt:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			o.sock = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 't':
+			errno = 0;
+			t = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || t <= 0 || t > 3600)
+				return usage_err("--timeout expects 1..3600 seconds, got '%s'", optarg);
+			o.timeout_ms = (int)t * 1000;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EX_OK;
+		default:
+			fputs(usage_text, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_err("no command given");
+	cmd = argv[optind];
+	if (!strcmp(cmd, "help")) {
+		fputs(usage_text, stdout);
+		return EX_OK;
+	}
+	rc = build_request(argc - optind, argv + optind, &req, &target);
+	if (rc)
+		return rc;
+
+	path = tw_ctl_socket_path(o.sock);
+	ret = tw_ctl_call(path, req, &resp, o.timeout_ms, err, sizeof(err));
+	json_decref(req);
+	if (ret && ret != -EREMOTEIO) {
+		fprintf(stderr, "tunwarden: %s\n", err);
+		return EX_UNREACHABLE;
+	}
+	if (o.json) {
+		char *s = json_dumps(resp, JSON_COMPACT);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	if (ret == -EREMOTEIO) {
+		fprintf(stderr, "tunwarden: %s: %s\n", cmd, err);
+		json_decref(resp);
+		return EX_REFUSED;
+	}
+	if (!o.json) {
+		if (!strcmp(cmd, "clients"))
+			print_clients(resp);
+		else if (!strcmp(cmd, "client"))
+			print_client(resp);
+		else if (!strcmp(cmd, "log"))
+			print_log(resp);
+		else if (!strcmp(cmd, "status") || !strcmp(cmd, "counters") ||
+			 !strcmp(cmd, "policy"))
+			print_object(resp);
+		else
+			print_action(cmd, target, resp);
+	}
+	json_decref(resp);
+	if (fflush(stdout) == EOF) {
+		fprintf(stderr, "tunwarden: writing output: %s\n", strerror(errno));
+		return EX_REFUSED;
+	}
+	return EX_OK;
+}

@@ -1,0 +1,1148 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tunwardend: the controller daemon. It keeps the BPF maps in line with the
+ * cached subject policy, answers the OpenVPN hook on its control socket,
+ * journals connect/disconnect/interim records, ends sessions the policy no
+ * longer allows (OpenVPN management `kill`), and attaches to tunnel
+ * interfaces as they appear (netlink link events).
+ *
+ * One thread, one epoll loop: signalfd (HUP reload, TERM/INT stop), a 1 s
+ * timerfd (interims, confirmation deadlines, watchdog, status file), the
+ * control socket and its clients, and the rtnetlink link-event socket.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <systemd/sd-daemon.h>
+#include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/route/link.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "journal.h"
+#include "log.h"
+#include "policy.h"
+#include "record.h"
+#include "session.h"
+#include "tw_dp.h"
+
+#define MAX_CLIENTS_CONN 64
+#define MAX_BANS 4096
+
+struct conn {
+	int fd;
+	uid_t uid;
+	struct tw_ctl_frame *fr;
+};
+
+/* The node's own memory of unconfirmed attempts and bans, per subject. */
+struct attempt {
+	char subject[TW_REC_SUBJECT_MAX];
+	time_t times[16];
+	uint32_t n;
+	time_t banned_until;
+	uint8_t real_family, real_addr[16];
+};
+
+struct daemon {
+	struct tw_config cfg;
+	const char *cfg_path;
+	struct tw_dp *dp;
+	struct tw_journal *jr;
+	struct tw_policy *pol;
+	time_t pol_loaded; /* when the cached policy was last fetched/read */
+	struct tw_sessions *ss;
+	int ep, sfd, tfd, lfd;
+	struct nl_sock *nl;
+	struct conn conns[MAX_CLIENTS_CONN];
+	struct attempt *att;
+	uint32_t natt;
+	char node[TW_REC_NODE_MAX];
+	bool stop;
+	uint64_t nconnect, ndeny;
+};
+
+/* ------------------------------------------------------------ policy */
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+		fclose(f);
+		return -EIO;
+	}
+	*buf = malloc((size_t)n + 1);
+	if (!*buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	*len = fread(*buf, 1, (size_t)n, f);
+	(*buf)[*len] = '\0';
+	fclose(f);
+	return 0;
+}
+
+static int write_atomic(const char *path, const char *data, size_t len)
+{
+	char tmp[TW_CFG_PATH_MAX + 8];
+	FILE *f;
+	int err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return -errno;
+	if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -EIO;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static void push_profiles(struct daemon *d)
+{
+	for (uint32_t num = 1; num < TW_MAX_PROFILES; num++) {
+		const struct tw_profile *p = tw_policy_profile_by_num(d->pol, num);
+
+		if (!p)
+			continue;
+		if (tw_dp_profile_set(d->dp, num, p->rules, p->nrules))
+			tw_err("profile %s: %s (its previous allowlist stays)", p->node.id,
+			       tw_dp_errstr(d->dp));
+	}
+}
+
+static void session_end(struct daemon *d, struct tw_session *s, uint32_t cause, bool kill);
+
+/* The policy changed: flip every live session the new policy disagrees with. */
+static void reconcile_sessions(struct daemon *d)
+{
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+		const struct tw_subject *sub;
+
+		if (!s)
+			continue;
+		sub = tw_policy_subject(d->pol, s->kind, s->subject);
+		if (!sub || sub->state == TW_SUBJ_DISABLED || sub->state == TW_SUBJ_REVOKED ||
+		    !tw_subject_has_profile(sub, s->client.profile)) {
+			tw_info("subject %s: no longer allowed by policy %llu, ending its session",
+				s->subject, (unsigned long long)tw_policy_version(d->pol));
+			session_end(d, s, TW_TERM_ADMIN_RESET, true);
+			continue;
+		}
+		if (sub->state == TW_SUBJ_ENABLED && s->state == TW_STATE_SANDBOX) {
+			if (!tw_dp_client_set_state(d->dp, s->slot, TW_STATE_PERMIT)) {
+				s->state = TW_STATE_PERMIT;
+				s->confirm_deadline = 0;
+				tw_info("subject %s: confirmed, sandbox -> permit", s->subject);
+			}
+		}
+	}
+}
+
+/* Load the policy file; on any error the last good policy stays in force. */
+static int policy_reload(struct daemon *d)
+{
+	char err[512] = "", cache[TW_CFG_PATH_MAX];
+	struct tw_policy *np;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_file(d->cfg.policy_file, &buf, &len);
+	if (rc) {
+		tw_err("policy %s: %s (keeping policy version %llu)", d->cfg.policy_file,
+		       strerror(-rc), (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0));
+		return rc;
+	}
+	np = d->pol ? tw_policy_parse_next(d->pol, buf, len, err, sizeof(err)) :
+		      tw_policy_parse(buf, len, err, sizeof(err));
+	if (!np) {
+		rc = -errno;
+		if (rc == -ESTALE && d->pol && !err[0])
+			snprintf(err, sizeof(err), "version not newer than %llu",
+				 (unsigned long long)tw_policy_version(d->pol));
+		tw_err("policy %s: %s (keeping version %llu)", d->cfg.policy_file,
+		       err[0] ? err : strerror(-rc),
+		       (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0));
+		free(buf);
+		return rc;
+	}
+	/* kept on disk for a cold start without the source */
+	snprintf(cache, sizeof(cache), "%s", d->cfg.policy_cache_path);
+	if (cache[0] && write_atomic(cache, buf, len))
+		tw_warn("policy cache %s: cannot write", cache);
+	free(buf);
+	tw_policy_free(d->pol);
+	d->pol = np;
+	d->pol_loaded = time(NULL);
+	tw_info("policy version %llu: %zu subjects, %zu profiles",
+		(unsigned long long)tw_policy_version(np), tw_policy_nsubjects(np),
+		tw_policy_nprofiles(np));
+	push_profiles(d);
+	reconcile_sessions(d);
+	return 0;
+}
+
+static void policy_cold_start(struct daemon *d)
+{
+	char err[512] = "", *buf = NULL;
+	size_t len;
+
+	if (!policy_reload(d))
+		return;
+	if (!d->cfg.policy_cache_path[0] || read_file(d->cfg.policy_cache_path, &buf, &len))
+		return;
+	d->pol = tw_policy_parse(buf, len, err, sizeof(err));
+	free(buf);
+	if (!d->pol) {
+		tw_err("policy cache %s: %s", d->cfg.policy_cache_path, err);
+		return;
+	}
+	/* the cache's age is unknown: treat it as old so offline mode applies */
+	d->pol_loaded = 0;
+	tw_warn("using cached policy version %llu",
+		(unsigned long long)tw_policy_version(d->pol));
+	push_profiles(d);
+}
+
+/* ------------------------------------------------------------ records */
+
+static void rec_from_session(struct daemon *d, const struct tw_session *s, uint32_t kind,
+			     struct tw_record *r)
+{
+	struct timespec ts;
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	r->kind = kind;
+	snprintf(r->session, sizeof(r->session), "%s", s->id);
+	snprintf(r->subject, sizeof(r->subject), "%s", s->subject);
+	snprintf(r->tenant, sizeof(r->tenant), "%s", s->tenant);
+	snprintf(r->profile, sizeof(r->profile), "%s", s->profile);
+	for (int i = 0; i < s->client.naddrs; i++) {
+		if (s->client.addrs[i].family == TW_FAM_V4) {
+			r->has_tun4 = true;
+			memcpy(r->tun4, s->client.addrs[i].addr, 4);
+		} else {
+			r->has_tun6 = true;
+			memcpy(r->tun6, s->client.addrs[i].addr, 16);
+		}
+	}
+	r->real_family = s->real_family;
+	memcpy(r->real_addr, s->real_addr, 16);
+	r->real_port = s->real_port;
+	r->policy_version = s->policy_version;
+}
+
+static void rec_counters(struct tw_record *r, const struct tw_client_ctr *c)
+{
+	r->has_counters = true;
+	r->ctr.from_bytes = c->from_bytes;
+	r->ctr.from_pkts = c->from_pkts;
+	r->ctr.to_bytes = c->to_bytes;
+	r->ctr.to_pkts = c->to_pkts;
+	r->ctr.drop_bytes = c->drop_bytes;
+	for (int i = 0; i < TW_DROP__MAX; i++) {
+		r->ctr.drops[i] = c->drops[i];
+		r->ctr.drop_pkts += c->drops[i];
+	}
+}
+
+static int journal_put(struct daemon *d, struct tw_record *r, bool durable)
+{
+	int err = tw_journal_append(d->jr, r, durable);
+
+	if (err)
+		tw_err("journal: %s record for %s: %s", tw_record_kind_name(r->kind), r->subject,
+		       tw_journal_errstr(d->jr));
+	return err;
+}
+
+/* Counters of a live session, kept monotonic even if a read comes back short. */
+static void session_counters(struct daemon *d, struct tw_session *s)
+{
+	struct tw_client_ctr c;
+
+	if (tw_dp_counters_read(d->dp, s->slot, 1, &c))
+		return;
+	if (c.from_bytes >= s->last.from_bytes && c.to_bytes >= s->last.to_bytes)
+		s->last = c;
+}
+
+/* ----------------------------------------------------------- sessions */
+
+static void ovpn_kill(struct daemon *d, const char *cn)
+{
+	for (uint32_t i = 0; i < d->cfg.novpn_mgmt; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct timeval tv = { .tv_sec = 1 };
+		char cmd[300], resp[512];
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ssize_t n;
+
+		if (fd < 0)
+			continue;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->cfg.ovpn_mgmt[i]);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			tw_warn("openvpn management %s: %s", sa.sun_path, strerror(errno));
+			close(fd);
+			continue;
+		}
+		/* `kill CN` ends every instance with that common name */
+		snprintf(cmd, sizeof(cmd), "kill %s\nquit\n", cn);
+		if (write(fd, cmd, strlen(cmd)) < 0)
+			tw_warn("openvpn management %s: %s", sa.sun_path, strerror(errno));
+		while ((n = read(fd, resp, sizeof(resp) - 1)) > 0) {
+			resp[n] = '\0';
+			if (strstr(resp, "SUCCESS: common name"))
+				tw_info("openvpn %s: killed %s", sa.sun_path, cn);
+		}
+		close(fd);
+	}
+}
+
+static void session_end(struct daemon *d, struct tw_session *s, uint32_t cause, bool kill)
+{
+	struct tw_record r;
+
+	/* stop traffic first, then account, then tell OpenVPN */
+	tw_dp_client_set_state(d->dp, s->slot, TW_STATE_BANNED);
+	session_counters(d, s);
+	rec_from_session(d, s, TW_REC_DISCONNECT, &r);
+	rec_counters(&r, &s->last);
+	r.term_cause = cause;
+	journal_put(d, &r, true);
+	tw_dp_client_remove(d->dp, &s->client);
+	if (kill && s->kind == TW_SUBJ_CN)
+		ovpn_kill(d, s->subject);
+	tw_sessions_del(d->ss, s);
+}
+
+static struct attempt *attempt_get(struct daemon *d, const char *subject, bool create)
+{
+	for (uint32_t i = 0; i < d->natt; i++)
+		if (!strcmp(d->att[i].subject, subject))
+			return &d->att[i];
+	if (!create || d->natt >= MAX_BANS)
+		return NULL;
+	memset(&d->att[d->natt], 0, sizeof(d->att[0]));
+	snprintf(d->att[d->natt].subject, sizeof(d->att[0].subject), "%s", subject);
+	return &d->att[d->natt++];
+}
+
+/* An unconfirmed sandbox session ended: N of them in the window ban the
+ * subject and its real source address (uplink XDP). */
+static void note_unconfirmed(struct daemon *d, const struct tw_session *s)
+{
+	struct attempt *a = attempt_get(d, s->subject, true);
+	time_t now = time(NULL);
+	uint32_t recent = 0;
+
+	if (!a || !d->cfg.ban_threshold)
+		return;
+	a->times[a->n++ % 16] = now;
+	a->real_family = s->real_family;
+	memcpy(a->real_addr, s->real_addr, 16);
+	for (uint32_t i = 0; i < 16 && i < a->n; i++)
+		if (now - a->times[i] <= (time_t)d->cfg.ban_window_s)
+			recent++;
+	if (recent < d->cfg.ban_threshold)
+		return;
+	a->banned_until = now + (time_t)d->cfg.ban_duration_s;
+	a->n = 0;
+	if (a->real_family) {
+		struct tw_addr ra = { .family = a->real_family };
+
+		memcpy(ra.addr, a->real_addr, 16);
+		if (tw_dp_ban_add(d->dp, &ra, a->real_family == TW_FAM_V4 ? 32 : 128,
+				  d->cfg.ban_duration_s * 1000000000ull))
+			tw_err("ban of %s's source: %s", s->subject, tw_dp_errstr(d->dp));
+	}
+	{
+		struct tw_record r;
+
+		rec_from_session(d, s, TW_REC_BAN, &r);
+		snprintf(r.detail, sizeof(r.detail),
+			 "%u unconfirmed attempts in %llu s: banned for %llu s", recent,
+			 (unsigned long long)d->cfg.ban_window_s,
+			 (unsigned long long)d->cfg.ban_duration_s);
+		journal_put(d, &r, true);
+	}
+	tw_warn("subject %s banned for %llu s after %u unconfirmed attempts", s->subject,
+		(unsigned long long)d->cfg.ban_duration_s, recent);
+}
+
+static const char *jstr(json_t *env, const char *k)
+{
+	const char *v = json_string_value(json_object_get(env, k));
+
+	return v ? v : "";
+}
+
+static json_t *op_connect(struct daemon *d, json_t *req)
+{
+	json_t *env = json_object_get(req, "env");
+	const char *cn = jstr(env, "common_name"), *dev = jstr(env, "dev");
+	struct tw_decision dec;
+	struct tw_session *s, *old;
+	struct attempt *a;
+	struct tw_record r;
+	struct tw_addr ra;
+	int ifindex, err;
+	json_t *resp;
+
+	if (!json_is_object(env) || !cn[0] || !dev[0])
+		return tw_ctl_error("connect: env needs common_name and dev");
+	ifindex = (int)if_nametoindex(dev);
+	if (!ifindex)
+		return tw_ctl_error("connect: unknown interface '%s'", dev);
+	a = attempt_get(d, cn, false);
+	tw_decide(d->pol, &d->cfg, TW_SUBJ_CN, cn, dev,
+		  (uint64_t)(time(NULL) - d->pol_loaded), time(NULL), a ? a->banned_until : 0,
+		  &dec);
+	d->nconnect++;
+	if (dec.verdict == TW_VERDICT_DENY) {
+		d->ndeny++;
+		tw_info("connect %s on %s: deny (%s, policy %llu)", cn, dev, dec.reason,
+			(unsigned long long)dec.policy_version);
+		goto answer;
+	}
+	old = tw_sessions_find(d->ss, cn);
+	if (old)
+		session_end(d, old, TW_TERM_PORT_PREEMPTED, false);
+	s = tw_sessions_add(d->ss, cn);
+	if (!s) {
+		dec.verdict = TW_VERDICT_DENY;
+		snprintf(dec.reason, sizeof(dec.reason), "no free session slot: %s",
+			 strerror(errno));
+		goto answer;
+	}
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		/* node-unique: time of connect and slot; the node is in every record */
+		snprintf(s->id, sizeof(s->id), "%lx%05lx-%u", (long)ts.tv_sec,
+			 ts.tv_nsec / 10000, s->slot);
+	}
+	s->kind = TW_SUBJ_CN;
+	snprintf(s->ifname, sizeof(s->ifname), "%s", dev);
+	s->ifindex = ifindex;
+	s->started = time(NULL);
+	s->last_interim = s->started;
+	s->policy_version = dec.policy_version;
+	s->state = dec.verdict == TW_VERDICT_SANDBOX ? TW_STATE_SANDBOX : TW_STATE_PERMIT;
+	if (dec.verdict == TW_VERDICT_SANDBOX)
+		s->confirm_deadline = s->started + (time_t)dec.confirm_timeout_s;
+	{
+		const struct tw_tenant *t = tw_policy_tenant_by_num(d->pol, dec.tenant);
+		const struct tw_profile *p = tw_policy_profile_by_num(d->pol, dec.profile);
+
+		snprintf(s->tenant, sizeof(s->tenant), "%s", t ? t->node.id : "");
+		snprintf(s->profile, sizeof(s->profile), "%s", p ? p->node.id : "");
+	}
+	if (!tw_addr_parse(jstr(env, "trusted_ip"), &ra) ||
+	    !tw_addr_parse(jstr(env, "trusted_ip6"), &ra)) {
+		s->real_family = ra.family;
+		memcpy(s->real_addr, ra.addr, 16);
+		s->real_port = (uint16_t)atoi(jstr(env, "trusted_port"));
+	}
+	s->client = (struct tw_client){ .slot = s->slot,
+					.ifindex = ifindex,
+					.tenant = dec.tenant,
+					.profile = dec.profile,
+					.state = s->state };
+	if (!tw_addr_parse(jstr(env, "pool_ip"), &s->client.addrs[s->client.naddrs]))
+		s->client.naddrs++;
+	if (!tw_addr_parse(jstr(env, "pool_ip6"), &s->client.addrs[s->client.naddrs]))
+		s->client.naddrs++;
+	if (!s->client.naddrs) {
+		tw_sessions_del(d->ss, s);
+		return tw_ctl_error("connect %s: no tunnel address (pool_ip/pool_ip6)", cn);
+	}
+	err = tw_dp_client_add(d->dp, &s->client);
+	if (err) {
+		tw_err("connect %s: %s", cn, tw_dp_errstr(d->dp));
+		tw_sessions_del(d->ss, s);
+		dec.verdict = TW_VERDICT_DENY;
+		snprintf(dec.reason, sizeof(dec.reason), "dataplane: %s", tw_dp_errstr(d->dp));
+		goto answer;
+	}
+	/* durable before OpenVPN hears the answer */
+	rec_from_session(d, s, TW_REC_CONNECT, &r);
+	snprintf(r.detail, sizeof(r.detail), "%s: %s", tw_verdict_name(dec.verdict), dec.reason);
+	if (journal_put(d, &r, true)) {
+		tw_dp_client_remove(d->dp, &s->client);
+		tw_sessions_del(d->ss, s);
+		return tw_ctl_error("connect %s: journal unavailable, refusing", cn);
+	}
+	tw_info("connect %s on %s slot %u: %s (%s, policy %llu)", cn, dev, s->slot,
+		tw_verdict_name(dec.verdict), dec.reason, (unsigned long long)dec.policy_version);
+	resp = json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "verdict",
+			 tw_verdict_name(dec.verdict), "reason", dec.reason, "session", s->id,
+			 "policy_version", (json_int_t)dec.policy_version);
+	if (dec.verdict == TW_VERDICT_SANDBOX)
+		json_object_set_new(resp, "session_timeout",
+				    json_integer((json_int_t)dec.confirm_timeout_s));
+	return resp;
+answer:
+	return json_pack("{s:b,s:s,s:s,s:I}", "ok", 1, "verdict", tw_verdict_name(dec.verdict),
+			 "reason", dec.reason, "policy_version", (json_int_t)dec.policy_version);
+}
+
+static json_t *op_disconnect(struct daemon *d, json_t *req)
+{
+	json_t *env = json_object_get(req, "env");
+	const char *cn = jstr(env, "common_name");
+	struct tw_session *s = tw_sessions_find(d->ss, cn);
+
+	if (!s)
+		return json_pack("{s:b,s:s}", "ok", 1, "note", "no live session");
+	if (s->state == TW_STATE_SANDBOX)
+		note_unconfirmed(d, s);
+	session_end(d, s, TW_TERM_USER_REQUEST, false);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *session_json(struct daemon *d, struct tw_session *s)
+{
+	static const char *const states[] = { "free", "permit", "sandbox", "banned" };
+	json_t *addrs = json_array();
+	uint64_t drops = 0;
+	char a[INET6_ADDRSTRLEN];
+
+	session_counters(d, s);
+	for (int i = 0; i < s->client.naddrs; i++) {
+		inet_ntop(s->client.addrs[i].family == TW_FAM_V4 ? AF_INET : AF_INET6,
+			  s->client.addrs[i].addr, a, sizeof(a));
+		json_array_append_new(addrs, json_string(a));
+	}
+	for (int i = 0; i < TW_DROP__MAX; i++)
+		drops += s->last.drops[i];
+	a[0] = '\0';
+	if (s->real_family)
+		inet_ntop(s->real_family == TW_FAM_V4 ? AF_INET : AF_INET6, s->real_addr, a,
+			  sizeof(a));
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
+			 "cn", s->subject, "session", s->id, "state", states[s->state & 3],
+			 "tenant", s->tenant, "profile", s->profile, "ifname", s->ifname,
+			 "addrs", addrs, "real", a, "real_port", s->real_port, "since",
+			 (json_int_t)s->started, "from_bytes", (json_int_t)s->last.from_bytes,
+			 "to_bytes", (json_int_t)s->last.to_bytes, "from_pkts",
+			 (json_int_t)s->last.from_pkts, "to_pkts", (json_int_t)s->last.to_pkts,
+			 "drops", (json_int_t)drops, "slot", s->slot);
+}
+
+static json_t *op_clients(struct daemon *d, json_t *req)
+{
+	const char *cn = json_string_value(json_object_get(req, "cn"));
+	json_t *arr = json_array();
+
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+
+		if (s && (!cn || !strcmp(cn, s->subject)))
+			json_array_append_new(arr, session_json(d, s));
+	}
+	if (cn && !json_array_size(arr)) {
+		json_decref(arr);
+		return tw_ctl_error("no live session for '%s'", cn);
+	}
+	return json_pack("{s:b,s:o}", "ok", 1, "clients", arr);
+}
+
+static json_t *op_counters(struct daemon *d)
+{
+	struct tw_gctr g[TW_G__MAX];
+	json_t *o = json_object();
+
+	if (tw_dp_gcounters_read(d->dp, g)) {
+		json_decref(o);
+		return tw_ctl_error("read counters: %s", strerror(errno));
+	}
+	for (int i = 1; i < TW_DROP__MAX; i++)
+		json_object_set_new(o, tw_drop_reason_name((uint32_t)i),
+				    json_pack("{s:I,s:I}", "pkts", (json_int_t)g[i].pkts, "bytes",
+					      (json_int_t)g[i].bytes));
+	json_object_set_new(o, "pass_in",
+			    json_pack("{s:I,s:I}", "pkts", (json_int_t)g[TW_G_PASS_IN].pkts,
+				      "bytes", (json_int_t)g[TW_G_PASS_IN].bytes));
+	json_object_set_new(o, "pass_out",
+			    json_pack("{s:I,s:I}", "pkts", (json_int_t)g[TW_G_PASS_OUT].pkts,
+				      "bytes", (json_int_t)g[TW_G_PASS_OUT].bytes));
+	return json_pack("{s:b,s:o}", "ok", 1, "counters", o);
+}
+
+static int log_cb(const struct tw_record *rec, const char *json, size_t len, void *ctx)
+{
+	(void)rec;
+	json_array_append_new(ctx, json_loadb(json, len, 0, NULL));
+	return 0;
+}
+
+static json_t *op_log(struct daemon *d, json_t *req)
+{
+	json_int_t since = json_integer_value(json_object_get(req, "since"));
+	json_t *arr = json_array();
+	int err;
+
+	tw_journal_flush(d->jr);
+	err = tw_journal_read_since(d->jr, (uint64_t)since, 10000, log_cb, arr);
+	if (err < 0) {
+		json_decref(arr);
+		return tw_ctl_error("journal: %s", tw_journal_errstr(d->jr));
+	}
+	return json_pack("{s:b,s:o}", "ok", 1, "records", arr);
+}
+
+static json_t *op_state_change(struct daemon *d, json_t *req, const char *op)
+{
+	const char *cn = json_string_value(json_object_get(req, "cn"));
+	struct tw_session *s = cn ? tw_sessions_find(d->ss, cn) : NULL;
+
+	if (!strcmp(op, "unban")) {
+		struct attempt *a = cn ? attempt_get(d, cn, false) : NULL;
+
+		if (!a)
+			return tw_ctl_error("'%s' is not banned", cn ? cn : "");
+		a->banned_until = 0;
+		if (a->real_family) {
+			struct tw_addr ra = { .family = a->real_family };
+
+			memcpy(ra.addr, a->real_addr, 16);
+			tw_dp_ban_remove(d->dp, &ra, a->real_family == TW_FAM_V4 ? 32 : 128);
+		}
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!strcmp(op, "ban")) {
+		struct attempt *a = cn ? attempt_get(d, cn, true) : NULL;
+		json_int_t dur = json_integer_value(json_object_get(req, "duration"));
+
+		if (!a)
+			return tw_ctl_error("ban: needs cn");
+		a->banned_until = time(NULL) + (dur > 0 ? dur : (json_int_t)d->cfg.ban_duration_s);
+		if (s) {
+			a->real_family = s->real_family;
+			memcpy(a->real_addr, s->real_addr, 16);
+			session_end(d, s, TW_TERM_ADMIN_RESET, true);
+		}
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (!s)
+		return tw_ctl_error("no live session for '%s'", cn ? cn : "");
+	if (!strcmp(op, "kill")) {
+		session_end(d, s, TW_TERM_ADMIN_RESET, true);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	/* confirm */
+	if (s->state != TW_STATE_SANDBOX)
+		return tw_ctl_error("'%s' is not waiting for confirmation", cn);
+	if (tw_dp_client_set_state(d->dp, s->slot, TW_STATE_PERMIT))
+		return tw_ctl_error("confirm: %s", tw_dp_errstr(d->dp));
+	s->state = TW_STATE_PERMIT;
+	s->confirm_deadline = 0;
+	tw_info("subject %s confirmed locally", cn);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *op_status(struct daemon *d)
+{
+	struct tw_journal_stats st = {};
+
+	tw_journal_stats(d->jr, &st);
+	return json_pack("{s:b,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:s}", "ok", 1, "node", d->node,
+			 "policy_version",
+			 (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0), "policy_age",
+			 (json_int_t)(time(NULL) - d->pol_loaded), "sessions",
+			 (int)tw_sessions_count(d->ss), "journal_last_seq",
+			 (json_int_t)st.last_seq, "connects", (json_int_t)d->nconnect, "denied",
+			 (json_int_t)d->ndeny, "log_id", tw_journal_log_id(d->jr));
+}
+
+static json_t *op_detach(struct daemon *d, json_t *req)
+{
+	const char *ifname = json_string_value(json_object_get(req, "ifname"));
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int n = 0;
+
+	for (i = ifs; i && i->if_index; i++)
+		if ((!ifname || !strcmp(ifname, "all") || !strcmp(ifname, i->if_name)) &&
+		    !tw_dp_detach(d->dp, (int)i->if_index)) {
+			tw_info("detached from %s", i->if_name);
+			n++;
+		}
+	if_freenameindex(ifs);
+	return json_pack("{s:b,s:i}", "ok", 1, "detached", n);
+}
+
+static json_t *dispatch(struct daemon *d, struct conn *c, json_t *req)
+{
+	const char *op = json_string_value(json_object_get(req, "op"));
+	bool admin = c->uid == 0;
+
+	if (!op)
+		return tw_ctl_error("request has no \"op\"");
+	if (!strcmp(op, "connect"))
+		return op_connect(d, req);
+	if (!strcmp(op, "disconnect"))
+		return op_disconnect(d, req);
+	if (!admin)
+		return tw_ctl_error("%s: permission denied (uid %u)", op, (unsigned)c->uid);
+	if (!strcmp(op, "status"))
+		return op_status(d);
+	if (!strcmp(op, "clients") || !strcmp(op, "client"))
+		return op_clients(d, req);
+	if (!strcmp(op, "counters"))
+		return op_counters(d);
+	if (!strcmp(op, "log"))
+		return op_log(d, req);
+	if (!strcmp(op, "kill") || !strcmp(op, "confirm") || !strcmp(op, "ban") ||
+	    !strcmp(op, "unban"))
+		return op_state_change(d, req, op);
+	if (!strcmp(op, "reload"))
+		return policy_reload(d) ? tw_ctl_error("reload failed: see the daemon log") :
+					  json_pack("{s:b}", "ok", 1);
+	if (!strcmp(op, "policy"))
+		return json_pack("{s:b,s:I,s:i,s:i}", "ok", 1, "version",
+				 (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0), "subjects",
+				 (int)(d->pol ? tw_policy_nsubjects(d->pol) : 0), "profiles",
+				 (int)(d->pol ? tw_policy_nprofiles(d->pol) : 0));
+	if (!strcmp(op, "detach"))
+		return op_detach(d, req);
+	return tw_ctl_error("unknown op '%s'", op);
+}
+
+/* ------------------------------------------------------------ control socket */
+
+static void conn_close(struct daemon *d, struct conn *c)
+{
+	epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->fr);
+	c->fd = -1;
+	c->fr = NULL;
+}
+
+static void conn_reply(struct conn *c, json_t *resp)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	if (!resp || tw_ctl_encode(resp, &out, &len)) {
+		static const char oom[] = "{\"ok\":false,\"error\":\"internal error\"}\n";
+
+		if (write(c->fd, oom, sizeof(oom) - 1) < 0)
+			tw_dbg("reply: %s", strerror(errno));
+	} else if (write(c->fd, out, len) != (ssize_t)len) {
+		tw_warn("control client: short write");
+	}
+	free(out);
+	json_decref(resp);
+}
+
+static void conn_readable(struct daemon *d, struct conn *c)
+{
+	char err[256], *line;
+	size_t len;
+	ssize_t n = tw_ctl_frame_read(c->fr, c->fd);
+	int rc;
+
+	if (n <= 0 && n != -EAGAIN) {
+		conn_close(d, c);
+		return;
+	}
+	while ((rc = tw_ctl_frame_next(c->fr, &line, &len)) != 0) {
+		json_t *req = NULL;
+
+		if (rc < 0) {
+			conn_reply(c, tw_ctl_error("request longer than %d bytes", TW_CTL_LINE_MAX));
+			continue;
+		}
+		if (tw_ctl_parse(line, len, &req, err, sizeof(err))) {
+			conn_reply(c, tw_ctl_error("%s", err));
+			continue;
+		}
+		conn_reply(c, dispatch(d, c, req));
+		json_decref(req);
+	}
+}
+
+static void conn_accept(struct daemon *d)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int i;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl)) {
+		close(fd);
+		return;
+	}
+	for (i = 0; i < MAX_CLIENTS_CONN && d->conns[i].fd >= 0; i++)
+		;
+	if (i == MAX_CLIENTS_CONN) {
+		tw_warn("control socket: too many clients, refusing one");
+		close(fd);
+		return;
+	}
+	d->conns[i].fd = fd;
+	d->conns[i].uid = cred.uid;
+	d->conns[i].fr = malloc(sizeof(*d->conns[i].fr));
+	if (!d->conns[i].fr) {
+		close(fd);
+		d->conns[i].fd = -1;
+		return;
+	}
+	tw_ctl_frame_init(d->conns[i].fr);
+	ev.data.u64 = 100 + (uint64_t)i;
+	epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int listen_ctl(struct daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[TW_CFG_SUN_PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", d->cfg.socket_path);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->cfg.socket_path);
+	d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->lfd < 0)
+		return -errno;
+	unlink(sa.sun_path);
+	if (bind(d->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(d->lfd, 64))
+		return -errno;
+	/* the hook runs as OpenVPN's user: any local user may connect, the
+	 * ops are checked against the peer's credentials */
+	chmod(sa.sun_path, 0666);
+	return 0;
+}
+
+/* ------------------------------------------------------------ interfaces */
+
+static void maybe_attach(struct daemon *d, const char *ifname, int ifindex)
+{
+	enum tw_attach_mode used;
+
+	if (!tw_config_iface_match(&d->cfg, ifname))
+		return;
+	if (tw_dp_attach(d->dp, ifindex, d->cfg.attach_mode, &used)) {
+		tw_err("attach to %s: %s", ifname, tw_dp_errstr(d->dp));
+		return;
+	}
+	tw_info("enforcing on %s (%s)", ifname, used == TW_ATTACH_TCX ? "tcx" : "cls_bpf");
+}
+
+static void attach_existing(struct daemon *d)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+
+	for (i = ifs; i && i->if_index; i++)
+		maybe_attach(d, i->if_name, (int)i->if_index);
+	if_freenameindex(ifs);
+}
+
+static void nl_link_obj(struct nl_object *obj, void *arg)
+{
+	struct rtnl_link *l = (struct rtnl_link *)obj;
+	const char *name = rtnl_link_get_name(l);
+
+	if (name && (rtnl_link_get_flags(l) & IFF_UP))
+		maybe_attach(arg, name, rtnl_link_get_ifindex(l));
+}
+
+static int nl_link_msg(struct nl_msg *msg, void *arg)
+{
+	if (nlmsg_hdr(msg)->nlmsg_type == RTM_NEWLINK)
+		nl_msg_parse(msg, nl_link_obj, arg);
+	return NL_OK;
+}
+
+static int link_watch_open(struct daemon *d)
+{
+	int err;
+
+	d->nl = nl_socket_alloc();
+	if (!d->nl)
+		return -ENOMEM;
+	nl_socket_disable_seq_check(d->nl);
+	nl_socket_modify_cb(d->nl, NL_CB_VALID, NL_CB_CUSTOM, nl_link_msg, d);
+	err = nl_connect(d->nl, NETLINK_ROUTE);
+	if (!err)
+		err = nl_socket_add_membership(d->nl, RTNLGRP_LINK);
+	if (!err)
+		err = nl_socket_set_nonblocking(d->nl);
+	return err ? -EIO : 0;
+}
+
+/* ------------------------------------------------------------ timer */
+
+static void write_status(struct daemon *d)
+{
+	char buf[512];
+	int n;
+
+	if (!d->cfg.status_path[0])
+		return;
+	n = snprintf(buf, sizeof(buf),
+		     "node=%s\npolicy_version=%llu\npolicy_age_s=%lld\nsessions=%u\n"
+		     "connects=%llu\ndenied=%llu\nupdated=%lld\n",
+		     d->node, (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0),
+		     (long long)(time(NULL) - d->pol_loaded), tw_sessions_count(d->ss),
+		     (unsigned long long)d->nconnect, (unsigned long long)d->ndeny,
+		     (long long)time(NULL));
+	if (write_atomic(d->cfg.status_path, buf, (size_t)n))
+		tw_dbg("status file %s: cannot write", d->cfg.status_path);
+}
+
+static void tick(struct daemon *d)
+{
+	time_t now = time(NULL);
+
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+
+		if (!s)
+			continue;
+		if (s->confirm_deadline && now >= s->confirm_deadline) {
+			tw_info("subject %s: not confirmed in time, disconnecting", s->subject);
+			note_unconfirmed(d, s);
+			session_end(d, s, TW_TERM_SESSION_TIMEOUT, true);
+			continue;
+		}
+		if (d->cfg.interim_interval_s &&
+		    now - s->last_interim >= (time_t)d->cfg.interim_interval_s) {
+			struct tw_record r;
+
+			session_counters(d, s);
+			rec_from_session(d, s, TW_REC_INTERIM, &r);
+			rec_counters(&r, &s->last);
+			journal_put(d, &r, false);
+			s->last_interim = now;
+		}
+	}
+	tw_journal_flush(d->jr);
+	write_status(d);
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* ------------------------------------------------------------ main */
+
+static int load_config(struct daemon *d)
+{
+	char err[512], *buf = NULL;
+	size_t len;
+	int rc = read_file(d->cfg_path, &buf, &len);
+
+	if (rc) {
+		fprintf(stderr, "tunwardend: %s: %s\n", d->cfg_path, strerror(-rc));
+		return rc;
+	}
+	rc = tw_config_parse(buf, len, d->cfg_path, &d->cfg, err, sizeof(err));
+	free(buf);
+	if (rc)
+		fprintf(stderr, "tunwardend: %s\n", err);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: tunwardend [-c CONFIG] [--check-config]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = { { "config", required_argument, NULL, 'c' },
+					    { "check-config", no_argument, NULL, 'C' },
+					    { "help", no_argument, NULL, 'h' },
+					    {} };
+	struct daemon d = { .cfg_path = TW_CONF_PATH, .lfd = -1, .sfd = -1, .tfd = -1 };
+	struct tw_journal_opts jo = {};
+	struct tw_dp_opts dpo = {};
+	struct epoll_event ev;
+	bool check_only = false;
+	sigset_t mask;
+	int opt, rc = EXIT_FAILURE;
+
+	while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d.cfg_path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		default:
+			usage();
+			return opt == 'h' ? EXIT_SUCCESS : EXIT_FAILURE;
+		}
+	}
+	if (load_config(&d))
+		return EXIT_FAILURE;
+	if (check_only) {
+		printf("%s: ok\n", d.cfg_path);
+		return EXIT_SUCCESS;
+	}
+	tw_log_init("tunwardend", d.cfg.log_level);
+	for (int i = 0; i < MAX_CLIENTS_CONN; i++)
+		d.conns[i].fd = -1;
+	if (d.cfg.node_id[0])
+		snprintf(d.node, sizeof(d.node), "%s", d.cfg.node_id);
+	else if (gethostname(d.node, sizeof(d.node) - 1))
+		snprintf(d.node, sizeof(d.node), "node");
+	mkdir(d.cfg.state_dir, 0750);
+
+	d.att = calloc(MAX_BANS, sizeof(*d.att));
+	if (!d.att)
+		goto out;
+	dpo.pin_root = d.cfg.pin_root;
+	dpo.l3_off = d.cfg.nifaces ? d.cfg.ifaces[0].l3_off : 0;
+	d.dp = tw_dp_open(&dpo);
+	if (!d.dp) {
+		tw_err("cannot load the dataplane: %s", strerror(errno));
+		goto out;
+	}
+	d.ss = tw_sessions_new(TW_MAX_CLIENTS);
+	jo.node_id = d.node;
+	jo.cap_bytes = d.cfg.journal_max_bytes;
+	d.jr = tw_journal_open(d.cfg.journal_path, &jo);
+	if (!d.ss || !d.jr) {
+		tw_err("journal %s: %s", d.cfg.journal_path, strerror(errno));
+		goto out;
+	}
+	if (d.cfg.uplink[0]) {
+		int ifi = (int)if_nametoindex(d.cfg.uplink);
+
+		for (uint32_t i = 0; i < d.cfg.nvports; i++)
+			tw_dp_vport_add(d.dp, d.cfg.vports[i].proto, d.cfg.vports[i].port,
+					d.cfg.vports[i].kind);
+		tw_dp_uplink_config(d.dp, &d.cfg.ucfg);
+		if (!ifi || tw_dp_attach_uplink(d.dp, ifi))
+			tw_err("uplink %s: cannot attach (%s)", d.cfg.uplink,
+			       ifi ? tw_dp_errstr(d.dp) : "no such interface");
+	}
+	policy_cold_start(&d);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (d.sfd < 0 || d.tfd < 0 || d.ep < 0 || listen_ctl(&d)) {
+		tw_err("setup: %s", strerror(errno));
+		goto out;
+	}
+	{
+		struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+
+		timerfd_settime(d.tfd, 0, &its, NULL);
+	}
+	if (link_watch_open(&d))
+		tw_warn("no netlink link events: interfaces that appear later are not attached");
+	ev.events = EPOLLIN;
+	ev.data.u64 = 1;
+	epoll_ctl(d.ep, EPOLL_CTL_ADD, d.sfd, &ev);
+	ev.data.u64 = 2;
+	epoll_ctl(d.ep, EPOLL_CTL_ADD, d.tfd, &ev);
+	ev.data.u64 = 3;
+	epoll_ctl(d.ep, EPOLL_CTL_ADD, d.lfd, &ev);
+	if (d.nl) {
+		ev.data.u64 = 4;
+		epoll_ctl(d.ep, EPOLL_CTL_ADD, nl_socket_get_fd(d.nl), &ev);
+	}
+	attach_existing(&d);
+	sd_notify(0, "READY=1");
+	tw_info("ready: node %s, socket %s", d.node, d.cfg.socket_path);
+
+	while (!d.stop) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(d.ep, evs, 16, -1);
+
+		for (int i = 0; i < n; i++) {
+			uint64_t id = evs[i].data.u64;
+
+			if (id == 1) {
+				struct signalfd_siginfo si;
+
+				while (read(d.sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						policy_reload(&d);
+					else
+						d.stop = true;
+				}
+			} else if (id == 2) {
+				uint64_t x;
+
+				if (read(d.tfd, &x, sizeof(x)) == sizeof(x))
+					tick(&d);
+			} else if (id == 3) {
+				conn_accept(&d);
+			} else if (id == 4) {
+				nl_recvmsgs_default(d.nl);
+			} else if (id >= 100 && id < 100 + MAX_CLIENTS_CONN) {
+				conn_readable(&d, &d.conns[id - 100]);
+			}
+		}
+	}
+	sd_notify(0, "STOPPING=1");
+	tw_info("stopping: pinned maps and links stay, enforcement continues");
+	rc = EXIT_SUCCESS;
+out:
+	/* Sessions are not ended on stop: the dataplane keeps enforcing and a
+	 * restarted daemon finds the clients in the pinned maps. */
+	for (int i = 0; i < MAX_CLIENTS_CONN; i++)
+		if (d.conns[i].fd >= 0)
+			conn_close(&d, &d.conns[i]);
+	if (d.jr)
+		tw_journal_close(d.jr);
+	if (d.nl)
+		nl_socket_free(d.nl);
+	tw_policy_free(d.pol);
+	tw_sessions_free(d.ss);
+	tw_dp_close(d.dp);
+	free(d.att);
+	if (d.lfd >= 0)
+		close(d.lfd);
+	return rc;
+}
