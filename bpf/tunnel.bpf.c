@@ -41,6 +41,13 @@ const volatile __u8 tw_pass_arp = 1; /* L2 offset only: ARP passes uncounted */
  * bounce the cache line between CPUs on busy flows. */
 #define TW_FLOW_REFRESH_NS 1000000000ULL
 
+/* ... and at least twice per timeout, so that a configured timeout under
+ * two seconds still keeps a live flow open. */
+static __always_inline bool tw_flow_refresh_due(__u64 age)
+{
+	return age > TW_FLOW_REFRESH_NS || age > tw_flow_timeout_ns / 2;
+}
+
 struct tw_ctx {
 	struct tw_pkt p;
 	__u32 slot;
@@ -99,7 +106,7 @@ static __always_inline void tw_flow_key(struct tw_flow_key *k, const struct tw_c
 	k->slot = c->slot;
 	k->gen = c->cl->gen;
 	k->family = p->family;
-	k->proto = p->proto;
+	k->proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
 	k->dir = dir;
 	k->kind = kind;
 	if (kind == TW_FLOW_FRAG)
@@ -134,25 +141,43 @@ static __always_inline bool tw_flow_open(const struct tw_ctx *c, __u8 kind)
 	now = bpf_ktime_get_ns();
 	if (now - v->last_seen_ns > tw_flow_timeout_ns)
 		return false;
-	if (now - v->last_seen_ns > TW_FLOW_REFRESH_NS)
+	if (tw_flow_refresh_due(now - v->last_seen_ns))
 		v->last_seen_ns = now;
 	return true;
 }
 
-static __always_inline void tw_flow_record(const struct tw_ctx *c)
+/* Later fragments of an admitted first fragment pass: the first fragment
+ * records its own tuple without ports. */
+static __always_inline void tw_frag_record(const struct tw_ctx *c)
 {
 	struct tw_flow_val v = { .last_seen_ns = bpf_ktime_get_ns() };
 	struct tw_flow_key k;
 
+	if (c->p.frag != TW_FRAG_FIRST)
+		return;
+	tw_flow_key(&k, c, c->dir, TW_FLOW_FRAG, false);
+	bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY);
+}
+
+static __always_inline void tw_flow_record(const struct tw_ctx *c)
+{
+	struct tw_flow_val v = { .last_seen_ns = bpf_ktime_get_ns() }, *old;
+	struct tw_flow_key k;
+
 	/* The reply travels the other way: from-client flows are answered on
-	 * egress and vice versa. */
+	 * egress and vice versa. Every packet of the opener comes here: an
+	 * existing entry (live, or expired and revived) is refreshed as seldom
+	 * as tw_flow_open() does it, and TW_G_FLOW_NEW counts flows, not
+	 * packets. */
 	tw_flow_key(&k, c, !c->dir, TW_FLOW_REPLY, true);
-	if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY) == 0)
+	old = bpf_map_lookup_elem(&tw1_flows, &k);
+	if (old) {
+		if (tw_flow_refresh_due(v.last_seen_ns - old->last_seen_ns))
+			old->last_seen_ns = v.last_seen_ns;
+	} else if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_NOEXIST) == 0) {
 		tw_gcount(TW_G_FLOW_NEW, 0, 1);
-	if (c->p.frag == TW_FRAG_FIRST) {
-		tw_flow_key(&k, c, c->dir, TW_FLOW_FRAG, false);
-		bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY);
 	}
+	tw_frag_record(c);
 }
 
 static __always_inline bool tw_rule_match(const struct tw_port_rule *r, const struct tw_pkt *p)
@@ -239,6 +264,8 @@ static __always_inline int tw_decide(struct tw_ctx *c)
 		return tw_flow_open(c, TW_FLOW_FRAG) ? 0 : -TW_DROP_FRAGMENT;
 	if (tw_flow_open(c, TW_FLOW_REPLY)) {
 		tw_gcount(TW_G_REPLY, c->p.bytes, c->p.pkts);
+		/* a reply too big for one packet (DNS over UDP) */
+		tw_frag_record(c);
 		return 0;
 	}
 	if (c->cl->state == TW_STATE_SANDBOX)

@@ -32,7 +32,7 @@
 #include "lib/parse.h"
 #include "lib/counters.h"
 
-#define ETH_HLEN_ 14
+#define ETH_HLEN_     14
 #define TCP_FLAG_SYN_ 0x02
 #define TCP_FLAG_ACK_ 0x10
 
@@ -44,23 +44,23 @@
 #define OVPN_P_CONTROL_HARD_RESET_CLIENT_V3 10
 
 /* IKE header (RFC 7296 3.1, RFC 2408 3.1): 28 bytes. */
-#define IKE_HDR_LEN 28
-#define IKE_EXCH_IKEV1_MAIN 2
+#define IKE_HDR_LEN		  28
+#define IKE_EXCH_IKEV1_MAIN	  2
 #define IKE_EXCH_IKEV1_AGGRESSIVE 4
-#define IKE_EXCH_IKE_SA_INIT 34
-#define IKE_FLAG_RESPONSE 0x20
-#define IKE_NATT_PORT 4500
+#define IKE_EXCH_IKE_SA_INIT	  34
+#define IKE_FLAG_RESPONSE	  0x20
+#define IKE_NATT_PORT		  4500
 
 enum tw_up_parse {
 	TW_UP_INSPECT = 0, /* IP + UDP/TCP header present: check the port */
-	TW_UP_SKIP = 1,	   /* nothing to inspect (non-IP, other protocol, fragment) */
-	TW_UP_BAD = 2,	   /* truncated or inconsistent header */
+	TW_UP_SKIP = 1, /* nothing to inspect (non-IP, other protocol, fragment) */
+	TW_UP_BAD = 2, /* truncated or inconsistent header */
 };
 
 struct tw_up {
-	void *data;   /* ctx->data and ctx->data_end, read once: the compiler */
-	void *end;    /* may otherwise fold the two ctx offsets into one pointer */
-	__u32 len;    /* frame length */
+	void *data; /* ctx->data and ctx->data_end, read once: the compiler */
+	void *end; /* may otherwise fold the two ctx offsets into one pointer */
+	__u32 len; /* frame length */
 	__u32 l4_off; /* transport header, from the start of the frame */
 	__u32 ip_end; /* end of the IP datagram: Ethernet padding excluded */
 	__u8 family;
@@ -278,8 +278,8 @@ static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 			__u64 rspi;
 
 			__builtin_memcpy(&rspi, &p[8], 8);
-			return rspi == 0 && (p[18] == IKE_EXCH_IKEV1_MAIN ||
-					     p[18] == IKE_EXCH_IKEV1_AGGRESSIVE);
+			return rspi == 0 &&
+			       (p[18] == IKE_EXCH_IKEV1_MAIN || p[18] == IKE_EXCH_IKEV1_AGGRESSIVE);
 		}
 		return 0;
 	}

@@ -6,9 +6,11 @@
  * them): 0 ok, 1 the daemon refused, 2 usage, 3 daemon unreachable or not
  * speaking the protocol.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +208,8 @@ static enum fmt fmt_for_key(const char *k)
 	if (!strcmp(k, "time_ns"))
 		return F_TIME_NS;
 	if (!strcmp(k, "since") || !strcmp(k, "until") || !strcmp(k, "started") ||
-	    !strcmp(k, "fetched") || ends_with(k, "_at"))
+	    !strcmp(k, "fetched") || ends_with(k, "_at") || ends_with(k, "_until") ||
+	    ends_with(k, "deadline"))
 		return F_TIME;
 	if (!strcmp(k, "age") || !strcmp(k, "uptime") || ends_with(k, "timeout") ||
 	    ends_with(k, "_s") || ends_with(k, "duration"))
@@ -326,7 +329,7 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 			continue;
 		snprintf(key, sizeof(key), "%s%s", prefix, k);
 		if (json_is_object(v)) {
-			char sub[128];
+			char sub[sizeof(key) + 1];
 
 			snprintf(sub, sizeof(sub), "%s.", key);
 			print_kv(v, sub, width);
@@ -338,19 +341,22 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 		fmt_value(val, sizeof(val), v, fmt_for_key(k));
 		printf("%-*s  %s\n", width, key, val);
 	}
-	json_object_foreach((json_t *)obj, k, v) {
-		if (json_is_object(v)) {
-			char sub[128];
+}
 
-			snprintf(sub, sizeof(sub), "%s%s.", prefix, k);
-			/* only the tables: scalars were printed above */
-			json_object_foreach((json_t *)v, k, first) {
-				(void)first;
-			}
-			continue;
-		}
-		if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
-			printf("\n%s%s:\n", prefix, k);
+/* The arrays of objects print_kv() skipped, each as a table under its key path. */
+static void print_tables(const json_t *obj, const char *prefix)
+{
+	const json_t *v;
+	const char *k;
+	char sub[128];
+
+	json_object_foreach((json_t *)obj, k, v) {
+		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
+		if (json_is_object(v)) {
+			strncat(sub, ".", sizeof(sub) - strlen(sub) - 1);
+			print_tables(v, sub);
+		} else if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
+			printf("\n%s:\n", sub);
 			print_generic_table(v);
 		}
 	}
@@ -408,6 +414,7 @@ static int kv_width(const json_t *obj, const char *prefix)
 static void print_object(const json_t *obj)
 {
 	print_kv(obj, "", kv_width(obj, ""));
+	print_tables(obj, "");
 }
 
 static void print_clients(const json_t *resp)
@@ -425,7 +432,7 @@ static void print_client(const json_t *resp)
 {
 	const json_t *sess = json_object_get(resp, "session");
 	const json_t *subj = json_object_get(resp, "subject");
-	json_t *rows;
+	json_t *rows, *rest;
 
 	if (json_is_object(subj)) {
 		printf("policy:\n");
@@ -440,6 +447,23 @@ static void print_client(const json_t *resp)
 	if (rows && !json_array_append((json_t *)rows, (json_t *)sess))
 		print_table(rows, client_cols, NCOLS(client_cols));
 	json_decref(rows);
+	/* Whatever the table has no column for (confirm deadline, policy version, ...). */
+	rest = json_copy((json_t *)sess);
+	if (rest) {
+		size_t c;
+
+		for (c = 0; c < NCOLS(client_cols); c++) {
+			json_object_del(rest, client_cols[c].key);
+			if (client_cols[c].alt)
+				json_object_del(rest, client_cols[c].alt);
+		}
+		json_object_del(rest, "drop_reasons");
+		if (json_object_size(rest)) {
+			printf("\n");
+			print_object(rest);
+		}
+		json_decref(rest);
+	}
 	if (json_is_object(json_object_get(sess, "drop_reasons"))) {
 		printf("\ndrops by reason:\n");
 		print_object(json_object_get(sess, "drop_reasons"));
@@ -584,7 +608,7 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 	const char *cmd = argv[0], *arg = NULL, *dur = NULL, *since = NULL;
 	bool all = false, force_cn = false, force_addr = false;
 	json_t *req;
-	uint64_t v;
+	uint64_t v = 0;
 	char *end;
 	int i;
 
@@ -638,19 +662,19 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 	    !strcmp(cmd, "policy") || !strcmp(cmd, "reload") || !strcmp(cmd, "log")) {
 		if (arg)
 			return usage_err("%s takes no argument (got '%s')", cmd, arg);
-		req = json_pack("{s:s}", "op", cmd);
-		if (req && !strcmp(cmd, "log")) {
-			v = 0;
-			if (since) {
-				errno = 0;
-				v = strtoull(since, &end, 10);
-				if (errno || end == since || *end || *since == '-' ||
-				    v > ((uint64_t)1 << 53))
-					return usage_err("log: --since expects a sequence number, got '%s'",
-							 since);
-			}
-			json_object_set_new(req, "since", json_integer((json_int_t)v));
+		v = 0;
+		if (since) {
+			errno = 0;
+			v = strtoull(since, &end, 10);
+			if (errno || end == since || *end || *since == '-' ||
+			    v > ((uint64_t)1 << 53))
+				return usage_err("log: --since expects a sequence number, got '%s'",
+						 since);
 		}
+		if (!strcmp(cmd, "log"))
+			req = json_pack("{s:s, s:I}", "op", cmd, (json_int_t)v);
+		else
+			req = json_pack("{s:s}", "op", cmd);
 	} else if (!strcmp(cmd, "client") || !strcmp(cmd, "kill") || !strcmp(cmd, "confirm")) {
 		if (!arg || !*arg)
 			return usage_err("%s needs a CN", cmd);
@@ -665,14 +689,15 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 		is_addr = force_addr || (!force_cn && looks_like_addr(arg));
 		if (force_addr && !looks_like_addr(arg))
 			return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, arg);
+		if (dur && parse_duration(dur, &v))
+			return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
+					 dur);
 		req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", arg);
 		if (!req)
 			return usage_err("%s: '%s' is not valid UTF-8", cmd, arg);
-		if (dur) {
-			if (parse_duration(dur, &v))
-				return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
-						 dur);
-			json_object_set_new(req, "duration", json_integer((json_int_t)v));
+		if (dur && json_object_set_new(req, "duration", json_integer((json_int_t)v))) {
+			json_decref(req);
+			req = NULL;
 		}
 	} else if (!strcmp(cmd, "detach")) {
 		if (all == !!arg)

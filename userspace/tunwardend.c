@@ -41,6 +41,7 @@
 #include "policy.h"
 #include "record.h"
 #include "session.h"
+#include "sessdb.h"
 #include "tw_dp.h"
 
 #define MAX_CLIENTS_CONN 64
@@ -69,6 +70,7 @@ struct daemon {
 	struct tw_policy *pol;
 	time_t pol_loaded; /* when the cached policy was last fetched/read */
 	struct tw_sessions *ss;
+	struct tw_sessdb *sdb;
 	int ep, sfd, tfd, lfd;
 	struct nl_sock *nl;
 	struct conn conns[MAX_CLIENTS_CONN];
@@ -138,6 +140,7 @@ static void push_profiles(struct daemon *d)
 }
 
 static void session_end(struct daemon *d, struct tw_session *s, uint32_t cause, bool kill);
+static void session_save(struct daemon *d, const struct tw_session *s);
 
 /* The policy changed: flip every live session the new policy disagrees with. */
 static void reconcile_sessions(struct daemon *d)
@@ -160,6 +163,7 @@ static void reconcile_sessions(struct daemon *d)
 			if (!tw_dp_client_set_state(d->dp, s->slot, TW_STATE_PERMIT)) {
 				s->state = TW_STATE_PERMIT;
 				s->confirm_deadline = 0;
+				session_save(d, s);
 				tw_info("subject %s: confirmed, sandbox -> permit", s->subject);
 			}
 		}
@@ -299,6 +303,45 @@ static void session_counters(struct daemon *d, struct tw_session *s)
 
 /* ----------------------------------------------------------- sessions */
 
+static void session_save(struct daemon *d, const struct tw_session *s)
+{
+	int err = tw_sessdb_put(d->sdb, s);
+
+	if (err)
+		tw_err("session table: cannot store %s: %s (a restart would forget it)",
+		       s->subject, tw_sessdb_errstr(d->sdb));
+}
+
+static int restore_one(const struct tw_session *s, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct tw_slot sl;
+	int err;
+
+	/* only what the pinned dataplane still holds is live */
+	if (tw_dp_slot_read(d->dp, s->slot, &sl) || sl.state == TW_STATE_FREE) {
+		tw_sessdb_del(d->sdb, s->slot);
+		return -ENOENT;
+	}
+	err = tw_sessions_restore(d->ss, s);
+	if (err) {
+		tw_warn("session table: slot %u (%s) not restored: %s", s->slot, s->subject,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static void sessions_restore(struct daemon *d)
+{
+	int n = tw_sessdb_load(d->sdb, restore_one, d);
+
+	if (n < 0)
+		tw_err("session table: %s", tw_sessdb_errstr(d->sdb));
+	else if (n)
+		tw_info("restored %d live sessions from the session table", n);
+}
+
 static void ovpn_kill(struct daemon *d, const char *cn)
 {
 	for (uint32_t i = 0; i < d->cfg.novpn_mgmt; i++) {
@@ -345,6 +388,7 @@ static void session_end(struct daemon *d, struct tw_session *s, uint32_t cause, 
 	tw_dp_client_remove(d->dp, &s->client);
 	if (kill && s->kind == TW_SUBJ_CN)
 		ovpn_kill(d, s->subject);
+	tw_sessdb_del(d->sdb, s->slot);
 	tw_sessions_del(d->ss, s);
 }
 
@@ -506,6 +550,7 @@ static json_t *op_connect(struct daemon *d, json_t *req)
 		tw_sessions_del(d->ss, s);
 		return tw_ctl_error("connect %s: journal unavailable, refusing", cn);
 	}
+	session_save(d, s);
 	tw_info("connect %s on %s slot %u: %s (%s, policy %llu)", cn, dev, s->slot,
 		tw_verdict_name(dec.verdict), dec.reason, (unsigned long long)dec.policy_version);
 	resp = json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "verdict",
@@ -671,6 +716,7 @@ static json_t *op_state_change(struct daemon *d, json_t *req, const char *op)
 		return tw_ctl_error("confirm: %s", tw_dp_errstr(d->dp));
 	s->state = TW_STATE_PERMIT;
 	s->confirm_deadline = 0;
+	session_save(d, s);
 	tw_info("subject %s confirmed locally", cn);
 	return json_pack("{s:b}", "ok", 1);
 }
@@ -1047,6 +1093,16 @@ int main(int argc, char **argv)
 		tw_err("journal %s: %s", d.cfg.journal_path, strerror(errno));
 		goto out;
 	}
+	{
+		char sp[TW_CFG_PATH_MAX + 16];
+
+		snprintf(sp, sizeof(sp), "%s/sessions.db", d.cfg.state_dir);
+		d.sdb = tw_sessdb_open(sp);
+		if (!d.sdb) {
+			tw_err("session table %s: %s", sp, strerror(errno));
+			goto out;
+		}
+	}
 	if (d.cfg.uplink[0]) {
 		int ifi = (int)if_nametoindex(d.cfg.uplink);
 
@@ -1058,6 +1114,7 @@ int main(int argc, char **argv)
 			tw_err("uplink %s: cannot attach (%s)", d.cfg.uplink,
 			       ifi ? tw_dp_errstr(d.dp) : "no such interface");
 	}
+	sessions_restore(&d);
 	policy_cold_start(&d);
 
 	sigemptyset(&mask);
@@ -1140,6 +1197,7 @@ out:
 		nl_socket_free(d.nl);
 	tw_policy_free(d.pol);
 	tw_sessions_free(d.ss);
+	tw_sessdb_close(d.sdb);
 	tw_dp_close(d.dp);
 	free(d.att);
 	if (d.lfd >= 0)

@@ -50,6 +50,10 @@ struct tw_pkt {
 	__u8 daddr[16];
 	__u32 bytes; /* inner IP bytes this skb stands for (GSO: all segments) */
 	__u32 pkts; /* 1, or the number of GSO segments */
+	/* Fragments: the protocol every fragment of the datagram names (IPv6:
+	 * the fragment header's next header, which is not the transport
+	 * protocol when extension headers follow the fragment header). */
+	__u8 frag_proto;
 };
 
 struct tw_l4info {
@@ -77,7 +81,11 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 
 		if (off + min > end)
 			return -TW_DROP_MALFORMED;
-		if (bpf_skb_load_bytes(skb, off, b, 16))
+		/* Only the bytes every ported header has: a 16-byte load
+		 * fails on a UDP datagram with under 8 bytes of payload. */
+		if (bpf_skb_load_bytes(skb, off, b, 8))
+			return -TW_DROP_MALFORMED;
+		if (p->proto == IPPROTO_TCP_ && bpf_skb_load_bytes(skb, off + 12, &b[12], 1))
 			return -TW_DROP_MALFORMED;
 		__builtin_memcpy(&p->sport, &b[0], 2);
 		__builtin_memcpy(&p->dport, &b[2], 2);
@@ -153,6 +161,7 @@ static __always_inline int tw_parse_v4(struct __sk_buff *skb, struct tw_pkt *p, 
 	__builtin_memcpy(p->daddr, &ip.daddr, 4);
 	p->bytes = tot;
 	p->pkts = 1;
+	p->frag_proto = ip.protocol;
 
 	frag = bpf_ntohs(ip.frag_off);
 	if (frag & 0x1fff) {
@@ -212,6 +221,7 @@ static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, 
 			__u16 fo = ((__u16)eh[2] << 8) | eh[3];
 
 			nh = eh[0];
+			p->frag_proto = nh;
 			cur += 8;
 			if (fo & 0xfff8) {
 				p->proto = nh;

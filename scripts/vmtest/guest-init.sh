@@ -41,42 +41,46 @@ finish() {
 export PATH=$VMTEST_PATH HOME=/root TERM=dumb LANG=C.UTF-8 TMPDIR=/tmp
 umask 022
 
-mnt proc /proc nosuid,nodev,noexec
-mnt sysfs /sys nosuid,nodev,noexec
-mnt devtmpfs /dev mode=0755,nosuid
-# devtmpfs lacks the links udev or systemd would create; bash's <(...) needs /dev/fd.
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
-[ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
-[ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
-[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
-mnt devpts /dev/pts mode=0620,ptmxmode=0666,gid=5
-[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
-mnt tmpfs /dev/shm mode=1777,nosuid,nodev
-mnt tmpfs /tmp mode=1777,nosuid,nodev
-mnt tmpfs /var/tmp mode=1777,nosuid,nodev
-mnt bpf /sys/fs/bpf mode=0700
-mnt tracefs /sys/kernel/tracing
-mnt debugfs /sys/kernel/debug
-mnt cgroup2 /sys/fs/cgroup nsdelegate
-# No udev: the tun device node has to be made by hand (misc major 10, minor 200).
-mkdir -p /dev/net
-[ -c /dev/net/tun ] || mknod -m 0666 /dev/net/tun c 10 200
+# Stage 1 (our initramfs) has done all of this already; under vng it has not.
+if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
+	mnt proc /proc nosuid,nodev,noexec
+	mnt sysfs /sys nosuid,nodev,noexec
+	mnt devtmpfs /dev mode=0755,nosuid
+	# devtmpfs lacks the links udev or systemd would create; bash's <(...) needs /dev/fd.
+	[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+	[ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
+	[ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
+	[ -e /dev/stderr ] || ln -s /proc/self/fd/2 /dev/stderr
+	mnt devpts /dev/pts mode=0620,ptmxmode=0666,gid=5
+	[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
+	mnt tmpfs /dev/shm mode=1777,nosuid,nodev
+	mnt tmpfs /tmp mode=1777,nosuid,nodev
+	mnt tmpfs /var/tmp mode=1777,nosuid,nodev
+	mnt bpf /sys/fs/bpf mode=0700
+	mnt tracefs /sys/kernel/tracing
+	mnt debugfs /sys/kernel/debug
+	mnt cgroup2 /sys/fs/cgroup nsdelegate
+	# No udev: the tun device node has to be made by hand (misc major 10, minor 200).
+	mkdir -p /dev/net
+	[ -c /dev/net/tun ] || mknod -m 0666 /dev/net/tun c 10 200
 
-# The guest kernel's own modules, unpacked on the host, stand in for the host's /lib/modules so
-# that on-demand loading (veth, tun, sch_ingress, cls_bpf, wireguard) works.
-kmods=/lib/modules/$VMTEST_KVER
-if ! [ -e "$kmods/modules.dep" ] || ! mountpoint -q "$kmods"; then
-	mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
-		say "warning: cannot bind $VMTEST_MODDIR on $kmods"
+	# The guest kernel's own modules, unpacked on the host, stand in for the host's
+	# /lib/modules so that on-demand loading (veth, tun, cls_bpf, wireguard) works.
+	kmods=/lib/modules/$VMTEST_KVER
+	if ! [ -e "$kmods/modules.dep" ] || ! mountpoint -q "$kmods"; then
+		mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
+			say "warning: cannot bind $VMTEST_MODDIR on $kmods"
+	fi
+
+	hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
+	ip link set lo up 2>/dev/null
 fi
-
-hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
-ip link set lo up 2>/dev/null
 
 cd "$VMTEST_REPO" || {
 	say "cannot cd to $VMTEST_REPO"
 	finish 125
 }
-say "kernel $(uname -r), running: $(cat "$RUNDIR/cmd.txt")"
+up=$(</proc/uptime)
+say "kernel $(</proc/sys/kernel/osrelease), up ${up%% *}s, running: $(<"$RUNDIR/cmd.txt")"
 bash "$RUNDIR/cmd" </dev/null
 finish $?

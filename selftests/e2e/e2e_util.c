@@ -641,7 +641,7 @@ void e2e_sleep_ms(unsigned int ms)
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
 						.off = (o), .imm = (i) })
 
-int e2e_counting_prog(int map_fd)
+int e2e_counting_prog(int map_fd, int verdict)
 {
 	struct bpf_insn insns[] = {
 		INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0), /* key = 0 */
@@ -653,7 +653,7 @@ int e2e_counting_prog(int map_fd)
 		INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0),
 		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1),
 		INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD),
-		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1), /* TC_ACT_UNSPEC */
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, verdict),
 		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
 	};
 	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "e2e_count", "GPL", insns,

@@ -27,7 +27,8 @@
 #
 # Environment knobs: TW_E2E_PREFIX (namespace name prefix, default tw-$$-; run.sh sets it so it
 # can sweep after a scenario that was killed), TW_E2E_KEEP=1 (keep the work directory),
-# TW_E2E_VERBOSE=1 (dump logs even on success), TW_PKI_DIR (reuse a PKI across scenarios).
+# TW_E2E_VERBOSE=1 (dump logs even on success), TW_PKI_DIR (where the test PKI lives; default
+# $TW_BUILD_DIR/e2e-pki under run.sh, else a private one in the work directory).
 
 TW_E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TW_SRC_DIR=$(cd "$TW_E2E_LIB_DIR/../.." && pwd)
@@ -43,6 +44,7 @@ TW_DONE=0
 TW_ABORT=
 TW_NETNS=()
 TW_PIDS=()
+TW_CLEANUP_HOOKS=()
 TW_CLIENT_CNS=()
 TW_PKI=
 
@@ -105,6 +107,19 @@ tw_check() {
 	return 1
 }
 
+# tw_expect DESC DIAGNOSTIC CMD...: like tw_check, with a diagnostic of the caller's choosing
+# (typically the value that was wrong) instead of the command's output.
+tw_expect() {
+	local desc=$1 diag=$2
+	shift 2
+	if "$@" >/dev/null 2>&1; then
+		tw_ok "$desc"
+		return 0
+	fi
+	tw_fail "$desc" "$diag"
+	return 1
+}
+
 # tw_summary: the closing lines every suite of the project prints.
 tw_summary() {
 	printf '1..%d\n' "$TW_NUM"
@@ -149,7 +164,15 @@ tw_e2e_init() {
 	ip netns list >/dev/null 2>&1 || tw_skip_all "ip netns not usable here"
 	TW_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tw-e2e-$TW_NAME.XXXXXX") || tw_bail "mktemp"
 	chmod 755 "$TW_DIR"
-	TW_PKI=${TW_PKI_DIR:-$TW_DIR/pki}
+	# Under run.sh the PKI lives in the build directory and is reused across scenarios and
+	# runs (gen-pki.sh is idempotent and locks); on its own a scenario makes a private one.
+	if [ -n "${TW_PKI_DIR:-}" ]; then
+		TW_PKI=$TW_PKI_DIR
+	elif [ -n "${TW_BUILD_DIR:-}" ] && [ -d "$TW_BUILD_DIR" ]; then
+		TW_PKI=$TW_BUILD_DIR/e2e-pki
+	else
+		TW_PKI=$TW_DIR/pki
+	fi
 }
 
 # tw_need_cmd CMD...: SKIP the scenario when a tool is missing.
@@ -201,9 +224,19 @@ tw_dump_logs() {
 	done
 }
 
+# tw_on_cleanup CMD: run the shell command CMD first thing in the cleanup (e.g. stop a daemon
+# gracefully, copy its state for the log), before the processes are killed. Later registrations
+# run first. Prefer this to replacing the EXIT trap: the trap must see the script's exit status.
+tw_on_cleanup() {
+	TW_CLEANUP_HOOKS=("$1" "${TW_CLEANUP_HOOKS[@]}")
+}
+
 tw_cleanup() {
-	local rc=$? ns pids
+	local rc=$? ns pids hook
 	trap - EXIT INT TERM HUP
+	for hook in "${TW_CLEANUP_HOOKS[@]}"; do
+		eval "$hook"
+	done
 	if [ "$TW_DONE" -ne 1 ]; then
 		# set -e, an unexpected exit, or a signal: never let that read as a pass.
 		[ "$rc" -ne 0 ] || rc=1
@@ -443,7 +476,7 @@ tw_mgmt() {
 		ERROR:*) break ;;
 		esac
 	done
-	printf 'quit\n' >&"${TW_MG[1]}" 2>/dev/null
+	{ printf 'quit\n' >&"${TW_MG[1]}"; } 2>/dev/null
 	eval "exec ${TW_MG[1]}>&-"
 	wait "$TW_MG_PID" 2>/dev/null
 	return $rc

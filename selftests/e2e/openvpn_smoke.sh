@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# openvpn_smoke.sh - proves the e2e scaffold: a real OpenVPN 2.6 server and three real clients in
-# their own namespaces, routing to a service namespace behind the server, the client-connect /
-# client-disconnect hooks and the management interface, all as tunwarden will rely on them.
+# openvpn_smoke.sh - proves the e2e scaffold: a real OpenVPN 2.6 server and real clients in their
+# own namespaces, routing to a service namespace behind the server, the client-connect /
+# client-disconnect hooks (environment, argv[1], setenv, session-timeout) and the management
+# interface, all as tunwarden relies on them (docs/openvpn.md).
 set -uo pipefail
+# shellcheck source=selftests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 tw_e2e_init openvpn_smoke
 tw_need_cmd openvpn openssl nc ping timeout
 
 CNS=(alice bob carol)
-declare -A OU=([alice]=tenantA [bob]=tenantB [carol]=)
+declare -A OU=([alice]=tenantA [bob]=tenantB [carol]="")
+# A fourth client whose session the hook limits with session-timeout, as tunwarden-hook does for
+# sandboxed clients.
+SANDBOXED=dave
+SANDBOX_TIMEOUT=2
 
 # The hook under test is a stand-in for tunwarden-hook: it records the environment OpenVPN gives
 # it (one file per event and CN) and argv[1], and admits everyone.
@@ -22,6 +28,9 @@ cat >"$HOOK" <<EOF
 cn=\$(printf '%s' "\$common_name" | tr -c 'A-Za-z0-9._@-' _)
 out=$TW_DIR/hook/\$script_type.\$cn
 { env; printf 'ARGV1=%s\n' "\$1"; } >"\$out.tmp" && mv "\$out.tmp" "\$out"
+if [ "\$script_type" = client-connect ] && [ "\$common_name" = $SANDBOXED ]; then
+	echo "session-timeout $SANDBOX_TIMEOUT" >"\$1"
+fi
 EOF
 chmod 755 "$HOOK"
 
@@ -29,15 +38,20 @@ chmod 755 "$HOOK"
 env_of() {
 	sed -n "s/^$3=//p" "$TW_DIR/hook/$1.$2" 2>/dev/null | head -n 1
 }
-
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+in_range() { is_uint "$1" && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+listed() { grep -qP "^CLIENT_LIST\t$1\t" <<<"$2"; }
 
-tw_topo_create ${#CNS[@]}
-tw_pki "alice:${OU[alice]}" "bob:${OU[bob]}" carol
-tw_ovpn_server_start "$HOOK"
+tw_topo_create $((${#CNS[@]} + 1))
+tw_pki "alice:${OU[alice]}" "bob:${OU[bob]}" carol $SANDBOXED
+# OpenVPN gives scripts its own variables and those named with setenv, not its environment:
+# tunwarden-hook finds the daemon's socket through setenv.
+export TW_SMOKE_INHERITED=1
+tw_ovpn_server_start "$HOOK" tun0 "setenv TUNWARDEN_SOCKET $TW_DIR/ctl.sock"
+unset TW_SMOKE_INHERITED
 tw_ok "server up in $TW_SRV_NS ($TW_SRV_DEV, management $TW_SRV_MGMT)"
-tw_ovpn_clients_start "${CNS[@]}"
-tw_ok "${#CNS[@]} clients completed initialization"
+tw_ovpn_clients_start "${CNS[@]}" $SANDBOXED
+tw_ok "$((${#CNS[@]} + 1)) clients completed initialization"
 
 declare -A seen_addr=()
 for i in "${!CNS[@]}"; do
@@ -46,40 +60,40 @@ for i in "${!CNS[@]}"; do
 	ns=$(tw_client_ns "$n")
 
 	addr=$(tw_tun_addr "$ns")
-	if [[ $addr =~ ^10\.8\.0\.([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] &&
-		[ "${BASH_REMATCH[1]}" -le 253 ] && [ -z "${seen_addr[$addr]:-}" ]; then
-		tw_ok "$cn: pool address $addr on tun0"
-	else
-		tw_fail "$cn: pool address on tun0" "got '$addr' (seen: ${!seen_addr[*]})"
-	fi
+	host=${addr#10.8.0.}
+	tw_expect "$cn: own pool address $addr on tun0" \
+		"got '$addr' (already seen: ${!seen_addr[*]})" \
+		eval '[ "10.8.0.$host" = "$addr" ] && in_range "$host" 2 253 &&
+			[ -z "${seen_addr[$addr]:-}" ]'
 	seen_addr[$addr]=$cn
 
-	f=$TW_DIR/hook/client-connect.$cn
-	if [ -s "$f" ]; then
-		tw_ok "$cn: client-connect hook ran"
-	else
-		tw_fail "$cn: client-connect hook ran" "no $f"
-	fi
+	tw_expect "$cn: client-connect hook ran" "no hook/client-connect.$cn" \
+		test -s "$TW_DIR/hook/client-connect.$cn"
 	got=$(env_of client-connect "$cn" common_name)
-	[ "$got" = "$cn" ] && tw_ok "$cn: hook sees common_name" ||
-		tw_fail "$cn: hook sees common_name" "common_name='$got'"
+	tw_expect "$cn: hook sees common_name" "common_name='$got'" test "$got" = "$cn"
 	got=$(env_of client-connect "$cn" ifconfig_pool_remote_ip)
-	[ -n "$addr" ] && [ "$got" = "$addr" ] && tw_ok "$cn: hook sees ifconfig_pool_remote_ip" ||
-		tw_fail "$cn: hook sees ifconfig_pool_remote_ip" "hook '$got', tun0 '$addr'"
-	got=$(env_of client-connect "$cn" trusted_ip)
+	tw_expect "$cn: hook sees ifconfig_pool_remote_ip" "hook '$got', tun0 '$addr'" \
+		eval '[ -n "$addr" ] && [ "$got" = "$addr" ]'
 	want=$(tw_client_addr "$n")
-	[ "$got" = "$want" ] && tw_ok "$cn: hook sees trusted_ip $want" ||
-		tw_fail "$cn: hook sees trusted_ip" "trusted_ip='$got', want '$want'"
+	got=$(env_of client-connect "$cn" trusted_ip)
+	tw_expect "$cn: hook sees trusted_ip $want" "trusted_ip='$got'" test "$got" = "$want"
 	got=$(env_of client-connect "$cn" trusted_port)
-	is_uint "$got" && [ "$got" -ge 1 ] && [ "$got" -le 65535 ] &&
-		tw_ok "$cn: hook sees trusted_port $got" ||
-		tw_fail "$cn: hook sees trusted_port" "trusted_port='$got'"
+	tw_expect "$cn: hook sees trusted_port $got" "trusted_port='$got'" in_range "$got" 1 65535
 	got=$(env_of client-connect "$cn" X509_0_OU)
-	[ "$got" = "${OU[$cn]}" ] && tw_ok "$cn: hook sees X509_0_OU '${OU[$cn]}'" ||
-		tw_fail "$cn: hook sees X509_0_OU" "X509_0_OU='$got', want '${OU[$cn]}'"
+	tw_expect "$cn: hook sees X509_0_OU '${OU[$cn]}'" "X509_0_OU='$got'" \
+		test "$got" = "${OU[$cn]}"
 	got=$(env_of client-connect "$cn" ARGV1)
-	[ -n "$got" ] && tw_ok "$cn: client-connect gets a config file argument" ||
-		tw_fail "$cn: client-connect gets a config file argument" "argv[1] empty"
+	tw_expect "$cn: client-connect gets a config file as argv[1]" "argv[1]='$got'" \
+		eval '[[ $got == /* ]]'
+
+	if [ "$n" -eq 1 ]; then
+		got=$(env_of client-connect "$cn" TUNWARDEN_SOCKET)
+		tw_expect "hook sees variables set with setenv" "TUNWARDEN_SOCKET='$got'" \
+			test "$got" = "$TW_DIR/ctl.sock"
+		got=$(env_of client-connect "$cn" TW_SMOKE_INHERITED)
+		tw_expect "hook does not inherit OpenVPN's own environment" "got '$got'" \
+			test -z "$got"
+	fi
 
 	tw_check "$cn: pings server tunnel address $TW_SRV_TUN_ADDR" \
 		tw_nsexec "$ns" ping -n -c 1 -W 2 "$TW_SRV_TUN_ADDR"
@@ -89,36 +103,39 @@ done
 
 status=$(tw_mgmt "status 3")
 rc=$?
-if [ $rc -eq 0 ] && [[ $status == *$'\n'END* ]]; then
-	tw_ok "management socket answers 'status 3'"
-else
-	tw_fail "management socket answers 'status 3'" "rc=$rc: $status"
-fi
+tw_expect "management socket answers 'status 3'" "rc=$rc: $status" \
+	eval '[ "$rc" -eq 0 ] && [ "$(tail -n 1 <<<"$status")" = END ]'
 for cn in "${CNS[@]}"; do
-	grep -qP "^CLIENT_LIST\t$cn\t" <<<"$status" &&
-		tw_ok "status 3 lists $cn" || tw_fail "status 3 lists $cn" "$status"
+	tw_expect "status 3 lists $cn" "$status" listed "$cn" "$status"
 done
 
-# Stop the first client: explicit-exit-notify makes the server run client-disconnect now.
+# Stop the first client: explicit-exit-notify makes the server run client-disconnect (about
+# 5 s later, see tw_ovpn_client_stop).
 cn=${CNS[0]}
 tw_ovpn_client_stop 1
-if tw_wait_for "[ -s '$TW_DIR/hook/client-disconnect.$cn' ]" 10; then
-	tw_ok "$cn: client-disconnect hook ran after the client stopped"
-else
-	tw_fail "$cn: client-disconnect hook ran after the client stopped" "not within 10 s"
-fi
+tw_expect "$cn: client-disconnect hook ran after the client stopped" "not within 10 s" \
+	tw_wait_for "[ -s '$TW_DIR/hook/client-disconnect.$cn' ]" 10
 for key in bytes_received bytes_sent; do
 	got=$(env_of client-disconnect "$cn" $key)
 	# Both directions carried at least the two pings.
-	is_uint "$got" && [ "$got" -gt 0 ] && tw_ok "$cn: client-disconnect sees $key=$got" ||
-		tw_fail "$cn: client-disconnect sees $key" "$key='$got'"
+	tw_expect "$cn: client-disconnect sees $key=$got" "$key='$got'" \
+		in_range "$got" 1 9223372036854775807
 done
 got=$(env_of client-disconnect "$cn" time_duration)
-is_uint "$got" && tw_ok "$cn: client-disconnect sees time_duration=$got" ||
-	tw_fail "$cn: client-disconnect sees time_duration" "time_duration='$got'"
+tw_expect "$cn: client-disconnect sees time_duration=$got" "time_duration='$got'" is_uint "$got"
+
+# The sandboxed client's session ends on the server's clock, whatever the client does.
+sb=$SANDBOXED
+if tw_wait_for "[ -s '$TW_DIR/hook/client-disconnect.$sb' ]" $((SANDBOX_TIMEOUT + 8)); then
+	got=$(env_of client-disconnect "$sb" time_duration)
+	tw_expect "$sb: hook's session-timeout $SANDBOX_TIMEOUT ended the session after ${got}s" \
+		"time_duration='$got'" in_range "$got" $SANDBOX_TIMEOUT $((SANDBOX_TIMEOUT + 2))
+else
+	tw_fail "$sb: hook's session-timeout ended the session" "no client-disconnect"
+fi
+
 status=$(tw_mgmt "status 3")
-! grep -qP "^CLIENT_LIST\t$cn\t" <<<"$status" && grep -qP "^CLIENT_LIST\t${CNS[1]}\t" <<<"$status" &&
-	tw_ok "status 3 no longer lists $cn, still lists ${CNS[1]}" ||
-	tw_fail "status 3 no longer lists $cn, still lists ${CNS[1]}" "$status"
+tw_expect "status 3 no longer lists $cn, still lists ${CNS[1]}" "$status" \
+	eval '! listed "$cn" "$status" && listed "${CNS[1]}" "$status"'
 
 tw_done

@@ -145,6 +145,25 @@ int pkt_ip6(struct pkt *p, const char *src, const char *dst)
 	return 0;
 }
 
+static void pad_options(uint8_t *b, uint32_t n)
+{
+	while (n) {
+		uint32_t d;
+
+		if (n == 1) {
+			b[0] = 0; /* Pad1 */
+			return;
+		}
+		d = n - 2 > 255 ? 255 : n - 2;
+		if (n - 2 - d == 1)
+			d--; /* never leave a single byte behind a full PadN */
+		b[0] = 1; /* PadN */
+		b[1] = d;
+		b += 2 + d;
+		n -= 2 + d;
+	}
+}
+
 int pkt_ip6_ext(struct pkt *p, uint8_t type, uint16_t len)
 {
 	uint32_t off = p->len;
@@ -169,11 +188,9 @@ int pkt_ip6_ext(struct pkt *p, uint8_t type, uint16_t len)
 	} else {
 		b[1] = len / 8 - 1;
 		/* Routing: type 0 with no segments left is skipped by every
-		 * receiver. Options headers: one PadN covering the rest. */
-		if (type != PKT_EH_ROUTING) {
-			b[2] = 1;
-			b[3] = len - 4;
-		}
+		 * receiver. Options headers: PadN options covering the rest. */
+		if (type != PKT_EH_ROUTING)
+			pad_options(b + 2, len - 2);
 	}
 	p->nh_off = off;
 	p->hdr_len += len;

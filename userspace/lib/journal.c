@@ -41,7 +41,7 @@
 #define JOURNAL_APP_ID 0x54574a31 /* "TWJ1" in PRAGMA application_id */
 #define JOURNAL_SCHEMA 1	  /* PRAGMA user_version */
 #define DEFAULT_BATCH 1000
-#define DEFAULT_WAL_LIMIT (4u << 20)
+#define DEFAULT_RESERVE (4u << 20)
 #define TRIM_CHUNK 64
 
 struct pending {
@@ -60,6 +60,10 @@ struct tw_journal {
 	sqlite3 *db;
 	char *path;
 	char *wal_path;
+	char *reserve_path;
+	uint64_t reserve;
+	bool reserve_held;
+	bool over_cap; /* the last commit failed the cap, not the disk */
 	char node[TW_REC_NODE_MAX];
 	char log_id[TW_REC_LOG_ID_LEN + 1];
 	uint64_t cap;
@@ -77,7 +81,8 @@ struct tw_journal {
 	uint32_t nq;
 
 	sqlite3_stmt *ins, *meta_set, *meta_get, *since, *superseded, *del_one, *del_upto;
-	sqlite3_stmt *page_count, *freelist;
+	sqlite3_stmt *page_count, *freelist, *chunk_end;
+	uint32_t ack_chunk; /* rows trimmed per transaction */
 
 	char err[512];
 };
@@ -351,6 +356,7 @@ static int enforce_cap(struct tw_journal *j)
 		     "seq %llu); nothing stored was dropped",
 		     j->path, (unsigned long long)used, (unsigned long long)j->cap,
 		     (unsigned long long)j->acked_seq);
+		j->over_cap = true;
 		err = -ENOSPC;
 	}
 out:
@@ -367,8 +373,45 @@ static void free_queue(struct tw_journal *j)
 	j->nq = 0;
 }
 
+/*
+ * The reserve: a preallocated ballast file that only an ack may give back.
+ * On a full disk the ack (and the checkpoint it may need to reset the WAL)
+ * is what makes room again, so it must never be the write that cannot
+ * happen. The WAL is checkpointed at half the reserve, so releasing the
+ * reserve always covers a checkpoint's growth of the database file.
+ */
+static void reserve_take(struct tw_journal *j)
+{
+	int fd;
+
+	if (j->reserve_held)
+		return;
+	fd = open(j->reserve_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (posix_fallocate(fd, 0, (off_t)j->reserve) == 0)
+		j->reserve_held = true;
+	else if (ftruncate(fd, 0)) /* a partial ballast would only take space from records */
+		j->reserve_held = false;
+	close(fd);
+}
+
+static bool reserve_release(struct tw_journal *j)
+{
+	if (!j->reserve_held)
+		return false;
+	j->reserve_held = false;
+	return truncate(j->reserve_path, 0) == 0;
+}
+
+/* Copy the WAL into the database and start it over: later writes reuse its blocks. */
+static void checkpoint_restart(struct tw_journal *j)
+{
+	sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+}
+
 /* Commit the queue in one transaction; all or nothing. */
-static int commit(struct tw_journal *j, bool durable)
+static int commit_once(struct tw_journal *j, bool durable)
 {
 	uint64_t saved_next = j->next_seq, saved_dropped = j->dropped;
 	uint32_t i;
@@ -416,6 +459,27 @@ out_rollback:
 out_sync:
 	if (durable)
 		sqlite3_exec(j->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	return err;
+}
+
+static int commit(struct tw_journal *j, bool durable)
+{
+	int err;
+
+	if (!j->nq)
+		return 0;
+	/* Take the reserve back as soon as the disk has room: before records take it. */
+	reserve_take(j);
+	j->over_cap = false;
+	err = commit_once(j, durable);
+	if (err == -ENOSPC && !j->over_cap) {
+		/*
+		 * The disk is full, but the database may have free pages (acks):
+		 * a WAL restarted from its first frame needs no new blocks.
+		 */
+		checkpoint_restart(j);
+		err = commit_once(j, durable);
+	}
 	return err;
 }
 
@@ -554,29 +618,36 @@ int tw_journal_read_since(struct tw_journal *j, uint64_t after, size_t max, tw_j
 	return err ? err : n;
 }
 
-int tw_journal_ack(struct tw_journal *j, uint64_t seq)
+/*
+ * Trim rows <= @seq, at most ack_chunk rows per transaction: a transaction's
+ * WAL frames must fit in the reserve, and the WAL is checkpointed (and so
+ * reused from its start) between chunks.
+ */
+static int ack_once(struct tw_journal *j, uint64_t seq)
 {
+	uint64_t bound = seq;
+	bool found;
 	int rc, err;
 
-	if (seq <= j->acked_seq)
-		return 0;
-	if (seq > j->committed_seq) {
-		jerr(j, "journal %s: ack of seq %llu beyond the last committed seq %llu", j->path,
-		     (unsigned long long)seq, (unsigned long long)j->committed_seq);
-		return -ERANGE;
-	}
 	/* NORMAL sync is enough: a lost ack only means a harmless resend. */
 	err = exec(j, "BEGIN IMMEDIATE");
 	if (err)
 		return err;
-	sqlite3_bind_int64(j->del_upto, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(j->chunk_end, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(j->chunk_end, 2, (sqlite3_int64)j->ack_chunk - 1);
+	err = step_u64(j, j->chunk_end, &bound, &found);
+	if (err)
+		goto out_rollback;
+	if (!found)
+		bound = seq;
+	sqlite3_bind_int64(j->del_upto, 1, (sqlite3_int64)bound);
 	rc = sqlite3_step(j->del_upto);
 	sqlite3_reset(j->del_upto);
 	if (rc != SQLITE_DONE) {
 		err = sqlerr(j, rc, "trim acked records");
 		goto out_rollback;
 	}
-	err = meta_set(j, "acked_seq", seq);
+	err = meta_set(j, "acked_seq", bound);
 	if (err)
 		goto out_rollback;
 	rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
@@ -584,10 +655,38 @@ int tw_journal_ack(struct tw_journal *j, uint64_t seq)
 		err = sqlerr(j, rc, "commit ack");
 		goto out_rollback;
 	}
-	j->acked_seq = seq;
+	j->acked_seq = bound;
 	return 0;
 out_rollback:
 	rollback(j);
+	return err;
+}
+
+int tw_journal_ack(struct tw_journal *j, uint64_t seq)
+{
+	bool released = false;
+	int err = 0;
+
+	if (seq > j->committed_seq) {
+		jerr(j, "journal %s: ack of seq %llu beyond the last committed seq %llu", j->path,
+		     (unsigned long long)seq, (unsigned long long)j->committed_seq);
+		return -ERANGE;
+	}
+	while (!err && j->acked_seq < seq) {
+		err = ack_once(j, seq);
+		/* Full disk: first try a restarted WAL, then spend the reserve kept for this. */
+		if (err == -ENOSPC) {
+			checkpoint_restart(j);
+			err = ack_once(j, seq);
+		}
+		if (err == -ENOSPC && reserve_release(j)) {
+			released = true;
+			checkpoint_restart(j);
+			err = ack_once(j, seq);
+		}
+	}
+	if (released)
+		checkpoint_restart(j);
 	return err;
 }
 
@@ -621,6 +720,7 @@ int tw_journal_stats(struct tw_journal *j, struct tw_journal_stats *st)
 	st->acked_seq = j->acked_seq;
 	st->dropped = j->dropped;
 	st->queued = j->nq;
+	st->reserve_held = j->reserve_held;
 	return err;
 }
 
@@ -651,6 +751,8 @@ static int prepare_all(struct tw_journal *j)
 		  " AND l.seq > r.seq) ORDER BY r.seq LIMIT ?" },
 		{ &j->del_one, "DELETE FROM records WHERE seq = ?" },
 		{ &j->del_upto, "DELETE FROM records WHERE seq <= ?" },
+		{ &j->chunk_end, "SELECT seq FROM records WHERE seq <= ? ORDER BY seq"
+				 " LIMIT 1 OFFSET ?" },
 		{ &j->page_count, "PRAGMA page_count" },
 		{ &j->freelist, "PRAGMA freelist_count" },
 	};
@@ -682,23 +784,24 @@ static int new_log_id(struct tw_journal *j)
 /* Create the schema and log id, or load the meta of an existing journal. */
 static int load_or_create(struct tw_journal *j)
 {
-	uint64_t pages, app_id, version, v, max_seq;
+	uint64_t objects, app_id, version, v, max_seq;
 	sqlite3_stmt *st;
 	bool found;
 	int rc, err;
 
-	err = query_u64(j, "PRAGMA page_count", &pages);
+	/* journal_mode=WAL already wrote page 1 of a new file: count schema objects instead. */
+	err = query_u64(j, "SELECT count(*) FROM sqlite_schema", &objects);
 	if (!err)
 		err = query_u64(j, "PRAGMA application_id", &app_id);
 	if (!err)
 		err = query_u64(j, "PRAGMA user_version", &version);
 	if (err)
 		return err;
-	if (pages && app_id != JOURNAL_APP_ID) {
+	if (objects && app_id != JOURNAL_APP_ID) {
 		jerr(j, "journal %s: an SQLite database but not a tunwarden journal", j->path);
 		return -EINVAL;
 	}
-	if (pages && version != JOURNAL_SCHEMA) {
+	if (objects && version != JOURNAL_SCHEMA) {
 		jerr(j, "journal %s: schema version %llu, this build knows %d", j->path,
 		     (unsigned long long)version, JOURNAL_SCHEMA);
 		return -EPROTO;
@@ -782,10 +885,21 @@ out_rollback:
 	return err;
 }
 
+static char *with_suffix(const char *path, const char *suffix)
+{
+	size_t n = strlen(path) + strlen(suffix) + 1;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s%s", path, suffix);
+	return s;
+}
+
 struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opts *opts)
 {
 	struct tw_journal *j;
 	char sql[96];
+	uint64_t wal_pages;
 	const char *mode;
 	sqlite3_stmt *st;
 	int rc, err;
@@ -803,8 +917,10 @@ struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opt
 	snprintf(j->node, sizeof(j->node), "%s", opts->node_id);
 	j->q = calloc(j->batch_max, sizeof(*j->q));
 	j->path = strdup(path);
-	if (!j->q || !j->path || asprintf(&j->wal_path, "%s-wal", path) < 0) {
-		j->wal_path = NULL;
+	j->reserve = opts->reserve_bytes ? opts->reserve_bytes : DEFAULT_RESERVE;
+	j->wal_path = with_suffix(path, "-wal");
+	j->reserve_path = with_suffix(path, "-reserve");
+	if (!j->q || !j->path || !j->wal_path || !j->reserve_path) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -833,13 +949,26 @@ struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opt
 		goto err_close;
 	}
 	sqlite3_finalize(st);
-	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu;",
-		 (unsigned long long)(opts->wal_limit ? opts->wal_limit : DEFAULT_WAL_LIMIT));
-	err = exec(j, sql);
-	if (!err)
-		err = load_or_create(j);
+	err = load_or_create(j);
 	if (err)
 		goto err_close;
+	/*
+	 * Checkpoint at half the reserve, so the reserve always covers the
+	 * database growth of one checkpoint; keep that much WAL allocated
+	 * after a reset (reused blocks need no free space).
+	 */
+	wal_pages = j->reserve / 2 / j->page_size;
+	if (wal_pages < 8)
+		wal_pages = 8;
+	sqlite3_wal_autocheckpoint(j->db, (int)wal_pages);
+	/* A trimmed row touches about one page (its leaf, or a rebalanced sibling). */
+	j->ack_chunk = (uint32_t)(wal_pages / 2 < 16 ? 16 : wal_pages / 2);
+	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu;",
+		 (unsigned long long)(wal_pages * j->page_size));
+	err = exec(j, sql);
+	if (err)
+		goto err_close;
+	reserve_take(j);
 	return j;
 
 err_close:
@@ -849,6 +978,8 @@ err_close:
 	return NULL;
 err_free:
 	snprintf(open_err, sizeof(open_err), "journal %s: %s", path, strerror(-err));
+	free(j->wal_path);
+	free(j->reserve_path);
 	free(j->q);
 	free(j->path);
 	free(j);
@@ -862,7 +993,7 @@ int tw_journal_close(struct tw_journal *j)
 				j ? j->meta_get : NULL,	  j ? j->since : NULL,
 				j ? j->superseded : NULL, j ? j->del_one : NULL,
 				j ? j->del_upto : NULL,	  j ? j->page_count : NULL,
-				j ? j->freelist : NULL };
+				j ? j->freelist : NULL,	  j ? j->chunk_end : NULL };
 	size_t i;
 	int err = 0;
 
@@ -878,6 +1009,7 @@ int tw_journal_close(struct tw_journal *j)
 	free(j->q);
 	free(j->path);
 	free(j->wal_path);
+	free(j->reserve_path);
 	free(j);
 	return err;
 }

@@ -34,11 +34,16 @@ struct tw_journal;
 struct tw_journal_opts {
 	const char *node_id; /* stamped on every record; required */
 	/*
-	 * Cap on the database's used pages, in bytes; 0: no cap. The WAL
-	 * file comes on top, bounded by wal_limit.
+	 * Cap on the database's used pages, in bytes; 0: no cap. On top of
+	 * it come the WAL (checkpointed at reserve_bytes / 2) and the reserve.
 	 */
 	uint64_t cap_bytes;
-	uint64_t wal_limit; /* bytes the WAL is truncated to after a checkpoint; 0: 4 MiB */
+	/*
+	 * Ballast file (<path>-reserve) released only so that acks, which
+	 * free space, still commit on a full disk; appends never use it.
+	 * 0: 4 MiB.
+	 */
+	uint64_t reserve_bytes;
 	uint32_t batch_max; /* queued appends that force a flush; 0: 1000 */
 };
 
@@ -98,6 +103,7 @@ struct tw_journal_stats {
 	uint64_t acked_seq;
 	uint64_t dropped;   /* superseded interims dropped under the cap, ever */
 	uint32_t queued;    /* appended, not yet committed */
+	bool reserve_held;  /* false: the disk is (or was) full and the reserve is spent */
 };
 int tw_journal_stats(struct tw_journal *j, struct tw_journal_stats *st);
 

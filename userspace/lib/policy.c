@@ -447,14 +447,46 @@ static int check_keys(struct pctx *x, const char *path, json_t *obj, const char 
 	return 0;
 }
 
+/*
+ * JSON paths for messages, built on every level of every subject of a
+ * 100k-subject bundle: plain copies, no printf. A path cut at PATH_LEN is
+ * only ever cosmetic.
+ */
+static size_t path_put(char *dst, size_t o, const char *s, size_t n)
+{
+	if (o + n >= PATH_LEN)
+		n = PATH_LEN - 1 - o;
+	memcpy(dst + o, s, n);
+	dst[o + n] = '\0';
+	return o + n;
+}
+
 static void subpath(char *dst, const char *path, const char *member)
 {
-	snprintf(dst, PATH_LEN, "%s%s%s", path, *path ? "." : "", member);
+	size_t o = 0;
+
+	if (dst != path)
+		o = path_put(dst, 0, path, strlen(path));
+	else
+		o = strlen(dst);
+	if (o)
+		o = path_put(dst, o, ".", 1);
+	path_put(dst, o, member, strlen(member));
 }
 
 static void idxpath(char *dst, const char *path, size_t i)
 {
-	snprintf(dst, PATH_LEN, "%s[%zu]", path, i);
+	char num[24];
+	size_t o, n = sizeof(num);
+
+	num[--n] = ']';
+	do {
+		num[--n] = '0' + i % 10;
+		i /= 10;
+	} while (i);
+	num[--n] = '[';
+	o = dst != path ? path_put(dst, 0, path, strlen(path)) : strlen(dst);
+	path_put(dst, o, num + n, sizeof(num) - n);
 }
 
 /*
@@ -1200,7 +1232,20 @@ static json_t *load_json(struct pctx *x, const char *buf, size_t len)
 	/* Duplicate members would let two readers of one bundle disagree. */
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		perr(x, NULL, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+		/* jansson's "near '...'" holds raw input bytes: escape them. */
+		char text[sizeof(je.text) * 4];
+		size_t i, o = 0;
+
+		for (i = 0; je.text[i] && o + 5 < sizeof(text); i++) {
+			unsigned char ch = je.text[i];
+
+			if (ch >= 0x20 && ch < 0x7f)
+				text[o++] = ch;
+			else
+				o += snprintf(text + o, sizeof(text) - o, "\\x%02x", ch);
+		}
+		text[o] = '\0';
+		perr(x, NULL, "invalid JSON at line %d column %d: %s", je.line, je.column, text);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1301,10 +1346,12 @@ static struct tw_policy *parse_snapshot(const struct tw_policy *prev, const char
 			p->ten_by_num[t->num] = t;
 		}
 	}
-	for (i = 0; i < p->tenants.cap; i++) {
-		struct tw_tenant *t = (struct tw_tenant *)p->tenants.slots[i];
+	/* Bundle order, as for profiles below. */
+	for (i = 0; i < n; i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(arr, i), "id"));
+		struct tw_tenant *t = (struct tw_tenant *)ht_find(&p->tenants, 0, id);
 
-		if (!t || t->num)
+		if (t->num)
 			continue;
 		t->num = free_num(used, TW_POLICY_MAX_TENANTS);
 		if (!t->num) {

@@ -103,6 +103,7 @@ struct tw_sessions {
 	uint32_t nfree;
 	uint32_t *idx;		/* open addressing: slot + 1, 0 = empty, UINT32_MAX = tomb */
 	uint32_t idx_size;	/* power of two, >= 2 * nslots */
+	bool free_dirty;	/* slots restored: rebuild the free stack before use */
 };
 
 #define TOMB UINT32_MAX
@@ -179,11 +180,42 @@ struct tw_session *tw_sessions_find(struct tw_sessions *t, const char *subject)
 	return e ? &t->s[*e - 1] : NULL;
 }
 
+static void rebuild_free(struct tw_sessions *t)
+{
+	t->nfree = 0;
+	for (uint32_t i = t->nslots; i-- > 0;)
+		if (!t->s[i].used)
+			t->free[t->nfree++] = i;
+	t->free_dirty = false;
+}
+
+int tw_sessions_restore(struct tw_sessions *t, const struct tw_session *from)
+{
+	uint32_t *e;
+
+	if (from->slot >= t->nslots || t->s[from->slot].used || !from->subject[0] ||
+	    !memchr(from->subject, '\0', sizeof(from->subject)))
+		return -EINVAL;
+	if (tw_sessions_find(t, from->subject))
+		return -EEXIST;
+	e = idx_find(t, from->subject, true);
+	if (!e)
+		return -ENOSPC;
+	t->s[from->slot] = *from;
+	t->s[from->slot].used = true;
+	*e = from->slot + 1;
+	t->count++;
+	t->free_dirty = true;
+	return 0;
+}
+
 struct tw_session *tw_sessions_add(struct tw_sessions *t, const char *subject)
 {
 	struct tw_session *s;
 	uint32_t *e, slot;
 
+	if (t->free_dirty)
+		rebuild_free(t);
 	if (tw_sessions_find(t, subject)) {
 		errno = EEXIST;
 		return NULL;
@@ -218,7 +250,8 @@ void tw_sessions_del(struct tw_sessions *t, struct tw_session *s)
 	if (e)
 		*e = TOMB;
 	s->used = false;
-	t->free[t->nfree++] = s->slot;
+	if (!t->free_dirty)
+		t->free[t->nfree++] = s->slot;
 	t->count--;
 }
 

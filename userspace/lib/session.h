@@ -70,6 +70,8 @@ struct tw_sessions *tw_sessions_new(uint32_t nslots);
 void tw_sessions_free(struct tw_sessions *t);
 /* A free slot's session, marked used and indexed under @subject; NULL (ENOSPC/EEXIST). */
 struct tw_session *tw_sessions_add(struct tw_sessions *t, const char *subject);
+/* Put a session read back from disk into its own slot (daemon restart). */
+int tw_sessions_restore(struct tw_sessions *t, const struct tw_session *from);
 void tw_sessions_del(struct tw_sessions *t, struct tw_session *s);
 struct tw_session *tw_sessions_find(struct tw_sessions *t, const char *subject);
 struct tw_session *tw_sessions_by_slot(struct tw_sessions *t, uint32_t slot);

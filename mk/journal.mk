@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# The record journal's benchmark and the record parser's libFuzzer harness.
+#   make build/bench/journal_bench     group commit vs durable appends, records/s
+#   make build/fuzz/fuzz_record        clang -fsanitize=fuzzer; run it with a time limit
+
+JOURNAL_BENCH := $(O)/bench/journal_bench
+FUZZ_RECORD := $(O)/fuzz/fuzz_record
+
+$(JOURNAL_BENCH): $(O)/scripts/bench/journal_bench.o $(LIBTW)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(LIBTW) $(LDFLAGS) $(LDLIBS) -lsqlite3 -ljansson -o $@
+
+# Built from source with clang so the parser itself carries the coverage instrumentation.
+$(FUZZ_RECORD): selftests/fuzz/fuzz_record.c userspace/lib/record.c userspace/lib/record.h \
+		include/tunwarden/abi.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -Iinclude -Iuserspace/lib \
+		-D_GNU_SOURCE selftests/fuzz/fuzz_record.c userspace/lib/record.c -ljansson -o $@
+
+all: $(JOURNAL_BENCH)
+bench: $(JOURNAL_BENCH)
+fuzz: $(FUZZ_RECORD)
