@@ -21,7 +21,8 @@
  * Not handled (pass, counted as TW_U_PASS): VLAN-tagged frames (attach to
  * the VLAN device instead), IPv4 and IPv6 non-first fragments (no ports; a
  * banned source's first fragment is dropped, so its datagram never
- * reassembles), IPv6 chains of more than TW_UP_MAX_EXTHDRS extension
+ * reassembles; a first fragment too short to classify is charged as a
+ * handshake), IPv6 chains of more than TW_UP_MAX_EXTHDRS extension
  * headers or with AH/ESP before the transport header. See docs/uplink.md.
  */
 #include "vmlinux.h"
@@ -66,6 +67,8 @@ struct tw_up {
 	__u8 family;
 	__u8 proto;
 	__u8 tcp_flags;
+	__u8 first_frag; /* offset 0, more fragments follow */
+	__u8 l4_cut; /* first fragment ends inside the transport header */
 	__u8 pad;
 	__u16 dport; /* network order */
 	__u8 saddr[16];
@@ -112,6 +115,7 @@ static __always_inline int tw_up_parse_v4(struct tw_up *u)
 	/* A non-first fragment carries no transport header. */
 	if (bpf_ntohs(ip->frag_off) & 0x1fff)
 		return TW_UP_SKIP;
+	u->first_frag = !!(bpf_ntohs(ip->frag_off) & 0x2000);
 	return TW_UP_INSPECT;
 }
 
@@ -150,6 +154,7 @@ static __always_inline int tw_up_parse_v6(struct tw_up *u)
 			/* offset != 0: a later fragment, no ports in it */
 			if (((eh[2] << 8) | eh[3]) & 0xfff8)
 				return TW_UP_SKIP;
+			u->first_frag = eh[3] & 1;
 			off += 8;
 		} else {
 			off += ((__u32)eh[1] + 1) * 8;
@@ -180,25 +185,30 @@ static __always_inline int tw_up_parse(struct tw_up *u)
 	if (r != TW_UP_INSPECT)
 		return r;
 
-	if (u->proto == IPPROTO_UDP_) {
-		if (u->l4_off + 8 > u->ip_end)
+	if (u->proto != IPPROTO_UDP_ && u->proto != IPPROTO_TCP_)
+		return TW_UP_SKIP;
+	/* A first fragment may end inside the transport header on purpose
+	 * (RFC 1858 tiny fragments): the datagram reassembles behind us, so
+	 * passing it as malformed would carry it past bans and the rate
+	 * limit. As long as the ports are there it is judged, as a fragment
+	 * whose handshake we cannot see. */
+	if (u->l4_off + (u->proto == IPPROTO_UDP_ ? 8 : 20) > u->ip_end) {
+		if (!u->first_frag || u->l4_off + 4 > u->ip_end)
 			return TW_UP_BAD;
-		l4 = tw_up_ptr(u, u->l4_off, 8);
-		if (!l4)
-			return TW_UP_BAD;
-	} else if (u->proto == IPPROTO_TCP_) {
-		if (u->l4_off + 20 > u->ip_end)
-			return TW_UP_BAD;
+		u->l4_cut = 1;
+	}
+	l4 = tw_up_ptr(u, u->l4_off, 4);
+	if (!l4)
+		return TW_UP_BAD;
+	__builtin_memcpy(&u->dport, &l4[2], 2);
+	if (u->proto == IPPROTO_TCP_ && !u->l4_cut) {
 		l4 = tw_up_ptr(u, u->l4_off, 20);
 		if (!l4)
 			return TW_UP_BAD;
 		if ((l4[12] >> 4) < 5 || u->l4_off + (l4[12] >> 4) * 4 > u->ip_end)
 			return TW_UP_BAD;
 		u->tcp_flags = l4[13];
-	} else {
-		return TW_UP_SKIP;
 	}
-	__builtin_memcpy(&u->dport, &l4[2], 2);
 	return TW_UP_INSPECT;
 }
 
@@ -223,15 +233,18 @@ static __always_inline bool tw_up_banned(const struct tw_up *u)
 
 /*
  * Is this packet the start of a new session for the VPN behind the port?
- * 1 yes, 0 no (session traffic), -1 too short to tell (malformed).
+ * 1 yes, 0 no (session traffic), -1 too short to tell.
  * UDP payload is [l4_off + 8, ip_end).
  */
 static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 {
 	__u32 off = u->l4_off + 8;
-	__u32 len = u->ip_end - off;
+	__u32 len;
 	__u8 *p;
 
+	if (u->l4_cut)
+		return -1;
+	len = u->ip_end - off;
 	/* A TCP VPN port (OpenVPN over TCP, IKE over TCP): a new session is a
 	 * SYN; the handshake inside the stream is the daemon's business. */
 	if (u->proto == IPPROTO_TCP_)
@@ -406,6 +419,11 @@ int tw_uplink(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	r = tw_up_handshake(&u, vp->kind);
+	/* A first fragment too short to show its VPN header is below any
+	 * legal MTU's fragment size: no client sends one, and the daemon
+	 * will see the reassembled datagram, so it pays like a handshake. */
+	if (r < 0 && u.first_frag)
+		r = 1;
 	if (r < 0) {
 		tw_ucount(TW_U_MALFORMED, u.len);
 		return XDP_PASS;

@@ -211,7 +211,8 @@ static enum fmt fmt_for_key(const char *k)
 	    !strcmp(k, "fetched") || ends_with(k, "_at") || ends_with(k, "_until") ||
 	    ends_with(k, "deadline"))
 		return F_TIME;
-	if (!strcmp(k, "age") || !strcmp(k, "uptime") || ends_with(k, "timeout") ||
+	if (!strcmp(k, "age") || ends_with(k, "_age") || !strcmp(k, "uptime") ||
+	    ends_with(k, "timeout") ||
 	    ends_with(k, "_s") || ends_with(k, "duration"))
 		return F_DUR;
 	return F_STR;
@@ -313,6 +314,42 @@ static int print_generic_table(const json_t *rows)
 	return err;
 }
 
+/* {"a":{"x":1,"y":2},"b":{"x":3}}: rows of scalars under names, printed as a table. */
+static bool is_named_rows(const json_t *obj)
+{
+	const json_t *row, *v;
+	const char *k, *k2;
+
+	if (!json_is_object(obj) || json_object_size(obj) < 2)
+		return false;
+	json_object_foreach((json_t *)obj, k, row) {
+		if (!json_is_object(row) || !json_object_size(row))
+			return false;
+		json_object_foreach((json_t *)row, k2, v)
+			if (json_is_object(v) || json_is_array(v))
+				return false;
+	}
+	return true;
+}
+
+/* A named-rows object as a table: the names in a first column headed @head. */
+static void print_named_rows(const json_t *obj, const char *head)
+{
+	json_t *rows = json_array(), *row;
+	const json_t *v;
+	const char *k;
+
+	if (!rows)
+		return;
+	json_object_foreach((json_t *)obj, k, v) {
+		row = json_pack("{s:s}", head, k);
+		if (!row || json_object_update(row, (json_t *)v) || json_array_append_new(rows, row))
+			break;
+	}
+	print_generic_table(rows);
+	json_decref(rows);
+}
+
 /*
  * Key: value lines for an object, nested objects flattened to "a.b" and
  * arrays of objects printed as tables after the scalars, so a response shape
@@ -328,6 +365,8 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 		if (!*prefix && !strcmp(k, "ok"))
 			continue;
 		snprintf(key, sizeof(key), "%s%s", prefix, k);
+		if (is_named_rows(v))
+			continue;
 		if (json_is_object(v)) {
 			char sub[sizeof(key) + 1];
 
@@ -352,7 +391,10 @@ static void print_tables(const json_t *obj, const char *prefix)
 
 	json_object_foreach((json_t *)obj, k, v) {
 		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
-		if (json_is_object(v)) {
+		if (is_named_rows(v)) {
+			printf("\n%s:\n", sub);
+			print_named_rows(v, "name");
+		} else if (json_is_object(v)) {
 			strncat(sub, ".", sizeof(sub) - strlen(sub) - 1);
 			print_tables(v, sub);
 		} else if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
@@ -417,20 +459,47 @@ static void print_object(const json_t *obj)
 	print_tables(obj, "");
 }
 
+/* "real" as ip:port ([ip6]:port) when a daemon sends the port apart, as "real_port". */
+static void join_real_port(json_t *row)
+{
+	const char *ip = json_string_value(json_object_get(row, "real"));
+	json_t *port = json_object_get(row, "real_port");
+	char buf[INET6_ADDRSTRLEN + 16];
+
+	if (!ip || !*ip || !json_is_integer(port) || strchr(ip, ']') ||
+	    (strchr(ip, '.') && strchr(ip, ':')))
+		return;
+	if (strchr(ip, ':'))
+		snprintf(buf, sizeof(buf), "[%s]:%" JSON_INTEGER_FORMAT, ip, json_integer_value(port));
+	else
+		snprintf(buf, sizeof(buf), "%s:%" JSON_INTEGER_FORMAT, ip, json_integer_value(port));
+	json_object_set_new(row, "real", json_string(buf));
+	json_object_del(row, "real_port");
+}
+
 static void print_clients(const json_t *resp)
 {
-	const json_t *rows = json_object_get(resp, "clients");
+	json_t *rows = json_deep_copy(json_object_get(resp, "clients")), *row;
+	size_t i;
 
 	if (!json_array_size(rows)) {
 		printf("no clients\n");
+		json_decref(rows);
 		return;
 	}
+	json_array_foreach(rows, i, row)
+		join_real_port(row);
 	print_table(rows, client_cols, NCOLS(client_cols));
+	json_decref(rows);
 }
 
 static void print_client(const json_t *resp)
 {
 	const json_t *sess = json_object_get(resp, "session");
+
+	/* A daemon may answer "client" like "clients", filtered to the one CN. */
+	if (!sess && json_array_size(json_object_get(resp, "clients")) == 1)
+		sess = json_array_get(json_object_get(resp, "clients"), 0);
 	const json_t *subj = json_object_get(resp, "subject");
 	json_t *rows, *rest;
 
@@ -443,12 +512,14 @@ static void print_client(const json_t *resp)
 		return;
 	}
 	printf("%ssession:\n", json_is_object(subj) ? "\n" : "");
+	rest = json_deep_copy(sess);
+	if (rest)
+		join_real_port(rest);
 	rows = json_array();
-	if (rows && !json_array_append((json_t *)rows, (json_t *)sess))
+	if (rows && rest && !json_array_append(rows, rest))
 		print_table(rows, client_cols, NCOLS(client_cols));
 	json_decref(rows);
 	/* Whatever the table has no column for (confirm deadline, policy version, ...). */
-	rest = json_copy((json_t *)sess);
 	if (rest) {
 		size_t c;
 
@@ -487,32 +558,37 @@ static void print_log(const json_t *resp)
 static void print_action(const char *cmd, const char *target, const json_t *resp)
 {
 	const json_t *until = json_object_get(resp, "until");
-	char when[64];
+	const json_t *v;
+	char buf[CELL_MAX];
 
 	if (!strcmp(cmd, "ban")) {
 		if (json_integer_value(until) > 0) {
-			fmt_time(when, sizeof(when), json_integer_value(until));
-			printf("banned %s until %s\n", target, when);
-		} else {
+			fmt_time(buf, sizeof(buf), json_integer_value(until));
+			printf("banned %s until %s\n", target, buf);
+		} else if (json_is_integer(until)) {
 			printf("banned %s until unbanned\n", target);
+		} else {
+			printf("banned %s\n", target);
 		}
 	} else if (!strcmp(cmd, "kill")) {
-		printf("killed %s (%" JSON_INTEGER_FORMAT " session(s))\n", target,
-		       json_integer_value(json_object_get(resp, "killed")));
+		printf("killed %s\n", target);
 	} else if (!strcmp(cmd, "unban")) {
-		printf("unbanned %s (%" JSON_INTEGER_FORMAT " ban(s) lifted)\n", target,
-		       json_integer_value(json_object_get(resp, "removed")));
+		printf("unbanned %s\n", target);
 	} else if (!strcmp(cmd, "confirm")) {
-		fmt_value(when, sizeof(when), json_object_get(resp, "state"), F_STR);
-		printf("confirmed %s: state %s\n", target, when);
+		v = json_object_get(resp, "state");
+		fmt_value(buf, sizeof(buf), v, F_STR);
+		printf("confirmed %s%s%s\n", target, v ? ": state " : "", v ? buf : "");
 	} else if (!strcmp(cmd, "reload")) {
-		fmt_value(when, sizeof(when), json_object_get(resp, "policy_version"), F_STR);
-		printf("reloaded: policy version %s\n", when);
+		v = json_object_get(resp, "policy_version");
+		fmt_value(buf, sizeof(buf), v, F_STR);
+		printf("reloaded%s%s\n", v ? ": policy version " : "", v ? buf : "");
 	} else if (!strcmp(cmd, "detach")) {
-		char list[CELL_MAX];
-
-		fmt_value(list, sizeof(list), json_object_get(resp, "detached"), F_STR);
-		printf("detached: %s\n", list);
+		v = json_object_get(resp, "detached");
+		fmt_value(buf, sizeof(buf), v, F_STR);
+		if (json_is_integer(v))
+			printf("detached from %s interface(s)\n", buf);
+		else
+			printf("detached: %s\n", buf);
 	} else {
 		print_object(resp);
 	}
@@ -672,7 +748,7 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 						 since);
 		}
 		if (!strcmp(cmd, "log"))
-			req = json_pack("{s:s, s:I}", "op", cmd, (json_int_t)v);
+			req = json_pack("{s:s, s:I}", "op", cmd, "since", (json_int_t)v);
 		else
 			req = json_pack("{s:s}", "op", cmd);
 	} else if (!strcmp(cmd, "client") || !strcmp(cmd, "kill") || !strcmp(cmd, "confirm")) {

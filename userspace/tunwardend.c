@@ -45,7 +45,7 @@
 #include "tw_dp.h"
 
 #define MAX_CLIENTS_CONN 64
-#define MAX_BANS 4096
+#define MAX_BANS	 4096
 
 struct conn {
 	int fd;
@@ -59,6 +59,7 @@ struct attempt {
 	time_t times[16];
 	uint32_t n;
 	time_t banned_until;
+	bool confirmed; /* confirmed on this node (tunwarden confirm) */
 	uint8_t real_family, real_addr[16];
 };
 
@@ -231,8 +232,7 @@ static void policy_cold_start(struct daemon *d)
 	}
 	/* the cache's age is unknown: treat it as old so offline mode applies */
 	d->pol_loaded = 0;
-	tw_warn("using cached policy version %llu",
-		(unsigned long long)tw_policy_version(d->pol));
+	tw_warn("using cached policy version %llu", (unsigned long long)tw_policy_version(d->pol));
 	push_profiles(d);
 }
 
@@ -308,8 +308,8 @@ static void session_save(struct daemon *d, const struct tw_session *s)
 	int err = tw_sessdb_put(d->sdb, s);
 
 	if (err)
-		tw_err("session table: cannot store %s: %s (a restart would forget it)",
-		       s->subject, tw_sessdb_errstr(d->sdb));
+		tw_err("session table: cannot store %s: %s (a restart would forget it)", s->subject,
+		       tw_sessdb_errstr(d->sdb));
 }
 
 static int restore_one(const struct tw_session *s, void *ctx)
@@ -342,35 +342,87 @@ static void sessions_restore(struct daemon *d)
 		tw_info("restored %d live sessions from the session table", n);
 }
 
-static void ovpn_kill(struct daemon *d, const char *cn)
+/* One management connection: its lines, up to a terminating line, into @buf. */
+static int mgmt_cmd(int fd, const char *cmd, char *buf, size_t len)
+{
+	size_t have = 0;
+	ssize_t n;
+
+	if (write(fd, cmd, strlen(cmd)) < 0)
+		return -errno;
+	while (have < len - 1 && (n = read(fd, buf + have, len - 1 - have)) > 0) {
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, "\nEND") || strstr(buf, "SUCCESS:") || strstr(buf, "ERROR:"))
+			return 0;
+	}
+	buf[have] = '\0';
+	return n < 0 ? -errno : -EIO;
+}
+
+/*
+ * End @cn's OpenVPN session. `client-kill CID RESTART|HALT` tells the client
+ * at once (cc-exit), so it reconnects (RESTART: an unconfirmed attempt may be
+ * retried and counted) or stops (HALT: revoked); the CID comes from
+ * `status 3`. `kill CN` is the fallback for servers that do not list it.
+ */
+static void ovpn_kill(struct daemon *d, const char *cn, bool halt)
 {
 	for (uint32_t i = 0; i < d->cfg.novpn_mgmt; i++) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		struct timeval tv = { .tv_sec = 1 };
-		char cmd[300], resp[512];
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		ssize_t n;
+		char cmd[300], *buf, *line, *save = NULL;
+		long cid = -1;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), col = -1;
 
-		if (fd < 0)
+		buf = malloc(1 << 20);
+		if (fd < 0 || !buf) {
+			free(buf);
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->cfg.ovpn_mgmt[i]);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    mgmt_cmd(fd, "status 3\n", buf, 1 << 20)) {
 			tw_warn("openvpn management %s: %s", sa.sun_path, strerror(errno));
-			close(fd);
-			continue;
+			goto next;
 		}
-		/* `kill CN` ends every instance with that common name */
-		snprintf(cmd, sizeof(cmd), "kill %s\nquit\n", cn);
-		if (write(fd, cmd, strlen(cmd)) < 0)
-			tw_warn("openvpn management %s: %s", sa.sun_path, strerror(errno));
-		while ((n = read(fd, resp, sizeof(resp) - 1)) > 0) {
-			resp[n] = '\0';
-			if (strstr(resp, "SUCCESS: common name"))
-				tw_info("openvpn %s: killed %s", sa.sun_path, cn);
+		for (line = strtok_r(buf, "\r\n", &save); line;
+		     line = strtok_r(NULL, "\r\n", &save)) {
+			char *f[16], *fs = NULL, *tok;
+			int nf = 0;
+
+			for (tok = strtok_r(line, "\t", &fs); tok && nf < 16;
+			     tok = strtok_r(NULL, "\t", &fs))
+				f[nf++] = tok;
+			if (nf > 2 && !strcmp(f[0], "HEADER") && !strcmp(f[1], "CLIENT_LIST")) {
+				for (int k = 2; k < nf; k++)
+					if (!strcmp(f[k], "Client ID"))
+						col = k - 1;
+			} else if (nf > 1 && !strcmp(f[0], "CLIENT_LIST") && !strcmp(f[1], cn) &&
+				   col > 0 && col < nf) {
+				cid = strtol(f[col], NULL, 10);
+			}
 		}
+		if (cid >= 0)
+			snprintf(cmd, sizeof(cmd), "client-kill %ld %s\n", cid,
+				 halt ? "HALT" : "RESTART");
+		else
+			snprintf(cmd, sizeof(cmd), "kill %s\n", cn);
+		if (mgmt_cmd(fd, cmd, buf, 4096) == 0 && strstr(buf, "SUCCESS:"))
+			tw_info("openvpn %s: ended %s's session (%s)", sa.sun_path, cn,
+				cid >= 0 ? (halt ? "client-kill HALT" : "client-kill RESTART") :
+					   "kill");
+		else
+			tw_dbg("openvpn %s: %s: %s", sa.sun_path, cmd, buf);
+		if (write(fd, "quit\n", 5) < 0)
+			tw_dbg("openvpn %s: quit: %s", sa.sun_path, strerror(errno));
+next:
 		close(fd);
+		free(buf);
 	}
 }
 
@@ -387,7 +439,8 @@ static void session_end(struct daemon *d, struct tw_session *s, uint32_t cause, 
 	journal_put(d, &r, true);
 	tw_dp_client_remove(d->dp, &s->client);
 	if (kill && s->kind == TW_SUBJ_CN)
-		ovpn_kill(d, s->subject);
+		/* unconfirmed: may come back (and count towards a ban); else stop */
+		ovpn_kill(d, s->subject, cause != TW_TERM_SESSION_TIMEOUT);
 	tw_sessdb_del(d->sdb, s->slot);
 	tw_sessions_del(d->ss, s);
 }
@@ -471,9 +524,14 @@ static json_t *op_connect(struct daemon *d, json_t *req)
 	if (!ifindex)
 		return tw_ctl_error("connect: unknown interface '%s'", dev);
 	a = attempt_get(d, cn, false);
-	tw_decide(d->pol, &d->cfg, TW_SUBJ_CN, cn, dev,
-		  (uint64_t)(time(NULL) - d->pol_loaded), time(NULL), a ? a->banned_until : 0,
-		  &dec);
+	tw_decide(d->pol, &d->cfg, TW_SUBJ_CN, cn, dev, (uint64_t)(time(NULL) - d->pol_loaded),
+		  time(NULL), a ? a->banned_until : 0, &dec);
+	/* OpenVPN ends a sandboxed session at its session-timeout even after a
+	 * local confirmation; the reconnect must then be admitted as confirmed */
+	if (dec.verdict == TW_VERDICT_SANDBOX && a && a->confirmed && !dec.offline) {
+		dec.verdict = TW_VERDICT_PERMIT;
+		snprintf(dec.reason, sizeof(dec.reason), "confirmed locally");
+	}
 	d->nconnect++;
 	if (dec.verdict == TW_VERDICT_DENY) {
 		d->ndeny++;
@@ -496,8 +554,8 @@ static json_t *op_connect(struct daemon *d, json_t *req)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		/* node-unique: time of connect and slot; the node is in every record */
-		snprintf(s->id, sizeof(s->id), "%lx%05lx-%u", (long)ts.tv_sec,
-			 ts.tv_nsec / 10000, s->slot);
+		snprintf(s->id, sizeof(s->id), "%lx%05lx-%u", (long)ts.tv_sec, ts.tv_nsec / 10000,
+			 s->slot);
 	}
 	s->kind = TW_SUBJ_CN;
 	snprintf(s->ifname, sizeof(s->ifname), "%s", dev);
@@ -553,9 +611,9 @@ static json_t *op_connect(struct daemon *d, json_t *req)
 	session_save(d, s);
 	tw_info("connect %s on %s slot %u: %s (%s, policy %llu)", cn, dev, s->slot,
 		tw_verdict_name(dec.verdict), dec.reason, (unsigned long long)dec.policy_version);
-	resp = json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "verdict",
-			 tw_verdict_name(dec.verdict), "reason", dec.reason, "session", s->id,
-			 "policy_version", (json_int_t)dec.policy_version);
+	resp = json_pack("{s:b,s:s,s:s,s:s,s:I}", "ok", 1, "verdict", tw_verdict_name(dec.verdict),
+			 "reason", dec.reason, "session", s->id, "policy_version",
+			 (json_int_t)dec.policy_version);
 	if (dec.verdict == TW_VERDICT_SANDBOX)
 		json_object_set_new(resp, "session_timeout",
 				    json_integer((json_int_t)dec.confirm_timeout_s));
@@ -570,12 +628,17 @@ static json_t *op_disconnect(struct daemon *d, json_t *req)
 	json_t *env = json_object_get(req, "env");
 	const char *cn = jstr(env, "common_name");
 	struct tw_session *s = tw_sessions_find(d->ss, cn);
+	uint32_t cause = TW_TERM_USER_REQUEST;
 
 	if (!s)
 		return json_pack("{s:b,s:s}", "ok", 1, "note", "no live session");
-	if (s->state == TW_STATE_SANDBOX)
+	if (s->state == TW_STATE_SANDBOX) {
 		note_unconfirmed(d, s);
-	session_end(d, s, TW_TERM_USER_REQUEST, false);
+		/* OpenVPN's own session-timeout (written by the hook) may beat our tick */
+		if (s->confirm_deadline && time(NULL) + 2 >= s->confirm_deadline)
+			cause = TW_TERM_SESSION_TIMEOUT;
+	}
+	session_end(d, s, cause, false);
 	return json_pack("{s:b}", "ok", 1);
 }
 
@@ -598,14 +661,14 @@ static json_t *session_json(struct daemon *d, struct tw_session *s)
 	if (s->real_family)
 		inet_ntop(s->real_family == TW_FAM_V4 ? AF_INET : AF_INET6, s->real_addr, a,
 			  sizeof(a));
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
-			 "cn", s->subject, "session", s->id, "state", states[s->state & 3],
-			 "tenant", s->tenant, "profile", s->profile, "ifname", s->ifname,
-			 "addrs", addrs, "real", a, "real_port", s->real_port, "since",
-			 (json_int_t)s->started, "from_bytes", (json_int_t)s->last.from_bytes,
-			 "to_bytes", (json_int_t)s->last.to_bytes, "from_pkts",
-			 (json_int_t)s->last.from_pkts, "to_pkts", (json_int_t)s->last.to_pkts,
-			 "drops", (json_int_t)drops, "slot", s->slot);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "cn",
+			 s->subject, "session", s->id, "state", states[s->state & 3], "tenant",
+			 s->tenant, "profile", s->profile, "ifname", s->ifname, "addrs", addrs,
+			 "real", a, "real_port", s->real_port, "since", (json_int_t)s->started,
+			 "from_bytes", (json_int_t)s->last.from_bytes, "to_bytes",
+			 (json_int_t)s->last.to_bytes, "from_pkts", (json_int_t)s->last.from_pkts,
+			 "to_pkts", (json_int_t)s->last.to_pkts, "drops", (json_int_t)drops, "slot",
+			 s->slot);
 }
 
 static json_t *op_clients(struct daemon *d, json_t *req)
@@ -717,6 +780,12 @@ static json_t *op_state_change(struct daemon *d, json_t *req, const char *op)
 	s->state = TW_STATE_PERMIT;
 	s->confirm_deadline = 0;
 	session_save(d, s);
+	{
+		struct attempt *a = attempt_get(d, cn, true);
+
+		if (a)
+			a->confirmed = true;
+	}
 	tw_info("subject %s confirmed locally", cn);
 	return json_pack("{s:b}", "ok", 1);
 }
@@ -727,12 +796,11 @@ static json_t *op_status(struct daemon *d)
 
 	tw_journal_stats(d->jr, &st);
 	return json_pack("{s:b,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:s}", "ok", 1, "node", d->node,
-			 "policy_version",
-			 (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0), "policy_age",
-			 (json_int_t)(time(NULL) - d->pol_loaded), "sessions",
-			 (int)tw_sessions_count(d->ss), "journal_last_seq",
-			 (json_int_t)st.last_seq, "connects", (json_int_t)d->nconnect, "denied",
-			 (json_int_t)d->ndeny, "log_id", tw_journal_log_id(d->jr));
+			 "policy_version", (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0),
+			 "policy_age", (json_int_t)(time(NULL) - d->pol_loaded), "sessions",
+			 (int)tw_sessions_count(d->ss), "journal_last_seq", (json_int_t)st.last_seq,
+			 "connects", (json_int_t)d->nconnect, "denied", (json_int_t)d->ndeny,
+			 "log_id", tw_journal_log_id(d->jr));
 }
 
 static json_t *op_detach(struct daemon *d, json_t *req)
@@ -831,7 +899,8 @@ static void conn_readable(struct daemon *d, struct conn *c)
 		json_t *req = NULL;
 
 		if (rc < 0) {
-			conn_reply(c, tw_ctl_error("request longer than %d bytes", TW_CTL_LINE_MAX));
+			conn_reply(c,
+				   tw_ctl_error("request longer than %d bytes", TW_CTL_LINE_MAX));
 			continue;
 		}
 		if (tw_ctl_parse(line, len, &req, err, sizeof(err))) {

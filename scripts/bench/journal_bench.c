@@ -97,7 +97,7 @@ static double run(const char *dir, const char *name, unsigned int n, uint32_t ba
 	if (err)
 		return -1;
 	printf("%-8s %-44s %7u records in %7.3f s = %10.0f records/s\n", name,
-	       durable	    ? "durable, one FULL-sync commit each" :
+	       durable	  ? "durable, one FULL-sync commit each" :
 	       batch == 1 ? "interim, one NORMAL commit each" :
 			    "interim, group commit",
 	       n, t, n / t);
@@ -128,8 +128,10 @@ int main(int argc, char **argv)
 			batch = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-d DIR] [-n GROUP_RECORDS] [-D DURABLE_RECORDS] "
-					"[-b BATCH]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-d DIR] [-n GROUP_RECORDS] [-D DURABLE_RECORDS] "
+				"[-b BATCH]\n",
+				argv[0]);
 			return opt == 'h' ? EXIT_SUCCESS : EXIT_FAILURE;
 		}
 	}
@@ -139,7 +141,8 @@ int main(int argc, char **argv)
 	}
 	printf("journal_bench: %s%s, batch %u\n", dir,
 	       statfs(dir, &st) == 0 && st.f_type == TMPFS_MAGIC ?
-		       " (tmpfs: fsync is free, the durable figure is not a disk's)" : "",
+		       " (tmpfs: fsync is free, the durable figure is not a disk's)" :
+		       "",
 	       batch);
 	group = run(dir, "group", ngroup, batch, false);
 	single = run(dir, "single", ndurable, 1, false);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -38,9 +39,10 @@
 
 static struct {
 	uint32_t clients, profiles, rules_per_profile;
-	int rounds, repeat, reps;
+	int rounds, repeat, reps, nflows;
 	unsigned int dur_ms;
-	bool no_tun, no_nft;
+	bool no_tun, no_nft, no_test_run;
+	int profile_s;
 	const char *nft_file;
 } cfg = {
 	.clients = 100000,
@@ -50,6 +52,7 @@ static struct {
 	.repeat = 1000000,
 	.reps = 5,
 	.dur_ms = 1000,
+	.nflows = NFLOWS,
 };
 
 static char pfx[32];
@@ -208,6 +211,188 @@ static int test_run(int fd, const uint8_t *pkt, int len, int repeat, uint32_t *r
 	return 0;
 }
 
+/* ------------------------------------------------ building blocks */
+
+/*
+ * The costs the tunnel programs are made of, each measured alone: a raw
+ * program that does one helper call on the bench's own (fully loaded)
+ * maps, minus the empty program. Raw instructions keep this independent of
+ * the tunnel object's code.
+ */
+#define RAW(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), \
+						.off = (o), .imm = (i) })
+struct rawprog {
+	struct bpf_insn in[64];
+	int n;
+};
+
+static void raw_stack(struct rawprog *b, int off, const void *data, size_t len)
+{
+	for (size_t i = 0; i + 4 <= len; i += 4) {
+		int32_t w;
+
+		memcpy(&w, (const uint8_t *)data + i, 4);
+		b->in[b->n++] = RAW(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (int16_t)(off + (int)i), w);
+	}
+}
+
+static void raw_ldmap(struct rawprog *b, int reg, int fd)
+{
+	b->in[b->n++] = RAW(BPF_LD | BPF_DW | BPF_IMM, reg, BPF_PSEUDO_MAP_FD, 0, fd);
+	b->in[b->n++] = RAW(0, 0, 0, 0, 0);
+}
+
+/* kind 0: ktime; 1: lookup(map, key); 2: update(map, key, val) */
+static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void *val,
+		  size_t vlen)
+{
+	struct rawprog b = { .n = 0 };
+	int koff = -(int)((klen + 7) & ~7UL), voff = koff - (int)((vlen + 7) & ~7UL);
+	int fd;
+
+	if (kind == 0) {
+		b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
+	} else {
+		raw_stack(&b, koff, key, klen);
+		if (kind == 2)
+			raw_stack(&b, voff, val, vlen);
+		raw_ldmap(&b, BPF_REG_1, map_fd);
+		b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+		b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, koff);
+		if (kind == 2) {
+			b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0);
+			b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, voff);
+			b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, BPF_ANY);
+		}
+		b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0,
+				  kind == 1 ? BPF_FUNC_map_lookup_elem : BPF_FUNC_map_update_elem);
+	}
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1);
+	b.in[b.n++] = RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_op", "GPL", b.in, (size_t)b.n, NULL);
+	return fd < 0 ? -errno : fd;
+}
+
+static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt, uint32_t client,
+			 uint32_t profile)
+{
+	struct tw_client_key ck = { .ifindex = 1, .family = TW_FAM_V4 };
+	struct tw_client_key miss = { .family = TW_FAM_V4 };
+	struct tw_flow_key fk = { .slot = client, .gen = 1, .family = TW_FAM_V4, .proto = 17 };
+	struct tw_flow_val fv = { .last_seen_ns = 1 };
+	struct tw_acl_key ak = { .prefixlen = TW_ACL_KEY_FIXED_BITS + 32,
+				 .list = TW_LIST_FROM_CLIENT, .family = TW_FAM_V4 };
+	uint32_t a, inner_id = 0;
+	int inner = -1;
+	struct {
+		const char *name, *per_pkt;
+		int fd;
+	} ops[6] = {
+		{ "bpf_ktime_get_ns()", "allowed 1, reply 1", -1 },
+		{ "tw1_clients lookup, hit", "1 (the client)", -1 },
+		{ "tw1_clients lookup, miss", "1 (tenant check: peer)", -1 },
+		{ "tw1_flows lookup, miss", "allowed 1, denied 1", -1 },
+		{ "tw1_flows update (LRU)", "allowed 1 (every packet)", -1 },
+		{ "allowlist LPM lookup", "allowed 1, denied 1", -1 },
+	};
+	uint64_t base[MAX_ROUNDS], v[MAX_ROUNDS];
+	uint32_t rv, ns = 0;
+
+	a = htonl((10u << 24 | 128u << 16) + client);
+	memcpy(ck.addr, &a, 4);
+	a = htonl(rule_net4(profile, 0) + 1);
+	memcpy(miss.addr, &a, 4);
+	memcpy(ak.addr, &a, 4);
+	memcpy(fk.saddr, &a, 4);
+	a = htonl((10u << 24 | 128u << 16) + client);
+	memcpy(fk.daddr, &a, 4);
+	if (bpf_map_lookup_elem(tw_dp_map_fd(dp, TW_MAP_ACL), &profile, &inner_id) == 0)
+		inner = bpf_map_get_fd_by_id(inner_id);
+
+	ops[0].fd = raw_op(0, -1, NULL, 0, NULL, 0);
+	ops[1].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &ck, sizeof(ck), NULL, 0);
+	ops[2].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &miss, sizeof(miss), NULL, 0);
+	ops[3].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), NULL, 0);
+	fk.dir = 1; /* a different key from the lookup's, so that one stays a miss */
+	ops[4].fd = raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), &fv, sizeof(fv));
+	ops[5].fd = inner >= 0 ? raw_op(1, inner, &ak, sizeof(ak), NULL, 0) : -EINVAL;
+
+	printf("\nbuilding blocks (PROG_TEST_RUN of one helper call on the loaded maps, ns over "
+	       "the empty program, median of %d)\n",
+	       cfg.reps);
+	printf("  %-28s %6s   %s\n", "operation", "ns", "per packet in tw_tun_in/out");
+	for (int k = 0; k < cfg.reps; k++) {
+		test_run(empty, pkt->pkt, pkt->len, cfg.repeat, &rv, &ns);
+		base[k] = ns;
+	}
+	qsort(base, (size_t)cfg.reps, sizeof(base[0]), cmp_u64);
+	for (int i = 0; i < 6; i++) {
+		if (ops[i].fd < 0) {
+			printf("  %-28s %6s   (load failed: %s)\n", ops[i].name, "-",
+			       strerror(-ops[i].fd));
+			continue;
+		}
+		for (int k = 0; k < cfg.reps; k++) {
+			test_run(ops[i].fd, pkt->pkt, pkt->len, cfg.repeat, &rv, &ns);
+			v[k] = ns;
+		}
+		qsort(v, (size_t)cfg.reps, sizeof(v[0]), cmp_u64);
+		printf("  %-28s %6lld   %s\n", ops[i].name,
+		       (long long)v[cfg.reps / 2] - (long long)base[cfg.reps / 2], ops[i].per_pkt);
+		close(ops[i].fd);
+	}
+	printf("  (plus 3 bpf_skb_load_bytes() per packet, inlined array lookups for the slot, the\n"
+	       "   profile's allowlist and the per-CPU counters)\n");
+	if (inner >= 0)
+		close(inner);
+}
+
+/*
+ * Where the time goes: perf samples this process (cpu-clock: VMs usually
+ * have no hardware counters) while one case runs under PROG_TEST_RUN.
+ */
+static void profile_case(int fd, const struct tr_case *tc)
+{
+	char out[128];
+	double t0;
+	pid_t pid;
+	int st;
+
+	snprintf(out, sizeof(out), "%s/twbench-%d.perf", getenv("TMPDIR") ?: "/tmp", getpid());
+	pid = fork();
+	if (pid == 0) {
+		char p[16], secs[16];
+
+		snprintf(p, sizeof(p), "%d", getppid());
+		snprintf(secs, sizeof(secs), "%d", cfg.profile_s);
+		execlp("perf", "perf", "record", "-q", "-e", "cpu-clock", "-p", p, "-o", out, "--",
+		       "sleep", secs, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return;
+	t0 = now_s();
+	while (now_s() - t0 < cfg.profile_s + 1.0) {
+		uint32_t rv, ns;
+
+		if (test_run(fd, tc->pkt, tc->len, 100000, &rv, &ns))
+			break;
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		printf("\n(profile: perf record failed or is not installed)\n");
+		unlink(out);
+		return;
+	}
+	printf("\nprofile of '%s' under PROG_TEST_RUN (perf, cpu-clock, kernel symbols):\n",
+	       tc->name);
+	e2e_ns_system(NULL,
+		      "perf report -q -i %s --percentage relative --sort sym --stdio 2>/dev/null | "
+		      "grep -v '^$' | head -n 14",
+		      out);
+	unlink(out);
+}
+
 static int bench_test_run(void)
 {
 	struct tw_dp_opts o = { .pin_root = "", .l3_off = 14 };
@@ -319,6 +504,9 @@ static int bench_test_run(void)
 		printf("  %-28s %8llu %12lld %8s\n", cases[i].name, (unsigned long long)med[i + 1],
 		       d, d <= 50 ? "ok" : "MISSED");
 	}
+	bench_blocks(dp, empty, &cases[0], c, p);
+	if (cfg.profile_s)
+		profile_case(tw_dp_prog_fd_in(dp), &cases[0]);
 out_empty:
 	close(empty);
 out:
@@ -409,28 +597,46 @@ static uint64_t sink_count(const struct tunns *t)
 	return v;
 }
 
-/* Write for cfg.dur_ms; returns delivered packets per second. */
-static double measure(struct tunns *t, double *write_pps)
+static double cpu_now_s(void)
 {
-	uint64_t tx0, tx1, n = 0;
-	double t0, t1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Write for cfg.dur_ms. Every write() runs the whole receive and forward
+ * path synchronously in this thread (tun_get_user -> netif_receive_skb
+ * under local_bh_disable -> ... -> the sink's tc egress), so packets per
+ * second of this thread's CPU time is the per-packet cost of the path, and
+ * does not depend on how much of the wall clock other processes took.
+ * Returns delivered packets per CPU second; @wall_pps gets them per wall
+ * second.
+ */
+static double measure(struct tunns *t, double *wall_pps)
+{
+	double t0, t1, c0, c1;
 	unsigned int k = 0;
+	uint64_t tx0, tx1;
 
 	tx0 = sink_count(t);
 	t0 = now_s();
+	c0 = cpu_now_s();
 	for (;;) {
 		for (int i = 0; i < 256; i++) {
-			if (write(t->fd, flows[k], (size_t)flow_len[k]) > 0)
-				n++;
-			k = (k + 1) % NFLOWS;
+			if (write(t->fd, flows[k], (size_t)flow_len[k]) < 0)
+				break;
+			k = (k + 1) % (unsigned int)cfg.nflows;
 		}
 		t1 = now_s();
 		if (t1 - t0 >= cfg.dur_ms / 1000.0)
 			break;
 	}
+	c1 = cpu_now_s();
 	tx1 = sink_count(t);
-	*write_pps = (double)n / (t1 - t0);
-	return (double)(tx1 - tx0) / (t1 - t0);
+	*wall_pps = (double)(tx1 - tx0) / (t1 - t0);
+	return (double)(tx1 - tx0) / (c1 - c0);
 }
 
 static int write_nft(const char *path, bool ct)
@@ -633,11 +839,12 @@ static int bench_tun(void)
 		}
 	}
 	printf("\ntun write path: 1 writer pinned to CPU %ld, %d flows of %d clients, 92-byte "
-	       "UDP packets forwarded to a veth sink;\n%d rounds x %.1f s, interleaved, median\n",
-	       sysconf(_SC_NPROCESSORS_ONLN) - 1, NFLOWS, NFLOWS, cfg.rounds,
+	       "UDP packets forwarded to a veth sink;\n%d rounds x %.1f s, interleaved, median; "
+	       "ratios use packets per CPU-second of the writer\n",
+	       sysconf(_SC_NPROCESSORS_ONLN) - 1, cfg.nflows, cfg.nflows, cfg.rounds,
 	       cfg.dur_ms / 1000.0);
-	printf("  %-26s %12s %12s %10s   %s\n", "config", "delivered/s", "written/s",
-	       "vs none", "rounds (kpps)");
+	printf("  %-26s %14s %10s %14s   %s\n", "config", "pkts/CPU-s", "vs none",
+	       "pkts/wall-s", "rounds (k pkts/CPU-s)");
 	for (c = 0; c < ncfg; c++) {
 		double copy[MAX_ROUNDS], wmed;
 
@@ -645,8 +852,8 @@ static int bench_tun(void)
 		med[c] = median(copy, cfg.rounds);
 		memcpy(copy, wps[c], sizeof(double) * (size_t)cfg.rounds);
 		wmed = median(copy, cfg.rounds);
-		printf("  %-26s %12.0f %12.0f %10.3f  ", cfg_name[c], med[c], wmed,
-		       med[c] / med[CFG_NONE]);
+		printf("  %-26s %14.0f %10.3f %14.0f  ", cfg_name[c], med[c],
+		       med[c] / med[CFG_NONE], wmed);
 		for (r = 0; r < cfg.rounds; r++)
 			printf(" %.0f", pps[c][r] / 1000);
 		printf("\n");
@@ -689,7 +896,12 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [-c CLIENTS] [-p PROFILES] [-R RULES_PER_PROFILE] [-r ROUNDS]\n"
-		"          [-d MS_PER_MEASUREMENT] [-n TEST_RUN_REPEAT] [-T] [-N] [-o NFT_FILE]\n"
+		"          [-d MS_PER_MEASUREMENT] [-n TEST_RUN_REPEAT] [-f FLOWS] [-P SECS] [-X]\n"
+		"          [-T] [-N]\n"
+		"          [-o NFT_FILE]\n"
+		"  -f  flows (= clients) the tun writer cycles through, 1..1024 (default 1024)\n"
+		"  -P  after the PROG_TEST_RUN table, profile the v4 allowed case for P s (perf)\n"
+		"  -X  skip PROG_TEST_RUN\n"
 		"  -T  skip the tun path   -N  skip the nftables configs\n"
 		"  -o  keep a copy of the generated nftables ruleset\n",
 		argv0);
@@ -699,7 +911,7 @@ int main(int argc, char **argv)
 {
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "c:p:R:r:d:n:TNo:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:p:R:r:d:n:f:P:XTNo:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			cfg.clients = (uint32_t)strtoul(optarg, NULL, 0);
@@ -719,6 +931,15 @@ int main(int argc, char **argv)
 		case 'n':
 			cfg.repeat = atoi(optarg);
 			break;
+		case 'f':
+			cfg.nflows = atoi(optarg);
+			break;
+		case 'P':
+			cfg.profile_s = atoi(optarg);
+			break;
+		case 'X':
+			cfg.no_test_run = true;
+			break;
 		case 'T':
 			cfg.no_tun = true;
 			break;
@@ -736,7 +957,7 @@ int main(int argc, char **argv)
 	if (!cfg.clients || cfg.clients > TW_MAX_CLIENTS || !cfg.profiles ||
 	    cfg.profiles > TW_MAX_PROFILES || cfg.rules_per_profile < 100 ||
 	    cfg.rules_per_profile > 256 || cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS ||
-	    cfg.repeat < 1) {
+	    cfg.repeat < 1 || cfg.nflows < 1 || cfg.nflows > NFLOWS) {
 		usage(argv[0]);
 		return EXIT_FAILURE;
 	}
@@ -751,7 +972,7 @@ int main(int argc, char **argv)
 	printf("twbench: kernel ");
 	fflush(stdout);
 	e2e_ns_system(NULL, "uname -r");
-	err = bench_test_run();
+	err = cfg.no_test_run ? 0 : bench_test_run();
 	if (!err && !cfg.no_tun)
 		err = bench_tun();
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -54,8 +54,6 @@ if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
 	mnt devpts /dev/pts mode=0620,ptmxmode=0666,gid=5
 	[ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
 	mnt tmpfs /dev/shm mode=1777,nosuid,nodev
-	mnt tmpfs /tmp mode=1777,nosuid,nodev
-	mnt tmpfs /var/tmp mode=1777,nosuid,nodev
 	mnt bpf /sys/fs/bpf mode=0700
 	mnt tracefs /sys/kernel/tracing
 	mnt debugfs /sys/kernel/debug

@@ -14,16 +14,26 @@
 #	tw_check "alice pings the server" tw_nsexec "$(tw_client_ns 1)" ping -c1 -W2 10.8.0.1
 #	tw_done                            # "1..N" and "N passed, N failed, N skipped"
 #
-# Topology (every address is private or reserved for benchmarking, and lives only inside the
+# Topology (every address is private or reserved for benchmarking and lives only inside the
 # namespaces created here; nothing is added to the caller's namespace):
 #
-#   client i (tw-PID-cI)       hub (tw-PID-hub)          server (tw-PID-srv)       service (tw-PID-svc)
-#   eth0 198.18.0.(10+i)/24 -- cI  [br0]  srv -- eth0 198.18.0.1/24
-#   tun0 10.8.0.x (pool)                                  tun0 10.8.0.1/24
-#                                                         svc0 198.19.1.1/24 -- eth0 198.19.1.2/24
+#   tw-PID-cI (client i)         tw-PID-hub            tw-PID-srv (server)     tw-PID-svc (service)
+#   eth0 198.18.0.(10+i)/24 --- cI  [br0]  srv --- eth0 198.18.0.1/24
+#   tun0 10.8.0.x (pool)                           tun0 10.8.0.1/24
+#                                                  svc0 198.19.1.1/24 ---- eth0 198.19.1.2/24
 #
 # The server has exactly one uplink (eth0), as a production node has, so uplink programs can be
-# attached to it. Forwarding is switched on in the server namespace only.
+# attached to it. Forwarding is switched on in the server namespace only. Clients get a route to
+# the service network pushed by the server; the service namespace routes only the pool back.
+#
+# Functions: results  tw_ok, tw_fail, tw_skip, tw_check DESC CMD..., tw_expect DESC DIAG CMD...,
+#                     tw_diag, tw_done, tw_skip_all REASON, tw_bail REASON
+#            waiting  tw_wait_for CMD TIMEOUT (alias wait_for), tw_wait_log FILE STRING TIMEOUT
+#            world    tw_topo_create N, tw_ns_add, tw_veth, tw_nsexec NS CMD..., tw_spawn NS LOG
+#                     CMD..., tw_kill PID..., tw_on_cleanup CMD, tw_client_ns I, tw_client_addr I
+#            OpenVPN  tw_pki CN[:OU]..., tw_ovpn_server_start HOOK [DEV] [CONFIG_LINE...],
+#                     tw_ovpn_clients_start CN..., tw_ovpn_client_stop I, tw_mgmt COMMAND,
+#                     tw_tun_addr NS [DEV]
 #
 # Environment knobs: TW_E2E_PREFIX (namespace name prefix, default tw-$$-; run.sh sets it so it
 # can sweep after a scenario that was killed), TW_E2E_KEEP=1 (keep the work directory),
@@ -208,8 +218,8 @@ tw_kill() {
 		sleep 0.1
 	done
 	for pid in "$@"; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
 	return 0
 }
@@ -234,6 +244,8 @@ tw_on_cleanup() {
 tw_cleanup() {
 	local rc=$? ns pids hook
 	trap - EXIT INT TERM HUP
+	# Whatever the scenario set: every step below must run, failing or not.
+	set +e
 	for hook in "${TW_CLEANUP_HOOKS[@]}"; do
 		eval "$hook"
 	done
@@ -361,8 +373,12 @@ tw_ovpn_server_start() {
 	shift
 	[ $# -eq 0 ] || shift
 	[ -x "$hook" ] || tw_bail "hook not executable: $hook"
+	[ -c /dev/net/tun ] || tw_skip_all "no /dev/net/tun (tun module missing)"
 	[ -s "$TW_PKI/server.crt" ] || tw_pki
 	TW_SRV_DEV=$dev
+	# An IPv6 pool too (ifconfig_pool_remote_ip6), unless the kernel has IPv6 switched off.
+	TW_IPV6_POOL_LINE="# no IPv6 in this kernel: no server-ipv6"
+	[ ! -d /proc/sys/net/ipv6 ] || TW_IPV6_POOL_LINE="server-ipv6 $TW_POOL6_NET"
 	conf=$TW_DIR/server.conf
 	TW_SRV_LOG=$TW_DIR/server.log
 	TW_SRV_MGMT=$TW_DIR/mgmt.sock
@@ -376,7 +392,7 @@ tw_ovpn_server_start() {
 		dev-type tun
 		topology subnet
 		server $TW_POOL_NET $TW_POOL_MASK
-		server-ipv6 $TW_POOL6_NET
+		${TW_IPV6_POOL_LINE}
 		push "route ${TW_SVC_NET%/*} 255.255.255.0"
 		ca $TW_PKI/ca.crt
 		cert $TW_PKI/server.crt
@@ -464,10 +480,13 @@ tw_ovpn_client_stop() {
 # tw_mgmt COMMAND: one command on the server's management socket; prints the reply up to its
 # terminating SUCCESS:/ERROR:/END line, without real-time (">") notifications.
 tw_mgmt() {
-	local cmd=$1 line rc=1
+	local cmd=$1 line rc=1 in out pid
+	[ -S "$TW_SRV_MGMT" ] || { echo "no management socket at $TW_SRV_MGMT"; return 1; }
 	coproc TW_MG { exec ip netns exec "$TW_SRV_NS" timeout 10 nc -U "$TW_SRV_MGMT"; }
-	printf '%s\n' "$cmd" >&"${TW_MG[1]}"
-	while IFS= read -r -t 5 line <&"${TW_MG[0]}"; do
+	# Copies: bash unsets TW_MG as soon as the coprocess is reaped.
+	in=${TW_MG[0]} out=${TW_MG[1]} pid=$TW_MG_PID
+	{ printf '%s\n' "$cmd" >&"$out"; } 2>/dev/null
+	while IFS= read -r -t 5 line <&"$in"; do
 		line=${line%$'\r'}
 		[[ $line == '>'* ]] && continue
 		printf '%s\n' "$line"
@@ -475,10 +494,10 @@ tw_mgmt() {
 		END | SUCCESS:*) rc=0; break ;;
 		ERROR:*) break ;;
 		esac
-	done
-	{ printf 'quit\n' >&"${TW_MG[1]}"; } 2>/dev/null
-	eval "exec ${TW_MG[1]}>&-"
-	wait "$TW_MG_PID" 2>/dev/null
+	done 2>/dev/null
+	{ printf 'quit\n' >&"$out"; } 2>/dev/null
+	{ exec {out}>&- {in}<&-; } 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	return $rc
 }
 

@@ -11,7 +11,7 @@
 tw_e2e_init openvpn_admission
 tw_need_cmd openvpn python3
 [ -x "$TW_BIN/tunwardend" ] || tw_skip_all "build the daemon first (make)"
-trap 'tw_daemon_cleanup; tw_cleanup' EXIT
+tw_on_cleanup tw_daemon_cleanup
 
 tw_topo_create 4
 tw_daemon_setup

@@ -20,10 +20,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                          \
-	do {                                 \
-		if (!(cond))                 \
-			__builtin_trap();    \
+#define CHECK(cond)                       \
+	do {                              \
+		if (!(cond))              \
+			__builtin_trap(); \
 	} while (0)
 
 static void check_str(const char *s, size_t n, bool path)
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c.metrics_enabled) {
 		CHECK(c.metrics_port != 0);
 		CHECK(c.metrics_family == AF_INET ? c.metrics_addr[0] == 127 :
-						   c.metrics_addr[15] == 1);
+						    c.metrics_addr[15] == 1);
 	}
 	(void)tw_config_iface_match(&c, "tun0");
 	tw_config_free(&c);

@@ -33,7 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json = tw_record_to_json(&a, &len, err, sizeof(err));
 	if (!json)
 		abort();
-	if (tw_record_from_json(json, len, &b, err, sizeof(err)) || memcmp(&a, &b, sizeof(a)))
+	/* The parser zeroes the record first, so padding compares equal too. */
+	if (tw_record_from_json(json, len, &b, err, sizeof(err)) ||
+	    memcmp(&a, &b, sizeof(a)) != 0) // NOLINT(bugprone-suspicious-memory-comparison)
 		abort();
 	free(json);
 	return 0;

@@ -41,11 +41,12 @@ enum {
 	SL_C,	   /* PERMIT, tenant 2 */
 	SL_S,	   /* SANDBOX, tenant 1 */
 	SL_X,	   /* BANNED, tenant 1 */
-	SL_F,	   /* installed, then freed: its addresses are still in the map */
+	SL_F,	   /* tenant 2, installed, then freed: its addresses are still in the map */
 	SL_Z,	   /* PERMIT, tenant 0: isolated from everyone */
 	SL_N,	   /* PERMIT, profile without an allowlist */
 	SL_R,	   /* PERMIT, tenant 1, on another interface */
 	SL_G,	   /* PERMIT, tenant 1: removed and installed again by a subtest */
+	SL_Y,	   /* PERMIT, tenant 0 too: even two tenant-0 clients are isolated */
 	NSLOTS,
 };
 
@@ -67,6 +68,8 @@ enum {
 #define N6 "fd00:8::9"
 #define R4 "10.8.1.2"
 #define G4 "10.8.0.20"
+#define Y4 "10.8.0.21"
+#define Y6 "fd00:8::21"
 #define U4 "10.8.0.99" /* nobody */
 #define U6 "fd00:8::99"
 
@@ -100,12 +103,13 @@ static const struct tv_client clients[NSLOTS] = {
 	[SL_C] = { SL_C, TW_STATE_PERMIT, 2, PROFILE, LO_IFINDEX, C4, C6 },
 	[SL_S] = { SL_S, TW_STATE_SANDBOX, 1, PROFILE, LO_IFINDEX, S4, S6 },
 	[SL_X] = { SL_X, TW_STATE_BANNED, 1, PROFILE, LO_IFINDEX, X4, X6 },
-	[SL_F] = { SL_F, TW_STATE_PERMIT, 1, PROFILE, LO_IFINDEX, F4, F6 },
+	[SL_F] = { SL_F, TW_STATE_PERMIT, 2, PROFILE, LO_IFINDEX, F4, F6 },
 	[SL_Z] = { SL_Z, TW_STATE_PERMIT, 0, PROFILE, LO_IFINDEX, Z4, Z6 },
 	[SL_N] = { SL_N, TW_STATE_PERMIT, 1, PROFILE_EMPTY, LO_IFINDEX, N4, N6 },
 	/* the interface need not exist: only the key carries it */
 	[SL_R] = { SL_R, TW_STATE_PERMIT, 1, PROFILE, 1000, R4, NULL },
 	[SL_G] = { SL_G, TW_STATE_PERMIT, 1, PROFILE, LO_IFINDEX, G4, NULL },
+	[SL_Y] = { SL_Y, TW_STATE_PERMIT, 0, PROFILE, LO_IFINDEX, Y4, Y6 },
 };
 
 /* ---- the profile ---- */
@@ -367,6 +371,10 @@ static const struct tv_case cases[] = {
 	  .x = DROP_AT(TENANT, SL_A) },
 	{ "out6_tenant0_from_a_client", OUT, { V6(A6, Z6), TCP(44010, 80) },
 	  .x = DROP_AT(TENANT, SL_Z) },
+	{ "in4_tenant0_to_tenant0", IN, { V4(Z4, Y4), TCP(44013, 80) },
+	  .x = DROP_AT(TENANT, SL_Z) },
+	{ "out6_tenant0_from_tenant0", OUT, { V6(Z6, Y6), TCP(44014, 80) },
+	  .x = DROP_AT(TENANT, SL_Y) },
 	{ "in4_tenant0_to_remote", IN, { V4(Z4, WEB4), TCP(44011, 1500) }, .x = PASS_NEW(SL_Z) },
 	{ "in4_free_slot_peer_is_no_client", IN, { V4(A4, F4), TCP(44012, 80) },
 	  .x = PASS_NEW(SL_A) },
@@ -927,7 +935,8 @@ static int setup(struct tw_dp *dp)
 		}
 	}
 	/* freed by state only: its addresses still resolve to the slot, as
-	 * they do between the state flip and the address removal */
+	 * they do between the state flip and the address removal. Of another
+	 * tenant, so A reaches it only if a FREE peer counts as no client. */
 	err = tw_dp_client_set_state(dp, SL_F, TW_STATE_FREE);
 	if (err)
 		return err;

@@ -207,11 +207,18 @@ static bool bin_path(const char *name, const char *env, char *out, size_t len)
 		exe[n] = '\0';
 		snprintf(out, len, "%s/%s", dirname(dirname(exe)), name);
 	}
-	if (access(out, X_OK)) {
-		test__skip("%s not built (%s); run make %s", name, out, "all");
-		return false;
-	}
-	return true;
+	return access(out, X_OK) == 0;
+}
+
+/* Find binary @name; when it is missing, a subtest @sub says SKIP with the reason. */
+static bool need_bin(const char *name, const char *env, char *out, size_t len, const char *sub)
+{
+	bool found = bin_path(name, env, out, len);
+
+	/* A subtest of its own, so the SKIP is not pinned on the previous subtest. */
+	if (test__start_subtest(sub) && !found)
+		test__skip("%s not built (%s): make all", name, out);
+	return found;
 }
 
 struct run {
@@ -426,11 +433,70 @@ static void test_framing(void)
 		}
 		free(buf);
 		json_decref(o);
-		memset(big, 'z', TW_CTL_LINE_MAX);
-		big[TW_CTL_LINE_MAX] = '\0';
-		huge = json_pack("{s:s}", "cn", big);
-		ASSERT_EQ(tw_ctl_encode(huge, &buf, &len), -EMSGSIZE, "over-long refused");
-		json_decref(huge);
+		/* Responses may exceed a request's 64 KiB, up to TW_CTL_RESP_MAX. */
+		{
+			char *s = malloc(TW_CTL_RESP_MAX + 1);
+
+			if (ASSERT_OK_PTR(s, "malloc")) {
+				memset(s, 'z', TW_CTL_RESP_MAX);
+				s[TW_CTL_LINE_MAX * 2] = '\0';
+				huge = json_pack("{s:s}", "cn", s);
+				ASSERT_OK(tw_ctl_encode(huge, &buf, &len), "128 KiB response");
+				free(buf);
+				json_decref(huge);
+				s[TW_CTL_LINE_MAX * 2] = 'z';
+				s[TW_CTL_RESP_MAX] = '\0';
+				huge = json_pack("{s:s}", "cn", s);
+				ASSERT_EQ(tw_ctl_encode(huge, &buf, &len), -EMSGSIZE,
+					  "over TW_CTL_RESP_MAX refused");
+				json_decref(huge);
+			}
+			free(s);
+		}
+	}
+
+	if (test__start_subtest("frame_grow")) {
+		struct tw_ctl_frame *g = malloc(sizeof(*g));
+		size_t lim = 3 * TW_CTL_LINE_MAX, off = 0, chunk;
+		char *blob = malloc(lim + 2);
+
+		if (ASSERT_OK_PTR(g, "malloc") && ASSERT_OK_PTR(blob, "malloc")) {
+			/* A line of exactly the limit, fed in odd chunks, grows the buffer. */
+			tw_ctl_frame_init_max(g, lim);
+			memset(blob, 'g', lim - 1);
+			blob[lim - 1] = '\n';
+			memcpy(blob + lim, "x\n", 2);
+			while (off < lim) {
+				chunk = lim - off < 7777 ? lim - off : 7777;
+				if (tw_ctl_frame_push(g, blob + off, chunk) != chunk)
+					break;
+				off += chunk;
+				if (off < lim)
+					ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 0, "not yet");
+			}
+			ASSERT_EQ(off, lim, "all pushed");
+			/* Full now: the rest waits until the line is taken. */
+			ASSERT_EQ(tw_ctl_frame_push(g, blob + lim, 2), 0, "full");
+			if (ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 1, "big line"))
+				ASSERT_EQ(len, lim - 1, "big len");
+			ASSERT_EQ(tw_ctl_frame_push(g, blob + lim, 2), 2, "room again");
+			if (ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 1, "next line"))
+				ASSERT_STREQ(line, "x", "after the big line");
+			ASSERT_LE(g->heap_cap, lim, "never beyond the limit");
+			/* One byte over the limit. */
+			blob[lim - 1] = 'g';
+			blob[lim] = '\n';
+			off = tw_ctl_frame_push(g, blob, lim + 1);
+			ASSERT_EQ(off, lim, "takes up to the limit");
+			ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), -EMSGSIZE, "over the limit");
+			tw_ctl_frame_push(g, blob + lim, 1);
+			tw_ctl_frame_push(g, "{}\n", 3);
+			if (ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 1, "resync"))
+				ASSERT_STREQ(line, "{}", "line after");
+			tw_ctl_frame_fini(g);
+		}
+		free(blob);
+		free(g);
 	}
 
 	if (test__start_subtest("recv_partial_reads")) {
@@ -494,6 +560,27 @@ static void test_call(void)
 			srv_stop(&s);
 		}
 	}
+	if (test__start_subtest("call_big_response")) {
+		/* A busy node's "clients": far beyond a request's 64 KiB. */
+		size_t n = 1 << 20;
+		char *reply = malloc(n + 64);
+
+		if (ASSERT_OK_PTR(reply, "malloc")) {
+			int off = snprintf(reply, 64, "{\"ok\":true,\"blob\":\"");
+
+			memset(reply + off, 'b', n);
+			strcpy(reply + off + n, "\"}");
+			if (srv_run(&s, SRV_REPLY, reply, 1)) {
+				ret = tw_ctl_call(s.path, req, &resp, 5000, errbuf, sizeof(errbuf));
+				if (ASSERT_OK(ret, errbuf))
+					ASSERT_EQ(strlen(json_string_value(json_object_get(resp, "blob"))),
+						  n, "all of it");
+				json_decref(resp);
+				srv_stop(&s);
+			}
+		}
+		free(reply);
+	}
 	if (test__start_subtest("call_refused")) {
 		if (srv_run(&s, SRV_REPLY, "{\"ok\":false,\"error\":\"no such client 'bob'\"}", 1)) {
 			ret = tw_ctl_call(s.path, req, &resp, 2000, errbuf, sizeof(errbuf));
@@ -540,7 +627,7 @@ static void test_call(void)
 			t0 = tw_ctl_now_ms() - t0;
 			ASSERT_EQ(ret, -ETIMEDOUT, "silent daemon");
 			ASSERT_GE(t0, 195, "waited the timeout");
-			ASSERT_LT(t0, 1000, "not much longer");
+			ASSERT_LT(t0, 1500, "not much longer");
 			srv_stop(&s);
 		}
 	}
@@ -621,7 +708,7 @@ static void test_hook(void)
 
 	if (!ASSERT_OK_PTR(r, "calloc"))
 		return;
-	if (!bin_path("tunwarden-hook", "TW_HOOK_BIN", hook, sizeof(hook)))
+	if (!need_bin("tunwarden-hook", "TW_HOOK_BIN", hook, sizeof(hook), "hook_binary"))
 		goto out_free;
 	if (!srv_init(&s))
 		goto out_free;
@@ -741,7 +828,7 @@ static void test_hook(void)
 		ASSERT_EQ(r->status, 1, "connect fails closed");
 		ASSERT_TRUE(strstr(r->err, "fail-closed") != NULL, "stderr says so");
 		ASSERT_TRUE(strstr(r->err, s.path) != NULL, "stderr names the socket");
-		ASSERT_LT(r->elapsed_ms, 500, "no waiting for a missing daemon");
+		ASSERT_LT(r->elapsed_ms, 1500, "no waiting for a missing daemon");
 		run_hook(hook, DISCONNECT_ENV, s.path, NULL, NULL, r);
 		ASSERT_EQ(r->status, 0, "disconnect always 0");
 		ASSERT_TRUE(strstr(r->err, "disconnect not reported") != NULL, "but logged");
@@ -772,13 +859,13 @@ static void test_hook(void)
 			run_hook(hook, CONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=300", cfg, r);
 			ASSERT_EQ(r->status, 1, "silent daemon: refused");
 			ASSERT_GE(r->elapsed_ms, 290, "waited the configured 300 ms");
-			ASSERT_LT(r->elapsed_ms, 1000, "and not much more");
+			ASSERT_LT(r->elapsed_ms, 1500, "and not much more");
 			ASSERT_TRUE(strstr(r->err, "no response in time") != NULL, "says timeout");
 			/* Default budget: 2 s. */
 			run_hook(hook, CONNECT_ENV, s.path, NULL, cfg, r);
 			ASSERT_EQ(r->status, 1, "default timeout: refused");
 			ASSERT_GE(r->elapsed_ms, 1990, "waited the default 2 s");
-			ASSERT_LT(r->elapsed_ms, 3000, "and not much more");
+			ASSERT_LT(r->elapsed_ms, 4000, "and not much more");
 			srv_stop(&s);
 			ASSERT_EQ(s.nreq, 2, "both requests arrived");
 		}
@@ -786,7 +873,7 @@ static void test_hook(void)
 			run_hook(hook, DISCONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=200", NULL, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 0, "disconnect timeout still 0");
-			ASSERT_LT(r->elapsed_ms, 1000, "bounded");
+			ASSERT_LT(r->elapsed_ms, 1500, "bounded");
 		}
 	}
 	if (test__start_subtest("hook_latency")) {
@@ -834,7 +921,7 @@ static void test_cli(void)
 
 	if (!ASSERT_OK_PTR(r, "calloc"))
 		return;
-	if (!bin_path("tunwarden", "TW_CLI_BIN", cli, sizeof(cli)))
+	if (!need_bin("tunwarden", "TW_CLI_BIN", cli, sizeof(cli), "cli_binary"))
 		goto out_free;
 	if (!srv_init(&s))
 		goto out_free;

@@ -14,6 +14,8 @@
 
 #define MAX_ENV 96
 
+/* Tables read better one entry per line. */
+/* clang-format off */
 /* client-connect, as OpenVPN 2.6.14 ran the hook for CN alice (OU tenantA). */
 static const char *const connect_env[] = {
 	"daemon_log_redirect=1",
@@ -108,8 +110,10 @@ struct envcase {
 	const char *const *base;
 	const char *edit[4];
 	const char *argv[5]; /* argv[0] is implied; NULL-terminated */
-	const char *err;     /* NULL: must parse */
+	const char *err; /* NULL: must parse */
 };
+
+/* clang-format on */
 
 static size_t keylen(const char *kv)
 {
@@ -131,7 +135,7 @@ static void build_env(const struct envcase *c, char **out)
 		if (del || dup)
 			ed++;
 		for (i = 0; i < n && !dup; i++) {
-			if (keylen(out[i]) != keylen(ed) || strncmp(out[i], ed, keylen(ed)))
+			if (keylen(out[i]) != keylen(ed) || strncmp(out[i], ed, keylen(ed)) != 0)
 				continue;
 			if (del)
 				memmove(&out[i], &out[i + 1], (n-- - i - 1) * sizeof(out[0]));
@@ -160,6 +164,7 @@ static int run_case(const struct envcase *c, struct tw_hook_env *e, char *err, s
 	return tw_hook_env_parse(envp, argc, argv, e, err, errlen);
 }
 
+/* clang-format off */
 static const struct envcase bad_cases[] = {
 	/* numbers */
 	{ "port letters", connect_env, { "trusted_port=12a" }, { CC_FILE },
@@ -269,6 +274,8 @@ static const struct envcase bad_cases[] = {
 	  "common_name: differs from argv[3]: 'alice'" },
 };
 
+/* clang-format on */
+
 static void test_bad(void)
 {
 	struct tw_hook_env e, sentinel;
@@ -286,15 +293,19 @@ static void test_bad(void)
 		if (!ASSERT_EQ(ret, -EINVAL, c->name))
 			continue;
 		ASSERT_STREQ(err, c->err, c->name);
-		ASSERT_TRUE(!memcmp(&e, &sentinel, sizeof(e)), "output untouched on error");
+		/* Bytes, padding included: the parser must not have written at all. */
+		ASSERT_TRUE(!memcmp((const unsigned char *)&e, (const unsigned char *)&sentinel,
+				    sizeof(e)),
+			    "output untouched on error");
 	}
 }
 
 static void test_connect(void)
 {
-	static const struct envcase c = { .name = "connect", .base = connect_env,
-					    .argv = { CC_FILE } };
-	struct tw_hook_env e;
+	static const struct envcase c = { .name = "connect",
+					  .base = connect_env,
+					  .argv = { CC_FILE } };
+	struct tw_hook_env e = {};
 	char err[256] = "";
 	char a[INET6_ADDRSTRLEN];
 
@@ -319,9 +330,8 @@ static void test_connect(void)
 
 static void test_disconnect(void)
 {
-	static const struct envcase c = { .name = "disconnect",
-					    .base = disconnect_env };
-	struct tw_hook_env e;
+	static const struct envcase c = { .name = "disconnect", .base = disconnect_env };
+	struct tw_hook_env e = {};
 	char err[256] = "";
 
 	if (!ASSERT_OK(run_case(&c, &e, err, sizeof(err)), "parse"))
@@ -334,6 +344,7 @@ static void test_disconnect(void)
 	ASSERT_STREQ(e.config_file, "", "no config file on disconnect");
 }
 
+/* clang-format off */
 static const struct envcase good_cases[] = {
 	{ "cn 64 bytes", connect_env, { "common_name=" CN64 }, { CC_FILE }, NULL },
 	{ "cn punctuation", connect_env, { "common_name=Jane Doe <jd@example.org> #1" },
@@ -349,9 +360,11 @@ static const struct envcase good_cases[] = {
 	  NULL },
 };
 
+/* clang-format on */
+
 static void test_good_variants(void)
 {
-	struct tw_hook_env e;
+	struct tw_hook_env e = {};
 	char err[256];
 	size_t i;
 
@@ -377,14 +390,16 @@ static void test_good_variants(void)
 
 static void test_ipv6_peer(void)
 {
-	static const struct envcase c6 = { "v6 peer", connect_env,
+	static const struct envcase c6 = { "v6 peer",
+					   connect_env,
 					   { "-trusted_ip", "-untrusted_ip",
 					     "trusted_ip6=2001:db8::7" },
-					   { CC_FILE }, NULL };
-	static const struct envcase cu = { "untrusted only", connect_env,
-					   { "-trusted_ip", "-trusted_port" },
-					   { CC_FILE }, NULL };
-	struct tw_hook_env e;
+					   { CC_FILE },
+					   NULL };
+	static const struct envcase cu = {
+		"untrusted only", connect_env, { "-trusted_ip", "-trusted_port" }, { CC_FILE }, NULL
+	};
+	struct tw_hook_env e = {};
 	char err[256] = "", a[INET6_ADDRSTRLEN];
 
 	if (ASSERT_OK(run_case(&c6, &e, err, sizeof(err)), "v6 peer")) {
@@ -402,13 +417,16 @@ static void test_ipv6_peer(void)
 
 static void test_learn(void)
 {
-	static const struct envcase add = { "add", learn_env, {}, { "add", "10.8.0.2", "alice" },
-					    NULL };
-	static const struct envcase net = { "iroute", learn_env, {},
-					    { "update", "fd74:7700:1::/48", "alice" }, NULL };
-	static const struct envcase del = { "delete", learn_env, { "-common_name" },
-					    { "delete", "10.8.0.2" }, NULL };
-	struct tw_hook_env e;
+	static const struct envcase add = {
+		"add", learn_env, {}, { "add", "10.8.0.2", "alice" }, NULL
+	};
+	static const struct envcase net = {
+		"iroute", learn_env, {}, { "update", "fd74:7700:1::/48", "alice" }, NULL
+	};
+	static const struct envcase del = {
+		"delete", learn_env, { "-common_name" }, { "delete", "10.8.0.2" }, NULL
+	};
+	struct tw_hook_env e = {};
 	char err[256] = "", a[INET6_ADDRSTRLEN];
 
 	if (ASSERT_OK(run_case(&add, &e, err, sizeof(err)), "learn add")) {
@@ -433,7 +451,7 @@ static void test_learn(void)
 static void test_edges(void)
 {
 	char *argv[] = { "hook", NULL };
-	struct tw_hook_env e;
+	struct tw_hook_env e = {};
 	char small[12], err[128];
 	char *env[] = { "script_type", "=x", "dev=tun0", "script_type=up", NULL };
 

@@ -226,7 +226,13 @@ static void subtest_group_commit(void)
 	ASSERT_EQ(tw_journal_last_seq(j), 103, "durable commits what was queued before it");
 	append(j, TW_REC_INTERIM, "s", false);
 	ASSERT_OK(tw_journal_flush(j), "flush");
+	ASSERT_OK(tw_journal_stats(j, &st), "stats");
+	ASSERT_EQ(st.synced_seq, 103, "a NORMAL flush is committed, not yet synced");
+	ASSERT_EQ(st.last_seq, 104, "committed");
+	/* Readers only ever see synced rows: read_since syncs first. */
 	ASSERT_EQ(read_all(j, rows), 104, "all 104");
+	ASSERT_OK(tw_journal_stats(j, &st), "stats");
+	ASSERT_EQ(st.synced_seq, 104, "synced by the read");
 out:
 	ASSERT_OK(tw_journal_close(j), "close");
 	tj_clean(&t);
@@ -401,15 +407,15 @@ static int fill_for_cap(struct tw_journal *j, uint32_t *kinds, char *sess)
 	char name[2] = "";
 	int seq = 0, i, k, ret;
 
-#define ADD(kd, c, dur)                                                       \
-	do {                                                                  \
-		name[0] = (c);                                                \
-		ret = append(j, (kd), (c) ? name : NULL, (dur));              \
-		if (ret <= 0)                                                 \
-			return -1;                                            \
-		seq = ret;                                                    \
-		kinds[seq] = (kd);                                            \
-		sess[seq] = (c);                                              \
+#define ADD(kd, c, dur)                                          \
+	do {                                                     \
+		name[0] = (c);                                   \
+		ret = append(j, (kd), (c) ? name : NULL, (dur)); \
+		if (ret <= 0)                                    \
+			return -1;                               \
+		seq = ret;                                       \
+		kinds[seq] = (kd);                               \
+		sess[seq] = (c);                                 \
 	} while (0)
 	for (i = 0; i < 6; i++)
 		ADD(head[i].kind, head[i].s, head[i].kind != TW_REC_INTERIM);
@@ -500,7 +506,8 @@ static void subtest_cap(void)
 			nsup_kept_before++;
 		if (!ASSERT_EQ(dropped[s], want_dropped, "dropped exactly the oldest superseded") ||
 		    !ASSERT_EQ(present[s], !want_dropped, "row present unless dropped")) {
-			test__diag("seq %d kind %u session %c", s, kinds[s], sess[s] ? sess[s] : '-');
+			test__diag("seq %d kind %u session %c", s, kinds[s],
+				   sess[s] ? sess[s] : '-');
 			break;
 		}
 	}

@@ -73,7 +73,7 @@ static void check_snapshot(void)
 	const struct tw_rule *r;
 	struct tw_policy *p;
 	uint8_t a4[4];
-	char err[512];
+	char err[512] = "";
 	size_t it = 0, n = 0;
 
 	p = parse_q(snapshot, err, sizeof(err));
@@ -288,7 +288,8 @@ static const struct {
 	{ "[1, 2]", "expected a JSON object at the top, got an array" },
 	{ "{'version': 1, 'version': 2}",
 	  "invalid JSON at line 1 column 24: duplicate object key near '\"version\"'" },
-	{ "{'version': 1,", "invalid JSON at line 1 column 14: string or '}' expected near end of file" },
+	{ "{'version': 1,",
+	  "invalid JSON at line 1 column 14: string or '}' expected near end of file" },
 	{ "{\x03}", "invalid JSON at line 1 column 2: string or '}' expected near '\\x03'" },
 	{ "{'version': 99999999999999999999}",
 	  "invalid JSON at line 1 column 32: too big integer near '99999999999999999999'" },
@@ -299,7 +300,7 @@ static const struct {
 
 static void check_errors(void)
 {
-	char err[512], name[64];
+	char err[512] = "", name[64];
 	struct tw_policy *p;
 	size_t i;
 
@@ -323,11 +324,13 @@ static void check_limits(void)
 	static const char ok[] = "{\"version\": 1}";
 	size_t n = TW_POLICY_MAX_BYTES + 1;
 	struct tw_policy *p;
-	char err[256], *big;
+	char err[256] = "", *big;
 
 	big = malloc(n);
-	if (!ASSERT_OK_PTR(big, "malloc"))
+	if (!big) {
+		ASSERT_OK_PTR(big, "malloc");
 		return;
+	}
 	memset(big, ' ', n);
 	memcpy(big, ok, sizeof(ok) - 1);
 	errno = 0;
@@ -362,7 +365,7 @@ static void check_deltas(void)
 	const struct tw_subject *s;
 	struct tw_policy *p;
 	uint32_t emp_num, con_num;
-	char err[512];
+	char err[512] = "";
 	int ret;
 
 	p = parse_q(snapshot, err, sizeof(err));
@@ -440,15 +443,18 @@ static void check_deltas(void)
 	ASSERT_EQ(tw_policy_nsubjects(p), 4, "subject count untouched");
 
 	/* A profile still named by a subject cannot go ... */
-	ret = delta_q(p, "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'remove':"
-			 " ['employees']}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'remove':"
+		      " ['employees']}}",
 		      err, sizeof(err));
 	ASSERT_EQ(ret, -EINVAL, "referenced profile");
 	ASSERT_STREQ(err, "profiles.remove: profile 'employees' is still used by 2 subject(s)",
 		     "referenced profile msg");
-	ret = delta_q(p, "{'type': 'delta', 'base': 11, 'version': 12, 'tenants': {'remove':"
-			 " ['acme']}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 11, 'version': 12, 'tenants': {'remove':"
+		      " ['acme']}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "tenants.remove: tenant 'acme' is still used by 2 subject(s)",
 		     "referenced tenant msg");
 	/* ... nor be referenced by an upsert in the same delta. */
@@ -457,26 +463,34 @@ static void check_deltas(void)
 		      "['lab']}, 'subjects': {'upsert': [{'kind': 'cn', 'id': 'carol',"
 		      " 'profiles': ['lab'], 'state': 'enabled'}]}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "subjects.upsert[0].profiles[0]: unknown profile 'lab'",
 		     "removed profile msg");
-	ret = delta_q(p, "{'type': 'delta', 'base': 11, 'version': 12, 'subjects': {'remove':"
-			 " [{'kind': 'cn', 'id': 'zed'}]}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 11, 'version': 12, 'subjects': {'remove':"
+		      " [{'kind': 'cn', 'id': 'zed'}]}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "subjects.remove[0]: no subject cn 'zed' to remove", "unknown remove");
 	ret = delta_q(p,
 		      "{'type': 'delta', 'base': 11, 'version': 12, 'subjects': {'remove':"
 		      " [{'kind': 'cn', 'id': 'bob'}], 'upsert': [{'kind': 'cn', 'id': 'bob',"
 		      " 'state': 'enabled'}]}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "subjects.upsert[0]: subject cn 'bob' is both upserted and removed",
 		     "upsert+remove");
-	ret = delta_q(p, "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'remove':"
-			 " ['lab', 'lab']}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'remove':"
+		      " ['lab', 'lab']}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "profiles.remove[1]: 'lab' removed twice", "removed twice");
-	ret = delta_q(p, "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'drop':"
-			 " ['lab']}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 11, 'version': 12, 'profiles': {'drop':"
+		      " ['lab']}}",
 		      err, sizeof(err));
+	ASSERT_EQ(ret, -EINVAL, "refused");
 	ASSERT_STREQ(err, "profiles: unknown key 'drop'", "change keys");
 	ASSERT_EQ(tw_policy_version(p), 11, "still 11 after refusals");
 
@@ -501,8 +515,9 @@ static void check_deltas(void)
 		ASSERT_EQ(tw_policy_ntenants(p), 2, "2 tenants");
 	}
 	/* Now that num 3 was free for a whole version, it is reused. */
-	ret = delta_q(p, "{'type': 'delta', 'base': 13, 'version': 14, 'profiles': {'upsert':"
-			 " [{'id': 'lab3'}]}}",
+	ret = delta_q(p,
+		      "{'type': 'delta', 'base': 13, 'version': 14, 'profiles': {'upsert':"
+		      " [{'id': 'lab3'}]}}",
 		      err, sizeof(err));
 	if (ASSERT_OK(ret, err) && ASSERT_OK_PTR(tw_policy_profile(p, "lab3"), "lab3"))
 		ASSERT_EQ(tw_policy_profile(p, "lab3")->num, 3, "lab3 reuses 3");
@@ -516,7 +531,7 @@ out:
 static void check_next(void)
 {
 	struct tw_policy *a, *b = NULL;
-	char err[512];
+	char err[512] = "";
 
 	a = parse_q("{'version': 5, 'tenants': [{'id': 't1'}, {'id': 't2'}], 'profiles':"
 		    " [{'id': 'a'}, {'id': 'b'}]}",
@@ -646,7 +661,7 @@ static void check_100k(void)
 
 	/* A delta on the big policy: remove 1000, add 1000, revoke one. */
 	{
-		size_t cap = 256 * 2001, o = 0;
+		size_t cap = (size_t)256 * 2001, o = 0;
 		char *d = malloc(cap);
 
 		if (!ASSERT_OK_PTR(d, "delta buf"))
@@ -655,13 +670,18 @@ static void check_100k(void)
 			      "{\"type\":\"delta\",\"base\":1,\"version\":2,\"subjects\":{"
 			      "\"remove\":[");
 		for (i = 0; i < 1000; i++)
-			o += snprintf(d + o, cap - o, "%s{\"kind\":\"cn\",\"id\":\"user-%06d"
-				      "@example.org\"}", i ? "," : "", i * 7);
+			o += snprintf(d + o, cap - o,
+				      "%s{\"kind\":\"cn\",\"id\":\"user-%06d"
+				      "@example.org\"}",
+				      i ? "," : "", i * 7);
 		o += snprintf(d + o, cap - o, "],\"upsert\":[");
 		for (i = 0; i < 1000; i++)
-			o += snprintf(d + o, cap - o, "{\"kind\":\"cn\",\"id\":\"new-%d\","
-				      "\"profiles\":[\"p1\"],\"state\":\"enabled\"},", i);
-		o += snprintf(d + o, cap - o, "{\"kind\":\"cn\",\"id\":\"user-000001@example.org\","
+			o += snprintf(d + o, cap - o,
+				      "{\"kind\":\"cn\",\"id\":\"new-%d\","
+				      "\"profiles\":[\"p1\"],\"state\":\"enabled\"},",
+				      i);
+		o += snprintf(d + o, cap - o,
+			      "{\"kind\":\"cn\",\"id\":\"user-000001@example.org\","
 			      "\"state\":\"revoked\"}]}}");
 		t0 = now_s();
 		ret = tw_policy_apply_delta(p, d, o, err, sizeof(err));
@@ -694,7 +714,7 @@ static void check_example(void)
 {
 	static char buf[1 << 20];
 	struct tw_policy *p;
-	char err[512];
+	char err[512] = "";
 	size_t n;
 	FILE *f;
 

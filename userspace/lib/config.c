@@ -181,38 +181,39 @@ struct pstate {
 	size_t errlen;
 	enum section sec;
 	char sec_label[IFNAMSIZ + 16]; /* "accounting" or "interface tun*" */
-	struct tw_cfg_iface *iface;    /* current [interface] section */
-	bool ifaces_from_file;	       /* the default interfaces were dropped */
-	unsigned int *seen;	       /* line each scalar key was set on, by key index */
+	struct tw_cfg_iface *iface; /* current [interface] section */
+	bool ifaces_from_file; /* the default interfaces were dropped */
+	unsigned int *seen; /* line each scalar key was set on, by key index */
 	unsigned int state_dir_line, run_dir_line;
 };
 
-static int perr(struct pstate *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int perr(struct pstate *st, const char *fmt, ...)
+/* perr() always yields -EINVAL; a macro so static analysers see it (see policy.c). */
+static void perr_(struct pstate *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void perr_(struct pstate *st, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	if (!st->errlen)
-		return -EINVAL;
+		return;
 	/* Line 0: a check across keys, after the whole file was read. */
 	if (st->line)
 		n = snprintf(st->err, st->errlen, "%s:%u: ", st->fname, st->line);
 	else
 		n = snprintf(st->err, st->errlen, "%s: ", st->fname);
 	if (n < 0 || (size_t)n >= st->errlen)
-		return -EINVAL;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(st->err + n, st->errlen - n, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
 }
+#define perr(...) (perr_(__VA_ARGS__), -EINVAL)
 
 /* ---- key table ---- */
 
 enum ktype {
-	K_STR,	    /* plain name, no whitespace */
-	K_PATH,	    /* absolute path */
+	K_STR, /* plain name, no whitespace */
+	K_PATH, /* absolute path */
 	K_DURATION, /* seconds */
 	K_SIZE,
 	K_U32,
@@ -225,19 +226,19 @@ typedef int (*khandler)(struct pstate *st, const struct kdesc *k, struct tw_conf
 			const char *val);
 
 struct kdesc {
-	enum section sec;
 	const char *key;
-	enum ktype type;
 	size_t off;
-	size_t size;	     /* K_STR / K_PATH: buffer size */
-	uint64_t min, max;   /* numbers */
+	size_t size; /* K_STR / K_PATH: buffer size */
+	uint64_t min, max; /* numbers */
 	const char *const *names; /* K_ENUM: NULL-terminated, value = index */
-	khandler fn;	     /* K_SPECIAL */
-	bool list;	     /* may repeat: values append */
+	khandler fn; /* K_SPECIAL */
+	enum section sec;
+	enum ktype type;
+	bool list; /* may repeat: values append */
 };
 
 #define OFF(m) offsetof(struct tw_config, m)
-#define SZ(m) sizeof(((struct tw_config *)0)->m)
+#define SZ(m)  sizeof(((struct tw_config *)0)->m)
 
 static const char *const log_names[] = { "err", "warn", "info", "debug", NULL };
 static const char *const attach_names[] = { "auto", "tcx", "tc", NULL };
@@ -250,15 +251,25 @@ static int k_mgmt(struct pstate *st, const struct kdesc *k, struct tw_config *c,
 static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config *c,
 		     const char *val);
 static int k_l3off(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
-static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *c,
-		    const char *val);
+static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
 
 #define DAY 86400ULL
-#define KS(s, k, t, m) { .sec = s, .key = k, .type = t, .off = OFF(m), .size = SZ(m) }
-#define KN(s, k, t, m, lo, hi) \
-	{ .sec = s, .key = k, .type = t, .off = OFF(m), .min = lo, .max = hi }
-#define KE(s, k, m, n) { .sec = s, .key = k, .type = K_ENUM, .off = OFF(m), .names = n }
-#define KF(s, k, f, l) { .sec = s, .key = k, .type = K_SPECIAL, .fn = f, .list = l }
+#define KS(s, k, t, m)                                                            \
+	{                                                                         \
+		.sec = (s), .key = (k), .type = (t), .off = OFF(m), .size = SZ(m) \
+	}
+#define KN(s, k, t, m, lo, hi)                                                               \
+	{                                                                                    \
+		.sec = (s), .key = (k), .type = (t), .off = OFF(m), .min = (lo), .max = (hi) \
+	}
+#define KE(s, k, m, n)                                                              \
+	{                                                                           \
+		.sec = (s), .key = (k), .type = K_ENUM, .off = OFF(m), .names = (n) \
+	}
+#define KF(s, k, f, l)                                                            \
+	{                                                                         \
+		.sec = (s), .key = (k), .type = K_SPECIAL, .fn = (f), .list = (l) \
+	}
 static const struct kdesc keys[] = {
 	KS(SEC_NODE, "id", K_STR, node_id),
 	KS(SEC_NODE, "state_dir", K_PATH, state_dir),
@@ -333,8 +344,8 @@ static int bad_value(struct pstate *st, const struct kdesc *k, const char *what,
 		    hint ? ": " : "", hint ? hint : "");
 }
 
-static int out_of_range(struct pstate *st, const struct kdesc *k, const char *val,
-			const char *lo, const char *hi)
+static int out_of_range(struct pstate *st, const struct kdesc *k, const char *val, const char *lo,
+			const char *hi)
 {
 	char q[TOKEN_QUOTE_MAX * 4 + 4];
 
@@ -533,8 +544,7 @@ static int k_profiles(struct pstate *st, const struct kdesc *k, struct tw_config
 	return for_each_item(st, k, c, tmp, profile_item);
 }
 
-static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *c,
-		    const char *val)
+static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
 {
 	if (!valid_ifname(val, false))
 		return bad_value(st, k, "interface name", val, NULL);
@@ -546,9 +556,9 @@ static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *
 static int vport_item(struct pstate *st, const struct kdesc *k, struct tw_config *c,
 		      const char *val)
 {
-	static const char *const kinds[] = { [TW_VPN_OPENVPN] = "openvpn",
-					     [TW_VPN_WIREGUARD] = "wireguard",
-					     [TW_VPN_IKE] = "ike" };
+	static const char *const kinds[] = {
+		[TW_VPN_OPENVPN] = "openvpn", [TW_VPN_WIREGUARD] = "wireguard", [TW_VPN_IKE] = "ike"
+	};
 	const char *hint = "expected PROTO/PORT/KIND, e.g. udp/1194/openvpn";
 	char tmp[64], *proto, *port, *kind, *end;
 	struct tw_cfg_vport vp = {};
@@ -625,8 +635,7 @@ static int k_mgmt(struct pstate *st, const struct kdesc *k, struct tw_config *c,
 }
 
 /* "127.0.0.1:9310", "[::1]:9310", "localhost:9310", or "off". */
-static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config *c,
-		     const char *val)
+static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
 {
 	const char *hint = "expected 127.0.0.1:PORT, [::1]:PORT, localhost:PORT or off";
 	char host[64], *end;
@@ -674,7 +683,7 @@ static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config 
 	/* Metrics carry subject names and per-tenant figures: they are for a
 	 * local scraper or an SSH tunnel, never for the network. */
 	if ((fam == AF_INET && a[0] != 127) ||
-	    (fam == AF_INET6 && memcmp(a, in6addr_loopback.s6_addr, 16))) {
+	    (fam == AF_INET6 && memcmp(a, in6addr_loopback.s6_addr, 16) != 0)) {
 		char q[TOKEN_QUOTE_MAX * 4 + 4];
 
 		tw_quote_token(q, sizeof(q), val, strlen(val));
@@ -887,12 +896,15 @@ static int finish(struct pstate *st, struct tw_config *c)
 
 	err = derive(st, c->journal_path, sizeof(c->journal_path), c->state_dir, "journal.db",
 		     st->state_dir_line, "state_dir");
-	err = err ?: derive(st, c->policy_cache_path, sizeof(c->policy_cache_path), c->state_dir,
-			    "policy.json", st->state_dir_line, "state_dir");
-	err = err ?: derive(st, c->status_path, sizeof(c->status_path), c->state_dir,
-			    "status.json", st->state_dir_line, "state_dir");
-	err = err ?: derive(st, c->socket_path, sizeof(c->socket_path), c->run_dir,
-			    "tunwardend.sock", st->run_dir_line, "run_dir");
+	err = err   ?:
+		      derive(st, c->policy_cache_path, sizeof(c->policy_cache_path), c->state_dir,
+			     "policy.json", st->state_dir_line, "state_dir");
+	err = err   ?:
+		      derive(st, c->status_path, sizeof(c->status_path), c->state_dir,
+			     "status.json", st->state_dir_line, "state_dir");
+	err = err   ?:
+		      derive(st, c->socket_path, sizeof(c->socket_path), c->run_dir,
+			     "tunwardend.sock", st->run_dir_line, "run_dir");
 	if (err)
 		return err;
 	st->line = 0;

@@ -21,14 +21,14 @@
 
 #define TW_CONF_PATH "/etc/tunwarden/tunwarden.conf"
 
-#define TW_CFG_PATH_MAX 256 /* every path we take; unix socket paths must fit 108 */
-#define TW_CFG_SUN_PATH_MAX 108
-#define TW_CFG_NAME_MAX 64 /* node id, profile names */
-#define TW_CFG_MAX_IFACES 64
+#define TW_CFG_PATH_MAX		  256 /* every path we take; unix socket paths must fit 108 */
+#define TW_CFG_SUN_PATH_MAX	  108
+#define TW_CFG_NAME_MAX		  64 /* node id, profile names */
+#define TW_CFG_MAX_IFACES	  64
 #define TW_CFG_MAX_IFACE_PROFILES 16
-#define TW_CFG_MAX_VPORTS 64 /* TW_MAX_VPN_PORTS */
-#define TW_CFG_MAX_MGMT 16
-#define TW_CFG_MAX_BYTES (1 << 20) /* a config file beyond this is a mistake */
+#define TW_CFG_MAX_VPORTS	  64 /* TW_MAX_VPN_PORTS */
+#define TW_CFG_MAX_MGMT		  16
+#define TW_CFG_MAX_BYTES	  (1 << 20) /* a config file beyond this is a mistake */
 
 enum tw_log_level {
 	TW_LOG_ERR = 0,
@@ -39,7 +39,7 @@ enum tw_log_level {
 
 enum tw_offline_mode {
 	TW_OFFLINE_KNOWN_ONLY = 0, /* admit subjects the cached policy knows, as it says */
-	TW_OFFLINE_SANDBOX = 1,	   /* admit known subjects into SANDBOX only */
+	TW_OFFLINE_SANDBOX = 1, /* admit known subjects into SANDBOX only */
 };
 
 /* A tunnel interface to attach: an exact name or an fnmatch(3) glob. */
@@ -104,7 +104,7 @@ struct tw_config {
 	/* [metrics] */
 	bool metrics_enabled;
 	char metrics_listen[64]; /* as written, e.g. "127.0.0.1:9310" */
-	int metrics_family;	 /* AF_INET / AF_INET6 */
+	int metrics_family; /* AF_INET / AF_INET6 */
 	uint8_t metrics_addr[16];
 	uint16_t metrics_port;
 };

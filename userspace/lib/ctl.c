@@ -18,6 +18,58 @@ void tw_ctl_frame_init(struct tw_ctl_frame *f)
 	f->len = 0;
 	f->consumed = 0;
 	f->discarding = false;
+	f->max = TW_CTL_LINE_MAX;
+	f->heap = NULL;
+	f->heap_cap = 0;
+}
+
+void tw_ctl_frame_init_max(struct tw_ctl_frame *f, size_t max)
+{
+	tw_ctl_frame_init(f);
+	f->max = max ? max : TW_CTL_LINE_MAX;
+}
+
+void tw_ctl_frame_fini(struct tw_ctl_frame *f)
+{
+	free(f->heap);
+	f->heap = NULL;
+	f->heap_cap = 0;
+	f->len = f->consumed = 0;
+}
+
+/*
+ * Frames up to TW_CTL_LINE_MAX (the daemon's, one per client) use the
+ * embedded buffer and never allocate; larger limits grow a heap buffer
+ * only as far as a line actually needs.
+ */
+static char *frame_buf(struct tw_ctl_frame *f)
+{
+	return f->max > TW_CTL_LINE_MAX ? f->heap : f->buf;
+}
+
+static size_t frame_cap(const struct tw_ctl_frame *f)
+{
+	return f->max > TW_CTL_LINE_MAX ? f->heap_cap : TW_CTL_LINE_MAX;
+}
+
+/* Make room for @want more bytes if the limit allows; 0 or -ENOMEM. */
+static int frame_grow(struct tw_ctl_frame *f, size_t want)
+{
+	size_t cap = f->heap_cap ? f->heap_cap : 16384;
+	char *nb;
+
+	if (f->max <= TW_CTL_LINE_MAX || f->len + want <= f->heap_cap || f->heap_cap >= f->max)
+		return 0;
+	while (cap < f->len + want && cap < f->max)
+		cap *= 2;
+	if (cap > f->max)
+		cap = f->max;
+	nb = realloc(f->heap, cap + 1);
+	if (!nb)
+		return -ENOMEM;
+	f->heap = nb;
+	f->heap_cap = cap;
+	return 0;
 }
 
 /* Drop the line handed out last; done lazily so the caller's pointer stays valid until then. */
@@ -25,7 +77,7 @@ static void frame_compact(struct tw_ctl_frame *f)
 {
 	if (!f->consumed)
 		return;
-	memmove(f->buf, f->buf + f->consumed, f->len - f->consumed);
+	memmove(frame_buf(f), frame_buf(f) + f->consumed, f->len - f->consumed);
 	f->len -= f->consumed;
 	f->consumed = 0;
 }
@@ -35,10 +87,13 @@ size_t tw_ctl_frame_push(struct tw_ctl_frame *f, const void *data, size_t n)
 	size_t room;
 
 	frame_compact(f);
-	room = TW_CTL_LINE_MAX - f->len;
+	if (frame_grow(f, n))
+		return 0;
+	room = frame_cap(f) - f->len;
 	if (n > room)
 		n = room;
-	memcpy(f->buf + f->len, data, n);
+	if (n)
+		memcpy(frame_buf(f) + f->len, data, n);
 	f->len += n;
 	return n;
 }
@@ -48,10 +103,15 @@ ssize_t tw_ctl_frame_read(struct tw_ctl_frame *f, int fd)
 	ssize_t n;
 
 	frame_compact(f);
-	if (f->len == TW_CTL_LINE_MAX)
-		return -ENOBUFS;
+	if (f->len == frame_cap(f)) {
+		/* grow by at least a read's worth, or report full at the limit */
+		if (frame_grow(f, 16384))
+			return -ENOMEM;
+		if (f->len == frame_cap(f))
+			return -ENOBUFS;
+	}
 	do {
-		n = read(fd, f->buf + f->len, TW_CTL_LINE_MAX - f->len);
+		n = read(fd, frame_buf(f) + f->len, frame_cap(f) - f->len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
@@ -61,25 +121,26 @@ ssize_t tw_ctl_frame_read(struct tw_ctl_frame *f, int fd)
 
 int tw_ctl_frame_next(struct tw_ctl_frame *f, char **line, size_t *len)
 {
-	char *nl;
+	char *buf, *nl;
 	size_t n;
 
 	frame_compact(f);
 	for (;;) {
-		nl = memchr(f->buf, '\n', f->len);
+		buf = frame_buf(f);
+		nl = f->len ? memchr(buf, '\n', f->len) : NULL;
 		if (!nl) {
 			if (f->discarding) {
 				f->len = 0;
 				return 0;
 			}
-			if (f->len < TW_CTL_LINE_MAX)
+			if (f->len < f->max)
 				return 0;
-			/* A full buffer without a newline: the line is too long whatever follows. */
+			/* The limit reached without a newline: too long whatever follows. */
 			f->len = 0;
 			f->discarding = true;
 			return -EMSGSIZE;
 		}
-		n = nl - f->buf;
+		n = nl - buf;
 		if (f->discarding) {
 			f->consumed = n + 1;
 			f->discarding = false;
@@ -87,10 +148,10 @@ int tw_ctl_frame_next(struct tw_ctl_frame *f, char **line, size_t *len)
 			continue;
 		}
 		f->consumed = n + 1;
-		if (n && f->buf[n - 1] == '\r')
+		if (n && buf[n - 1] == '\r')
 			n--;
-		f->buf[n] = '\0';
-		*line = f->buf;
+		buf[n] = '\0';
+		*line = buf;
 		*len = n;
 		return 1;
 	}
@@ -129,7 +190,7 @@ int tw_ctl_encode(const json_t *msg, char **out, size_t *len)
 	n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
 	if (!n)
 		return -EINVAL;
-	if (n + 1 > TW_CTL_LINE_MAX)
+	if (n + 1 > TW_CTL_RESP_MAX)
 		return -EMSGSIZE;
 	buf = malloc(n + 1);
 	if (!buf)
@@ -273,7 +334,7 @@ int tw_ctl_recv(int fd, struct tw_ctl_frame *f, json_t **msg, int64_t deadline_m
 		if (ret == 1)
 			return tw_ctl_parse(line, len, msg, err, errlen);
 		if (ret < 0) {
-			snprintf(err, errlen, "message longer than %d bytes", TW_CTL_LINE_MAX);
+			snprintf(err, errlen, "message longer than %zu bytes", f->max);
 			return ret;
 		}
 		n = tw_ctl_frame_read(f, fd);
@@ -352,7 +413,7 @@ int tw_ctl_call(const char *path, const json_t *req, json_t **resp, int timeout_
 		snprintf(err, errlen, "out of memory");
 		goto out_close;
 	}
-	tw_ctl_frame_init(f);
+	tw_ctl_frame_init_max(f, TW_CTL_RESP_MAX);
 	ret = tw_ctl_recv(fd, f, &msg, deadline, err, errlen);
 	if (ret)
 		goto out_free;
@@ -366,6 +427,7 @@ int tw_ctl_call(const char *path, const json_t *req, json_t **resp, int timeout_
 	else
 		*resp = msg;
 out_free:
+	tw_ctl_frame_fini(f);
 	free(f);
 out_close:
 	close(fd);

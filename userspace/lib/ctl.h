@@ -23,17 +23,33 @@
 #define TW_CTL_SOCK_DEFAULT "/run/tunwarden/ctl.sock"
 #define TW_CTL_SOCK_ENV "TUNWARDEN_SOCKET"
 
-/* Longest line either side may send, the terminating '\n' included. */
+/*
+ * Longest request line, the terminating '\n' included: what the daemon
+ * buffers per client. Responses may be longer (a "clients" listing of a busy
+ * node, a "log" page): up to TW_CTL_RESP_MAX.
+ */
 #define TW_CTL_LINE_MAX (64 * 1024)
+#define TW_CTL_RESP_MAX (16 * 1024 * 1024)
 
 struct tw_ctl_frame {
-	size_t len;	 /* bytes held in buf */
+	size_t len;	 /* bytes held */
 	size_t consumed; /* bytes of the line last returned, dropped on the next call */
 	bool discarding; /* inside an over-long line: drop bytes up to its '\n' */
+	size_t max;	 /* longest line accepted, '\n' included */
+	char *heap;	 /* max > TW_CTL_LINE_MAX: growable buffer used instead of buf */
+	size_t heap_cap;
 	char buf[TW_CTL_LINE_MAX + 1]; /* +1: room for the NUL that ends a returned line */
 };
 
+/* Lines up to TW_CTL_LINE_MAX, in the embedded buffer: needs no tw_ctl_frame_fini(). */
 void tw_ctl_frame_init(struct tw_ctl_frame *f);
+
+/*
+ * Lines up to @max bytes (e.g. TW_CTL_RESP_MAX); beyond TW_CTL_LINE_MAX the
+ * buffer is allocated as lines grow, so release it with tw_ctl_frame_fini().
+ */
+void tw_ctl_frame_init_max(struct tw_ctl_frame *f, size_t max);
+void tw_ctl_frame_fini(struct tw_ctl_frame *f);
 
 /*
  * Append up to @n bytes; returns how many were taken. Fewer than @n means
@@ -44,16 +60,16 @@ size_t tw_ctl_frame_push(struct tw_ctl_frame *f, const void *data, size_t n);
 /*
  * One read(2) from @fd into @f. Returns the byte count, 0 at end of file,
  * -EAGAIN on a non-blocking fd with nothing to read, -ENOBUFS when the
- * buffer is full (call tw_ctl_frame_next() first), or -errno.
+ * buffer is full (call tw_ctl_frame_next() first), -ENOMEM, or -errno.
  */
 ssize_t tw_ctl_frame_read(struct tw_ctl_frame *f, int fd);
 
 /*
  * The next complete line, without its "\n" (or "\r\n"), NUL-terminated in
  * place; valid until the next call on @f. Returns 1 with *line and *len set, 0
- * when more bytes are needed, or -EMSGSIZE once per line longer than
- * TW_CTL_LINE_MAX (its bytes are skipped up to and including its '\n', so
- * a server can answer with an error and carry on with the next line).
+ * when more bytes are needed, or -EMSGSIZE once per line longer than the
+ * frame's limit (its bytes are skipped up to and including its '\n', so a
+ * server can answer with an error and carry on with the next line).
  */
 int tw_ctl_frame_next(struct tw_ctl_frame *f, char **line, size_t *len);
 
@@ -69,8 +85,9 @@ int tw_ctl_parse(const char *line, size_t len, json_t **out, char *err, size_t e
 
 /*
  * Encode @msg as one compact line with its '\n' into a malloc'd buffer.
- * -EMSGSIZE when it would exceed TW_CTL_LINE_MAX; -ENOMEM; -EINVAL when
- * jansson refuses it.
+ * -EMSGSIZE when it would exceed TW_CTL_RESP_MAX; -ENOMEM; -EINVAL when
+ * jansson refuses it. (A request over TW_CTL_LINE_MAX is the daemon's to
+ * refuse, with a message the client can show.)
  */
 int tw_ctl_encode(const json_t *msg, char **out, size_t *len);
 
@@ -90,13 +107,17 @@ const char *tw_ctl_socket_path(const char *opt);
  */
 int tw_ctl_connect(const char *path, int64_t deadline_ms);
 
-/* Write @msg as one line to the non-blocking @fd before @deadline_ms. */
+/*
+ * Write @msg as one line to the non-blocking @fd before @deadline_ms,
+ * however many writes that takes: for requests and for responses alike.
+ */
 int tw_ctl_send(int fd, const json_t *msg, int64_t deadline_ms);
 
 /*
- * Read the next message from @fd into *@msg (a new reference). -ETIMEDOUT,
- * -ECONNRESET when the peer closed first, -EMSGSIZE, -EBADMSG, -EPROTO as
- * for tw_ctl_parse(); @err says which.
+ * Read the next message from @fd into *@msg (a new reference), buffering in
+ * @f (whose limit bounds the message). -ETIMEDOUT, -ECONNRESET when the peer
+ * closed first, -EMSGSIZE, -ENOMEM, -EBADMSG, -EPROTO as for
+ * tw_ctl_parse(); @err says which.
  */
 int tw_ctl_recv(int fd, struct tw_ctl_frame *f, json_t **msg, int64_t deadline_ms, char *err,
 		size_t errlen);
@@ -110,7 +131,7 @@ int tw_ctl_response_check(const json_t *resp, const char **errmsg);
 
 /*
  * One request-response exchange on a fresh connection to @path, all of it
- * within @timeout_ms. Returns 0 (ok:true), -EREMOTEIO (ok:false; *@resp
+ * within @timeout_ms; the response may be up to TW_CTL_RESP_MAX. Returns 0 (ok:true), -EREMOTEIO (ok:false; *@resp
  * holds the response), or a transport error from the functions above. On
  * any failure @err holds a message fit for a log line. *@resp is set only
  * when a response object was received.

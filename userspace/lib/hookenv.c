@@ -108,7 +108,7 @@ static int collect(struct pstate *st, char *const envp[])
 			continue;
 		klen = eq - kv;
 		for (v = 0; v < NR_VARS; v++) {
-			if (strlen(var_names[v]) != klen || memcmp(kv, var_names[v], klen))
+			if (strlen(var_names[v]) != klen || memcmp(kv, var_names[v], klen) != 0)
 				continue;
 			/* Refused rather than picking one: getenv() takes the first, a
 			 * shell the last, and the hook must see what OpenVPN meant. */
@@ -223,7 +223,7 @@ static int parse_path(struct pstate *st, const char *name, const char *s, char *
 static int parse_real_addr(struct pstate *st, struct tw_hook_env *e, bool required)
 {
 	int i4 = V_TRUSTED_IP, i6 = V_TRUSTED_IP6, ip = V_TRUSTED_PORT;
-	uint64_t port;
+	uint64_t port = 0;
 	int err;
 
 	if (!st->val[V_TRUSTED_IP] && !st->val[V_TRUSTED_IP6] && !st->val[V_TRUSTED_PORT] &&
@@ -266,7 +266,7 @@ static int parse_learn(struct pstate *st, struct tw_hook_env *e, int argc, char 
 {
 	const char *op, *addr, *slash;
 	char buf[INET6_ADDRSTRLEN + 1];
-	uint64_t bits;
+	uint64_t bits = 0;
 	size_t n;
 	int err;
 
@@ -315,7 +315,7 @@ static int parse_learn(struct pstate *st, struct tw_hook_env *e, int argc, char 
 	err = check_name(st, "argv[3]", argv[3], e->common_name, sizeof(e->common_name));
 	if (err)
 		return err;
-	if (st->val[V_COMMON_NAME] && strcmp(st->val[V_COMMON_NAME], argv[3]))
+	if (st->val[V_COMMON_NAME] && strcmp(st->val[V_COMMON_NAME], argv[3]) != 0)
 		return bad(st, "common_name", "differs from argv[3]", st->val[V_COMMON_NAME]);
 	return 0;
 }

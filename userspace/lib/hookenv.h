@@ -35,7 +35,7 @@
 #include <netinet/in.h>
 
 /* X.509 upper bound for a CN (ub-common-name) and for an OU (ub-organizational-unit-name). */
-#define TW_HOOK_CN_MAX 64
+#define TW_HOOK_CN_MAX	 64
 #define TW_HOOK_PATH_MAX PATH_MAX
 
 enum tw_hook_script {
@@ -77,7 +77,7 @@ struct tw_hook_env {
 	/* client-disconnect accounting as OpenVPN counted it (tunnel payload bytes). */
 	bool has_bytes;
 	uint64_t bytes_received; /* from the client */
-	uint64_t bytes_sent;	 /* to the client */
+	uint64_t bytes_sent; /* to the client */
 	bool has_time_unix;
 	uint64_t time_unix; /* session start, seconds since the epoch */
 	bool has_time_duration;
@@ -91,7 +91,7 @@ struct tw_hook_env {
 	enum tw_hook_learn_op learn_op;
 	int learn_family; /* AF_INET / AF_INET6 */
 	struct in6_addr learn_addr; /* IPv4 in the first 4 bytes */
-	uint8_t learn_prefix;	    /* 32 / 128 when no /bits was given */
+	uint8_t learn_prefix; /* 32 / 128 when no /bits was given */
 };
 
 /*

@@ -9,10 +9,10 @@
  * power cut costs nothing, the next interim carries the totals again.
  * Connect and disconnect records are different: the hook is told "done"
  * only when they are on stable storage. A durable append therefore commits
- * with synchronous=FULL, which fsyncs the WAL after the commit; because the
- * WAL is one append-only file, that one fsync also covers every NORMAL
- * commit before it, so durable records also close the window for queued
- * interims.
+ * with synchronous=FULL, which fsyncs the WAL after the commit. One fsync of
+ * the WAL file covers every frame written to it, and a checkpoint under
+ * NORMAL syncs the database before the WAL is reused, so that fsync also
+ * makes every earlier NORMAL commit durable.
  *
  * The portal must never see a record that a power cut could take back:
  * its seq would be handed out again and the portal, storing idempotently by
@@ -38,11 +38,11 @@
 #include <sqlite3.h>
 #include "journal.h"
 
-#define JOURNAL_APP_ID 0x54574a31 /* "TWJ1" in PRAGMA application_id */
-#define JOURNAL_SCHEMA 1	  /* PRAGMA user_version */
-#define DEFAULT_BATCH 1000
+#define JOURNAL_APP_ID	0x54574a31 /* "TWJ1" in PRAGMA application_id */
+#define JOURNAL_SCHEMA	1 /* PRAGMA user_version */
+#define DEFAULT_BATCH	1000
 #define DEFAULT_RESERVE (4u << 20)
-#define TRIM_CHUNK 64
+#define TRIM_CHUNK	64
 
 struct pending {
 	uint64_t seq;
@@ -69,9 +69,9 @@ struct tw_journal {
 	uint64_t cap;
 	uint32_t batch_max;
 
-	uint64_t next_seq;	/* next seq to assign */
+	uint64_t next_seq; /* next seq to assign */
 	uint64_t committed_seq; /* highest committed */
-	uint64_t synced_seq;	/* highest known on stable storage */
+	uint64_t synced_seq; /* highest known on stable storage */
 	uint64_t acked_seq;
 	uint64_t dropped;
 	uint64_t page_size;
@@ -872,7 +872,7 @@ static int load_or_create(struct tw_journal *j)
 		err = query_u64(j, "PRAGMA page_size", &v);
 	if (err)
 		goto out_rollback;
-	j->page_size = v;
+	j->page_size = v ? v : 4096; /* SQLite never reports 0; keeps the divisions safe */
 	j->committed_seq = j->next_seq - 1;
 	rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -940,7 +940,7 @@ struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opt
 	}
 	rc = sqlite3_step(st);
 	mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-	if (!mode || strcmp(mode, "wal")) {
+	if (!mode || strcmp(mode, "wal") != 0) {
 		err = rc == SQLITE_ROW ? -EINVAL : sqlerr(j, rc, "journal_mode=WAL");
 		if (rc == SQLITE_ROW)
 			jerr(j, "journal %s: cannot switch to WAL mode (got %s)", path,
@@ -964,7 +964,7 @@ struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opt
 	/* A trimmed row touches about one page (its leaf, or a rebalanced sibling). */
 	j->ack_chunk = (uint32_t)(wal_pages / 2 < 16 ? 16 : wal_pages / 2);
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu;",
-		 (unsigned long long)(wal_pages * j->page_size));
+		 (unsigned long long)wal_pages * j->page_size);
 	err = exec(j, sql);
 	if (err)
 		goto err_close;

@@ -52,11 +52,12 @@ struct tw_journal_opts {
  * log id, committed durably before this returns. NULL with errno set.
  */
 struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opts *opts);
-/* Flush what is queued (errors logged into errstr and lost only if the flush fails), close. */
+/* Flush what is queued, then close. The flush's error is returned: only then are queued records lost. */
 int tw_journal_close(struct tw_journal *j);
 
 /*
- * Append @rec: node, log_id and seq are filled in (also in @rec). @durable:
+ * Append @rec: node, log_id and seq are filled in (also in @rec), and
+ * time_ns if it is 0. @durable:
  * commit now with a full sync (connect, disconnect, ban, decision records
  * the hook is waiting for). On error the record was not stored and rec->seq
  * is 0; records accepted earlier are untouched (committed or still queued).
@@ -75,11 +76,11 @@ int tw_journal_sync(struct tw_journal *j);
  * Call @cb for each committed record with seq > @after, in seq order, at
  * most @max (0: no limit). Records committed but not yet synced are synced
  * first. @json is the stored NDJSON line without newline. @cb returns 0 to
- * go on, > 0 to stop, < 0 to abort with that error. Returns the number of
+ * go on, > 0 to stop, < 0 to abort with that error; it must not call into
+ * the journal. Returns the number of
  * records delivered or -errno. Queued (unflushed) records are not seen.
  */
-typedef int (*tw_journal_cb)(const struct tw_record *rec, const char *json, size_t len,
-			     void *ctx);
+typedef int (*tw_journal_cb)(const struct tw_record *rec, const char *json, size_t len, void *ctx);
 int tw_journal_read_since(struct tw_journal *j, uint64_t after, size_t max, tw_journal_cb cb,
 			  void *ctx);
 
@@ -96,14 +97,14 @@ const char *tw_journal_log_id(const struct tw_journal *j);
 const char *tw_journal_errstr(const struct tw_journal *j);
 
 struct tw_journal_stats {
-	uint64_t rows;	     /* committed rows not yet trimmed */
+	uint64_t rows; /* committed rows not yet trimmed */
 	uint64_t used_bytes; /* database pages in use (what the cap measures) */
-	uint64_t last_seq;   /* highest committed */
+	uint64_t last_seq; /* highest committed */
 	uint64_t synced_seq; /* highest known on stable storage */
 	uint64_t acked_seq;
-	uint64_t dropped;   /* superseded interims dropped under the cap, ever */
-	uint32_t queued;    /* appended, not yet committed */
-	bool reserve_held;  /* false: the disk is (or was) full and the reserve is spent */
+	uint64_t dropped; /* superseded interims dropped under the cap, ever */
+	uint32_t queued; /* appended, not yet committed */
+	bool reserve_held; /* false: the disk is (or was) full and the reserve is spent */
 };
 int tw_journal_stats(struct tw_journal *j, struct tw_journal_stats *st);
 

@@ -23,10 +23,10 @@
 #include "config.h"
 #include "policy.h"
 
-#define QMAX (64 * 4 + 4) /* a quoted token: tw_quote_token() of 64 bytes */
-#define PATH_LEN 128
+#define QMAX	      (64 * 4 + 4) /* a quoted token: tw_quote_token() of 64 bytes */
+#define PATH_LEN      128
 #define MIN_CONFIRM_S 10
-#define MAX_CONFIRM_S (7 * 86400)
+#define MAX_CONFIRM_S (7ULL * 86400)
 
 /* ---- hash table: open addressing, linear probing, backward-shift delete ---- */
 
@@ -99,7 +99,7 @@ static int ht_reserve(struct htab *t, uint32_t n)
 		cap <<= 1;
 	if (cap <= t->cap)
 		return 0;
-	t->slots = calloc(cap, sizeof(*t->slots));
+	t->slots = calloc(cap, sizeof(struct tw_pnode *));
 	if (!t->slots) {
 		t->slots = old;
 		return -ENOMEM;
@@ -168,10 +168,10 @@ struct tw_policy {
 	time_t generated_at;
 	struct htab subjects;
 	struct htab profiles; /* by id */
-	struct htab tenants;  /* by id */
+	struct htab tenants; /* by id */
 	struct tw_profile *prof_by_num[TW_MAX_PROFILES];
 	uint32_t prof_refs[TW_MAX_PROFILES]; /* subjects naming each profile */
-	struct tw_tenant **ten_by_num;	     /* [0 .. ten_cap) */
+	struct tw_tenant **ten_by_num; /* [0 .. ten_cap) */
 	uint32_t *ten_refs;
 	uint32_t ten_cap;
 };
@@ -235,7 +235,7 @@ static int ten_reserve(struct tw_policy *p, uint32_t max)
 		cap *= 2;
 	if (cap <= p->ten_cap)
 		return 0;
-	t = realloc(p->ten_by_num, cap * sizeof(*t));
+	t = realloc(p->ten_by_num, cap * sizeof(struct tw_tenant *));
 	if (!t)
 		return -ENOMEM;
 	p->ten_by_num = t;
@@ -243,7 +243,7 @@ static int ten_reserve(struct tw_policy *p, uint32_t max)
 	if (!r)
 		return -ENOMEM;
 	p->ten_refs = r;
-	memset(t + p->ten_cap, 0, (cap - p->ten_cap) * sizeof(*t));
+	memset(t + p->ten_cap, 0, (cap - p->ten_cap) * sizeof(struct tw_tenant *));
 	memset(r + p->ten_cap, 0, (cap - p->ten_cap) * sizeof(*r));
 	p->ten_cap = cap;
 	return 0;
@@ -373,24 +373,29 @@ struct pctx {
 	size_t errlen;
 };
 
-static int perr(struct pctx *x, const char *path, const char *fmt, ...)
+/*
+ * Write "path: message" into the caller's buffer. perr() always yields
+ * -EINVAL; it is a macro so that this is visible to static analysers, which
+ * do not follow variadic calls.
+ */
+static void perr_(struct pctx *x, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int perr(struct pctx *x, const char *path, const char *fmt, ...)
+static void perr_(struct pctx *x, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 	int n = 0;
 
 	if (!x->errlen)
-		return -EINVAL;
+		return;
 	if (path && *path)
 		n = snprintf(x->err, x->errlen, "%s: ", path);
 	if (n < 0 || (size_t)n >= x->errlen)
-		return -EINVAL;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(x->err + n, x->errlen - n, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
 }
+#define perr(...) (perr_(__VA_ARGS__), -EINVAL)
 
 static void quote(char q[QMAX], const char *s)
 {
@@ -433,7 +438,8 @@ static int check_keys(struct pctx *x, const char *path, json_t *obj, const char 
 	json_t *v;
 	int i;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(key, allowed[i]))
 				break;
@@ -463,12 +469,8 @@ static size_t path_put(char *dst, size_t o, const char *s, size_t n)
 
 static void subpath(char *dst, const char *path, const char *member)
 {
-	size_t o = 0;
+	size_t o = path_put(dst, 0, path, strlen(path));
 
-	if (dst != path)
-		o = path_put(dst, 0, path, strlen(path));
-	else
-		o = strlen(dst);
 	if (o)
 		o = path_put(dst, o, ".", 1);
 	path_put(dst, o, member, strlen(member));
@@ -485,7 +487,7 @@ static void idxpath(char *dst, const char *path, size_t i)
 		i /= 10;
 	} while (i);
 	num[--n] = '[';
-	o = dst != path ? path_put(dst, 0, path, strlen(path)) : strlen(dst);
+	o = path_put(dst, 0, path, strlen(path));
 	path_put(dst, o, num + n, sizeof(num) - n);
 }
 
@@ -590,8 +592,8 @@ static int parse_rfc3339(const char *s, time_t *out)
 	} else {
 		return -EINVAL;
 	}
-	if (*s || Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 ||
-	    sec > 60 || oh > 23 || om > 59 || h < 0 || m < 0 || sec < 0 || oh < 0 || om < 0)
+	if (*s || Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60 ||
+	    oh > 23 || om > 59 || h < 0 || m < 0 || sec < 0 || oh < 0 || om < 0)
 		return -EINVAL;
 	tm.tm_year = Y - 1900;
 	tm.tm_mon = M - 1;
@@ -602,7 +604,7 @@ static int parse_rfc3339(const char *s, time_t *out)
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -EINVAL;
-	*out = t - sign * (oh * 3600 + om * 60);
+	*out = t - (time_t)sign * (oh * 3600 + om * 60);
 	return 0;
 }
 
@@ -688,7 +690,7 @@ static int parse_proto(struct pctx *x, const char *path, json_t *j, uint8_t *pro
 	static const struct {
 		const char *name;
 		uint8_t num;
-	} names[] = { { "any", 0 },   { "icmp", 1 },	{ "tcp", 6 },	  { "udp", 17 },
+	} names[] = { { "any", 0 },	{ "icmp", 1 },	 { "tcp", 6 },	    { "udp", 17 },
 		      { "icmpv6", 58 }, { "sctp", 132 }, { "udplite", 136 } };
 	char q[QMAX];
 	size_t i;
@@ -715,8 +717,9 @@ static int parse_proto(struct pctx *x, const char *path, json_t *j, uint8_t *pro
 		}
 	}
 	quote(q, json_string_value(j));
-	return perr(x, path, "unknown protocol '%s' (tcp, udp, icmp, icmpv6, sctp, udplite, any or "
-			     "a number)",
+	return perr(x, path,
+		    "unknown protocol '%s' (tcp, udp, icmp, icmpv6, sctp, udplite, any or "
+		    "a number)",
 		    q);
 }
 
@@ -823,7 +826,7 @@ static int parse_prefix(struct pctx *x, const char *path, const char *s, struct 
 			continue;
 		masked[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
 	}
-	if (memcmp(masked, a->addr, 16)) {
+	if (memcmp(masked, a->addr, 16) != 0) {
 		/* Almost always a typo for a host or for the network; say which
 		 * network we would have used instead of guessing. */
 		inet_ntop(af, masked, net, sizeof(net));
@@ -835,8 +838,7 @@ static int parse_prefix(struct pctx *x, const char *path, const char *s, struct 
 
 static const char *const rule_keys[] = { "prefix", "proto", "ports", NULL };
 
-static int parse_rule(struct pctx *x, const char *path, json_t *j, uint8_t list,
-		      struct tw_rule *r)
+static int parse_rule(struct pctx *x, const char *path, json_t *j, uint8_t list, struct tw_rule *r)
 {
 	char p[PATH_LEN], q[QMAX];
 	const char *prefix;
@@ -914,9 +916,10 @@ static int parse_tenant(struct pctx *x, const char *path, json_t *j, struct tw_t
 	return 0;
 }
 
-static const char *const profile_keys[] = { "id",	  "name",      "interfaces",
-					    "confirmation_timeout", "from_client", "to_client",
-					    "sandbox",	  NULL };
+static const char *const profile_keys[] = { "id",	   "name",
+					    "interfaces",  "confirmation_timeout",
+					    "from_client", "to_client",
+					    "sandbox",	   NULL };
 static const char *const list_keys[TW_LIST__MAX] = {
 	[TW_LIST_FROM_CLIENT] = "from_client",
 	[TW_LIST_TO_CLIENT] = "to_client",
@@ -1021,7 +1024,7 @@ static int parse_profile(struct pctx *x, const char *path, json_t *j, struct tw_
 
 enomem:
 	err = -ENOMEM;
-	perr(x, path, "out of memory");
+	perr_(x, path, "out of memory");
 fail:
 	free_profile(pr);
 	return err;
@@ -1165,7 +1168,7 @@ static int parse_subject(struct pctx *x, const char *path, json_t *j, const stru
 	ul = user ? strlen(user) + 1 : 1;
 	s = malloc(sizeof(*s) + idl + ul);
 	if (!s)
-		return perr(x, path, "out of memory"), -ENOMEM;
+		return perr_(x, path, "out of memory"), -ENOMEM;
 	*s = tmp;
 	mem = (char *)(s + 1);
 	memcpy(mem, id, idl);
@@ -1198,11 +1201,11 @@ static int parse_header(struct pctx *x, json_t *root, const char *type, uint64_t
 	err = get_str(x, "", root, "type", false, &t);
 	if (err)
 		return err;
-	if (t && strcmp(t, "snapshot") && strcmp(t, "delta")) {
+	if (t && strcmp(t, "snapshot") != 0 && strcmp(t, "delta") != 0) {
 		quote(q, t);
 		return perr(x, "type", "unknown bundle type '%s' (snapshot or delta)", q);
 	}
-	if (strcmp(t ? t : "snapshot", type))
+	if (strcmp(t ? t : "snapshot", type) != 0)
 		return perr(x, "type", "expected a %s, got a %s", type, t ? t : "snapshot");
 	err = get_u64(x, "", root, "version", true, 1, INT64_MAX, version, NULL);
 	err = err ?: get_str(x, "", root, "generated_at", false, &ga);
@@ -1211,8 +1214,9 @@ static int parse_header(struct pctx *x, json_t *root, const char *type, uint64_t
 	*gen = 0;
 	if (ga && parse_rfc3339(ga, gen)) {
 		quote(q, ga);
-		return perr(x, "generated_at", "bad timestamp '%s' (RFC 3339, e.g. "
-					       "2026-11-22T04:00:00Z)",
+		return perr(x, "generated_at",
+			    "bad timestamp '%s' (RFC 3339, e.g. "
+			    "2026-11-22T04:00:00Z)",
 			    q);
 	}
 	return 0;
@@ -1224,8 +1228,8 @@ static json_t *load_json(struct pctx *x, const char *buf, size_t len)
 	json_t *root;
 
 	if (len > TW_POLICY_MAX_BYTES) {
-		perr(x, NULL, "bundle is %zu bytes, more than the limit of %u", len,
-		     TW_POLICY_MAX_BYTES);
+		perr_(x, NULL, "bundle is %zu bytes, more than the limit of %u", len,
+		      TW_POLICY_MAX_BYTES);
 		errno = E2BIG;
 		return NULL;
 	}
@@ -1245,12 +1249,12 @@ static json_t *load_json(struct pctx *x, const char *buf, size_t len)
 				o += snprintf(text + o, sizeof(text) - o, "\\x%02x", ch);
 		}
 		text[o] = '\0';
-		perr(x, NULL, "invalid JSON at line %d column %d: %s", je.line, je.column, text);
+		perr_(x, NULL, "invalid JSON at line %d column %d: %s", je.line, je.column, text);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (!json_is_object(root)) {
-		perr(x, NULL, "expected a JSON object at the top, got %s", jtype(root));
+		perr_(x, NULL, "expected a JSON object at the top, got %s", jtype(root));
 		json_decref(root);
 		errno = EINVAL;
 		return NULL;
@@ -1276,8 +1280,9 @@ static void mark_num(uint8_t *used, uint32_t n)
 
 /* ---- snapshots ---- */
 
-static const char *const snapshot_keys[] = { "type",	 "version",  "generated_at", "tenants",
-					     "profiles", "subjects", NULL };
+static const char *const snapshot_keys[] = { "type",	"version",  "generated_at",
+					     "tenants", "profiles", "subjects",
+					     NULL };
 
 static struct tw_policy *parse_snapshot(const struct tw_policy *prev, const char *buf, size_t len,
 					char *errbuf, size_t errlen)
@@ -1307,8 +1312,8 @@ static struct tw_policy *parse_snapshot(const struct tw_policy *prev, const char
 	if (err)
 		goto out;
 	if (prev && p->version <= prev->version) {
-		perr(&x, "version", "%llu is not newer than the current %llu",
-		     (unsigned long long)p->version, (unsigned long long)prev->version);
+		perr_(&x, "version", "%llu is not newer than the current %llu",
+		      (unsigned long long)p->version, (unsigned long long)prev->version);
 		err = -ESTALE;
 		goto out;
 	}
@@ -1443,7 +1448,7 @@ static struct tw_policy *parse_snapshot(const struct tw_policy *prev, const char
 
 enomem:
 	err = -ENOMEM;
-	perr(&x, NULL, "out of memory");
+	perr_(&x, NULL, "out of memory");
 out:
 	free(used);
 	json_decref(root);
@@ -1468,15 +1473,15 @@ struct tw_policy *tw_policy_parse_next(const struct tw_policy *prev, const char 
 
 /* ---- deltas ---- */
 
-static const char *const delta_keys[] = { "type",     "base",	  "version", "generated_at",
+static const char *const delta_keys[] = { "type",    "base",	 "version",  "generated_at",
 					  "tenants", "profiles", "subjects", NULL };
 static const char *const change_keys[] = { "upsert", "remove", NULL };
 static const char *const subj_ref_keys[] = { "kind", "id", NULL };
 
 /* Staged changes of one kind of object. */
 struct stage {
-	struct htab up;	      /* new objects, owned until commit */
-	struct htab rm;	      /* live objects to remove (not owned) */
+	struct htab up; /* new objects, owned until commit */
+	struct htab rm; /* live objects to remove (not owned) */
 	struct tw_pnode **up_order; /* upserts in bundle order, for numbering */
 	size_t nup;
 };
@@ -1537,7 +1542,7 @@ static int stage_removals(struct pctx *x, const char *what, json_t *rm, const st
 	if (!rm)
 		return 0;
 	if (ht_reserve(&st->rm, json_array_size(rm)))
-		return perr(x, NULL, "out of memory"), -ENOMEM;
+		return perr_(x, NULL, "out of memory"), -ENOMEM;
 	for (i = 0; i < json_array_size(rm); i++) {
 		json_t *e = json_array_get(rm, i);
 
@@ -1549,8 +1554,8 @@ static int stage_removals(struct pctx *x, const char *what, json_t *rm, const st
 			    ht_find(live, 0, json_string_value(e)) :
 			    NULL;
 		if (!n)
-			return perr(x, path, "no %s '%s' to remove", what[0] == 't' ? "tenant" :
-				    "profile", q);
+			return perr(x, path, "no %s '%s' to remove",
+				    what[0] == 't' ? "tenant" : "profile", q);
 		if (ht_find(&st->rm, 0, n->id))
 			return perr(x, path, "'%s' removed twice", q);
 		if (ht_find(&st->up, 0, n->id))
@@ -1600,8 +1605,9 @@ static int delta_check_refs(struct pctx *x, const struct tw_policy *p, const str
 
 		if (t && refs_after(p, subj, true, t->num)) {
 			quote(q, t->node.id);
-			return perr(x, "tenants.remove", "tenant '%s' is still used by %u subject(s)",
-				    q, refs_after(p, subj, true, t->num));
+			return perr(x, "tenants.remove",
+				    "tenant '%s' is still used by %u subject(s)", q,
+				    refs_after(p, subj, true, t->num));
 		}
 	}
 	for (i = 0; i < prof->rm.cap; i++) {
@@ -1624,7 +1630,7 @@ int tw_policy_apply_delta(struct tw_policy *p, const char *buf, size_t len, char
 	struct stage ten = {}, prof = {}, subj = {};
 	json_t *root, *up, *rm;
 	uint8_t *used = NULL;
-	uint64_t base, version;
+	uint64_t base = 0, version = 0;
 	char path[PATH_LEN], q[QMAX];
 	uint32_t max_ten = 0;
 	time_t gen;
@@ -1643,14 +1649,14 @@ int tw_policy_apply_delta(struct tw_policy *p, const char *buf, size_t len, char
 		goto out;
 	if (base != p->version) {
 		err = -ESTALE;
-		perr(&x, "base", "delta is for version %llu, policy is at version %llu",
-		     (unsigned long long)base, (unsigned long long)p->version);
+		perr_(&x, "base", "delta is for version %llu, policy is at version %llu",
+		      (unsigned long long)base, (unsigned long long)p->version);
 		goto out;
 	}
 	if (version <= base) {
 		err = -ESTALE;
-		perr(&x, "version", "%llu is not newer than base %llu",
-		     (unsigned long long)version, (unsigned long long)base);
+		perr_(&x, "version", "%llu is not newer than base %llu",
+		      (unsigned long long)version, (unsigned long long)base);
 		goto out;
 	}
 	used = calloc(1, TW_POLICY_MAX_TENANTS / 8 + 1);
@@ -1663,7 +1669,7 @@ int tw_policy_apply_delta(struct tw_policy *p, const char *buf, size_t len, char
 	if (err)
 		goto out;
 	if (up && (ht_reserve(&ten.up, json_array_size(up)) ||
-		   !(ten.up_order = calloc(json_array_size(up), sizeof(*ten.up_order)))))
+		   !(ten.up_order = calloc(json_array_size(up), sizeof(struct tw_pnode *)))))
 		goto enomem;
 	for (i = 0; i < p->ten_cap; i++)
 		if (p->ten_by_num[i])
@@ -1708,7 +1714,7 @@ int tw_policy_apply_delta(struct tw_policy *p, const char *buf, size_t len, char
 	if (err)
 		goto out;
 	if (up && (ht_reserve(&prof.up, json_array_size(up)) ||
-		   !(prof.up_order = calloc(json_array_size(up), sizeof(*prof.up_order)))))
+		   !(prof.up_order = calloc(json_array_size(up), sizeof(struct tw_pnode *)))))
 		goto enomem;
 	for (i = 0; i < TW_MAX_PROFILES; i++)
 		if (p->prof_by_num[i])
@@ -1890,7 +1896,7 @@ int tw_policy_apply_delta(struct tw_policy *p, const char *buf, size_t len, char
 
 enomem:
 	err = -ENOMEM;
-	perr(&x, NULL, "out of memory");
+	perr_(&x, NULL, "out of memory");
 out:
 	stage_release(&ten, free_tenant_v);
 	stage_release(&prof, free_profile_v);

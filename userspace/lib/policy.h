@@ -24,18 +24,18 @@
 #include <time.h>
 #include "tw_dp.h"
 
-#define TW_POLICY_MAX_BYTES (64u << 20)
-#define TW_POLICY_MAX_SUBJECTS (1u << 20)
-#define TW_POLICY_MAX_TENANTS 65535
-#define TW_POLICY_MAX_PROFILES (TW_MAX_PROFILES - 1) /* num 0 means "no profile" */
-#define TW_POLICY_MAX_RULES 1024		     /* per profile, all lists together */
-#define TW_POLICY_MAX_IFACES 32			     /* per profile */
+#define TW_POLICY_MAX_BYTES	    (64u << 20)
+#define TW_POLICY_MAX_SUBJECTS	    (1u << 20)
+#define TW_POLICY_MAX_TENANTS	    65535
+#define TW_POLICY_MAX_PROFILES	    (TW_MAX_PROFILES - 1) /* num 0 means "no profile" */
+#define TW_POLICY_MAX_RULES	    1024 /* per profile, all lists together */
+#define TW_POLICY_MAX_IFACES	    32 /* per profile */
 #define TW_POLICY_MAX_SUBJ_PROFILES 16
-#define TW_POLICY_ID_MAX 255 /* bytes in any id, name or user string */
+#define TW_POLICY_ID_MAX	    255 /* bytes in any id, name or user string */
 
 enum tw_subject_kind {
-	TW_SUBJ_CN = 1,	      /* OpenVPN certificate common name */
-	TW_SUBJ_WG_KEY = 2,   /* WireGuard public key, base64 */
+	TW_SUBJ_CN = 1, /* OpenVPN certificate common name */
+	TW_SUBJ_WG_KEY = 2, /* WireGuard public key, base64 */
 	TW_SUBJ_IPSEC_ID = 3, /* IKE peer identity */
 };
 
@@ -64,7 +64,7 @@ struct tw_profile {
 	uint32_t num; /* 1..TW_POLICY_MAX_PROFILES, index into tw1_acl */
 	const char *name;
 	uint64_t confirm_timeout_s; /* 0: the node's configured default */
-	const char *const *ifaces;  /* names or fnmatch(3) globs; none: the config decides */
+	const char *const *ifaces; /* names or fnmatch(3) globs; none: the config decides */
 	uint32_t nifaces;
 	/* Compiled rules of all three lists (tw_rule.list), in bundle order,
 	 * ready for tw_dp_profile_set(). */
@@ -76,7 +76,7 @@ struct tw_subject {
 	struct tw_pnode node; /* node.kind, node.id: the subject's key */
 	enum tw_subject_state state;
 	const char *user; /* "" when the bundle gives none */
-	uint32_t tenant;  /* tenant num, 0: none */
+	uint32_t tenant; /* tenant num, 0: none */
 	uint32_t nprofiles;
 	uint32_t profiles[TW_POLICY_MAX_SUBJ_PROFILES]; /* profile nums, bundle order */
 };

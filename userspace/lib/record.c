@@ -14,9 +14,9 @@
 #include "record.h"
 
 static const char *const kind_names[] = {
-	[TW_REC_CONNECT] = "connect",	[TW_REC_DISCONNECT] = "disconnect",
-	[TW_REC_INTERIM] = "interim",	[TW_REC_DECISION] = "decision",
-	[TW_REC_BAN] = "ban",		[TW_REC_HEALTH] = "health",
+	[TW_REC_CONNECT] = "connect", [TW_REC_DISCONNECT] = "disconnect",
+	[TW_REC_INTERIM] = "interim", [TW_REC_DECISION] = "decision",
+	[TW_REC_BAN] = "ban",	      [TW_REC_HEALTH] = "health",
 	[TW_REC_GAP] = "gap",
 };
 #define NKINDS (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -152,7 +152,8 @@ int tw_record_validate(const struct tw_record *r, char *err, size_t errlen)
 		return seterr(err, errlen, "\"node\": missing");
 	if (strlen(r->log_id) != TW_REC_LOG_ID_LEN ||
 	    strspn(r->log_id, "0123456789abcdef") != TW_REC_LOG_ID_LEN)
-		return seterr(err, errlen, "\"log_id\": expected %d lowercase hex digits, got \"%.*s\"",
+		return seterr(err, errlen,
+			      "\"log_id\": expected %d lowercase hex digits, got \"%.*s\"",
 			      TW_REC_LOG_ID_LEN, TW_REC_LOG_ID_LEN + 1, r->log_id);
 	if (r->seq == 0 || r->seq > REC_INT_MAX)
 		return seterr(err, errlen, "\"seq\": out of range 1..2^63-1: %llu",
@@ -176,12 +177,15 @@ int tw_record_validate(const struct tw_record *r, char *err, size_t errlen)
 		return seterr(err, errlen, "\"from_bytes\": counters missing (required for %s)",
 			      kname);
 	if (r->has_counters) {
-		const uint64_t *c = &r->ctr.from_bytes;
-		const size_t n = sizeof(r->ctr) / sizeof(uint64_t);
+		const struct tw_rec_counters *c = &r->ctr;
+		uint64_t max = c->from_bytes | c->from_pkts | c->to_bytes | c->to_pkts |
+			       c->drop_pkts | c->drop_bytes;
 
-		for (i = 0; i < n; i++)
-			if (c[i] > REC_INT_MAX)
-				return seterr(err, errlen, "\"counters\": value out of range");
+		for (i = 0; i < TW_DROP__MAX; i++)
+			max |= c->drops[i];
+		/* An OR of values has bit 63 set iff one of them does. */
+		if (max > REC_INT_MAX)
+			return seterr(err, errlen, "\"counters\": value out of range");
 		if (r->ctr.drops[TW_DROP_NONE])
 			return seterr(err, errlen, "\"drops\": reason 0 is not a drop reason");
 	}
@@ -455,7 +459,7 @@ static int get_addr(struct pctx *p, const char *key, int want_af, uint8_t *fam, 
 		return 0;
 	}
 	return bad(p, key,
-		   want_af == AF_INET	 ? "expected an IPv4 address" :
+		   want_af == AF_INET  ? "expected an IPv4 address" :
 		   want_af == AF_INET6 ? "expected an IPv6 address" :
 					 "expected an IPv4 or IPv6 address",
 		   v);
@@ -509,7 +513,8 @@ static int get_counters(struct pctx *p, struct tw_record *r)
 		return bad(p, "drops", "expected an object of reason: packets", drops);
 	if (!r->has_counters)
 		return bad(p, "drops", "given without from_bytes and the other counters", drops);
-	json_object_foreach(drops, key, v) {
+	json_object_foreach(drops, key, v)
+	{
 		for (reason = 1; reason < TW_DROP__MAX; reason++)
 			if (!strcmp(key, drop_names[reason]))
 				break;
@@ -538,13 +543,13 @@ static int get_gaps(struct pctx *p, struct tw_record *r)
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > TW_REC_GAP_RANGES)
 		return bad(p, "dropped", "expected an array of 1..32 [first,last] pairs", arr);
-	json_array_foreach(arr, i, pair) {
+	json_array_foreach(arr, i, pair)
+	{
 		if (!json_is_array(pair) || json_array_size(pair) != 2)
 			return bad(p, "dropped", "expected a [first,last] pair", pair);
 		if (int_of(p, "dropped", json_array_get(pair, 0), 1, REC_INT_MAX,
 			   &r->gaps[i].first) ||
-		    int_of(p, "dropped", json_array_get(pair, 1), 1, REC_INT_MAX,
-			   &r->gaps[i].last))
+		    int_of(p, "dropped", json_array_get(pair, 1), 1, REC_INT_MAX, &r->gaps[i].last))
 			return -EINVAL;
 	}
 	r->ngaps = (uint32_t)json_array_size(arr);
@@ -554,7 +559,7 @@ static int get_gaps(struct pctx *p, struct tw_record *r)
 static int parse_obj(struct pctx *p, struct tw_record *r)
 {
 	char kind[16] = "", cause[32] = "";
-	uint64_t v, port;
+	uint64_t v = 0, port = 0;
 	bool present;
 	int k;
 

@@ -20,13 +20,13 @@
 #define TW_REC_VERSION 1 /* "v": bumped only for changes old parsers would misread */
 
 /* Array sizes include the terminating NUL. */
-#define TW_REC_NODE_MAX 64
-#define TW_REC_LOG_ID_LEN 32 /* 128 random bits as lowercase hex */
+#define TW_REC_NODE_MAX	   64
+#define TW_REC_LOG_ID_LEN  32 /* 128 random bits as lowercase hex */
 #define TW_REC_SESSION_MAX 64
 #define TW_REC_SUBJECT_MAX 256 /* an IPsec peer id may be a long DN */
-#define TW_REC_NAME_MAX 64     /* tenant, profile */
-#define TW_REC_DETAIL_MAX 1024
-#define TW_REC_GAP_RANGES 32 /* seq ranges one gap record can name */
+#define TW_REC_NAME_MAX	   64 /* tenant, profile */
+#define TW_REC_DETAIL_MAX  1024
+#define TW_REC_GAP_RANGES  32 /* seq ranges one gap record can name */
 
 /* RADIUS Acct-Terminate-Cause (RFC 2866 5.10, RFC 3580); values are RADIUS's own. */
 enum tw_term_cause {
@@ -72,9 +72,9 @@ struct tw_rec_counters {
 struct tw_record {
 	char node[TW_REC_NODE_MAX];
 	char log_id[TW_REC_LOG_ID_LEN + 1];
-	uint64_t seq;	  /* >= 1, strictly increasing within one log id */
+	uint64_t seq; /* >= 1, strictly increasing within one log id */
 	uint64_t time_ns; /* event time, CLOCK_REALTIME, ns since the epoch */
-	uint32_t kind;	  /* enum tw_record_kind */
+	uint32_t kind; /* enum tw_record_kind */
 
 	char session[TW_REC_SESSION_MAX];
 	char subject[TW_REC_SUBJECT_MAX];

@@ -95,12 +95,21 @@ static int tw_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The pin root's parent must be a bpf filesystem; /sys/fs/bpf is mounted
+ * if nothing is there yet (a fresh machine), anything else is the admin's. */
 static int ensure_bpffs(const char *pin_root)
 {
+	char parent[256], *slash;
 	struct statfs st;
 
-	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+	snprintf(parent, sizeof(parent), "%s", pin_root);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		goto mkroot;
+	if (strcmp(parent, "/sys/fs/bpf"))
+		return -ENOTSUP;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
 		return -errno;
 mkroot:
@@ -217,7 +226,8 @@ struct tw_dp *tw_dp_open(const struct tw_dp_opts *opts)
 		}
 		if (err) {
 			fprintf(stderr, "tunwarden: cannot prepare pin root %s: %s\n", dp->pin_root,
-				strerror(-err));
+				err == -ENOTSUP ? "its parent is not a bpf filesystem" :
+						  strerror(-err));
 			goto err_free;
 		}
 	}
