@@ -16,6 +16,7 @@
 #include <fnmatch.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ struct daemon {
 	time_t pol_loaded; /* when the cached policy was last fetched/read */
 	struct tw_sessions *ss;
 	struct tw_sessdb *sdb;
-	int ep, sfd, tfd, lfd;
+	int ep, sfd, tfd, lfd, mfd;
 	struct nl_sock *nl;
 	struct conn conns[MAX_CLIENTS_CONN];
 	struct attempt *att;
@@ -1027,24 +1028,140 @@ static int link_watch_open(struct daemon *d)
 	return err ? -EIO : 0;
 }
 
+/* ------------------------------------------------------------ metrics */
+
+/*
+ * Prometheus text exposition on a loopback address: one short HTTP/1.0
+ * answer per connection, whatever was asked. Node-wide figures only: a
+ * per-client series for 100k clients belongs in the record stream.
+ */
+static int listen_metrics(struct daemon *d)
+{
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa = {};
+	socklen_t len;
+	int one = 1;
+
+	d->mfd = -1;
+	if (!d->cfg.metrics_enabled)
+		return 0;
+	if (d->cfg.metrics_family == AF_INET) {
+		sa.v4.sin_family = AF_INET;
+		sa.v4.sin_port = htons(d->cfg.metrics_port);
+		memcpy(&sa.v4.sin_addr, d->cfg.metrics_addr, 4);
+		len = sizeof(sa.v4);
+	} else {
+		sa.v6.sin6_family = AF_INET6;
+		sa.v6.sin6_port = htons(d->cfg.metrics_port);
+		memcpy(&sa.v6.sin6_addr, d->cfg.metrics_addr, 16);
+		len = sizeof(sa.v6);
+	}
+	d->mfd = socket(d->cfg.metrics_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->mfd < 0)
+		return -errno;
+	setsockopt(d->mfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(d->mfd, (struct sockaddr *)&sa, len) || listen(d->mfd, 16)) {
+		int err = -errno;
+
+		close(d->mfd);
+		d->mfd = -1;
+		return err;
+	}
+	return 0;
+}
+
+static void metrics_serve(struct daemon *d)
+{
+	struct tw_journal_stats st = {};
+	struct tw_gctr g[TW_G__MAX], u[TW_U__MAX];
+	struct timeval tv = { .tv_sec = 1 };
+	char req[1024], *body;
+	size_t cap = 16384, n = 0;
+	int fd = accept4(d->mfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (read(fd, req, sizeof(req)) < 0)
+		tw_dbg("metrics: read: %s", strerror(errno));
+	body = malloc(cap);
+	if (!body || tw_dp_gcounters_read(d->dp, g) || tw_dp_ucounters_read(d->dp, u))
+		goto out;
+	tw_journal_stats(d->jr, &st);
+#define M(...) n += (size_t)snprintf(body + n, cap - n, __VA_ARGS__)
+	M("# HELP tunwarden_sessions Live client sessions.\n# TYPE tunwarden_sessions gauge\n"
+	  "tunwarden_sessions %u\n",
+	  tw_sessions_count(d->ss));
+	M("# TYPE tunwarden_policy_version gauge\ntunwarden_policy_version %llu\n",
+	  (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0));
+	M("# TYPE tunwarden_policy_age_seconds gauge\ntunwarden_policy_age_seconds %lld\n",
+	  (long long)(time(NULL) - d->pol_loaded));
+	M("# TYPE tunwarden_connects_total counter\ntunwarden_connects_total %llu\n"
+	  "# TYPE tunwarden_connects_denied_total counter\ntunwarden_connects_denied_total %llu\n",
+	  (unsigned long long)d->nconnect, (unsigned long long)d->ndeny);
+	M("# HELP tunwarden_drop_packets_total Tunnel packets dropped, by reason.\n"
+	  "# TYPE tunwarden_drop_packets_total counter\n");
+	for (uint32_t i = 1; i < TW_DROP__MAX; i++)
+		M("tunwarden_drop_packets_total{reason=\"%s\"} %llu\n", tw_drop_reason_name(i),
+		  (unsigned long long)g[i].pkts);
+	M("# TYPE tunwarden_pass_bytes_total counter\n"
+	  "tunwarden_pass_bytes_total{dir=\"from_client\"} %llu\n"
+	  "tunwarden_pass_bytes_total{dir=\"to_client\"} %llu\n",
+	  (unsigned long long)g[TW_G_PASS_IN].bytes, (unsigned long long)g[TW_G_PASS_OUT].bytes);
+	M("# TYPE tunwarden_pass_packets_total counter\n"
+	  "tunwarden_pass_packets_total{dir=\"from_client\"} %llu\n"
+	  "tunwarden_pass_packets_total{dir=\"to_client\"} %llu\n",
+	  (unsigned long long)g[TW_G_PASS_IN].pkts, (unsigned long long)g[TW_G_PASS_OUT].pkts);
+	M("# TYPE tunwarden_uplink_packets_total counter\n"
+	  "tunwarden_uplink_packets_total{verdict=\"banned\"} %llu\n"
+	  "tunwarden_uplink_packets_total{verdict=\"ratelimited\"} %llu\n"
+	  "tunwarden_uplink_packets_total{verdict=\"handshake\"} %llu\n",
+	  (unsigned long long)u[TW_U_BANNED].pkts, (unsigned long long)u[TW_U_RATELIMIT].pkts,
+	  (unsigned long long)u[TW_U_HANDSHAKE].pkts);
+	M("# TYPE tunwarden_journal_last_seq gauge\ntunwarden_journal_last_seq %llu\n"
+	  "# TYPE tunwarden_journal_acked_seq gauge\ntunwarden_journal_acked_seq %llu\n"
+	  "# TYPE tunwarden_journal_bytes gauge\ntunwarden_journal_bytes %llu\n"
+	  "# TYPE tunwarden_journal_dropped_total counter\ntunwarden_journal_dropped_total %llu\n",
+	  (unsigned long long)st.last_seq, (unsigned long long)st.acked_seq,
+	  (unsigned long long)st.used_bytes, (unsigned long long)st.dropped);
+#undef M
+	if (n < cap) {
+		char hdr[160];
+		int hl = snprintf(hdr, sizeof(hdr),
+				  "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+				  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+				  n);
+
+		if (write(fd, hdr, (size_t)hl) < 0 || write(fd, body, n) < 0)
+			tw_dbg("metrics: write: %s", strerror(errno));
+	}
+out:
+	free(body);
+	close(fd);
+}
+
 /* ------------------------------------------------------------ timer */
 
+static json_t *op_status(struct daemon *d);
+
+/* The same object `tunwarden status --json` shows, replaced atomically. */
 static void write_status(struct daemon *d)
 {
-	char buf[512];
-	int n;
+	json_t *st;
+	char *txt;
 
 	if (!d->cfg.status_path[0])
 		return;
-	n = snprintf(buf, sizeof(buf),
-		     "node=%s\npolicy_version=%llu\npolicy_age_s=%lld\nsessions=%u\n"
-		     "connects=%llu\ndenied=%llu\nupdated=%lld\n",
-		     d->node, (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0),
-		     (long long)(time(NULL) - d->pol_loaded), tw_sessions_count(d->ss),
-		     (unsigned long long)d->nconnect, (unsigned long long)d->ndeny,
-		     (long long)time(NULL));
-	if (write_atomic(d->cfg.status_path, buf, (size_t)n))
+	st = op_status(d);
+	json_object_set_new(st, "updated", json_integer((json_int_t)time(NULL)));
+	txt = json_dumps(st, JSON_INDENT(2));
+	json_decref(st);
+	if (!txt || write_atomic(d->cfg.status_path, txt, strlen(txt)))
 		tw_dbg("status file %s: cannot write", d->cfg.status_path);
+	free(txt);
 }
 
 static void tick(struct daemon *d)
@@ -1108,7 +1225,9 @@ int main(int argc, char **argv)
 					    { "check-config", no_argument, NULL, 'C' },
 					    { "help", no_argument, NULL, 'h' },
 					    {} };
-	struct daemon d = { .cfg_path = TW_CONF_PATH, .lfd = -1, .sfd = -1, .tfd = -1 };
+	struct daemon d = {
+		.cfg_path = TW_CONF_PATH, .lfd = -1, .sfd = -1, .tfd = -1, .mfd = -1
+	};
 	struct tw_journal_opts jo = {};
 	struct tw_dp_opts dpo = {};
 	struct epoll_event ev;
@@ -1204,6 +1323,8 @@ int main(int argc, char **argv)
 
 		timerfd_settime(d.tfd, 0, &its, NULL);
 	}
+	if (listen_metrics(&d))
+		tw_err("metrics on %s: %s (metrics off)", d.cfg.metrics_listen, strerror(errno));
 	if (link_watch_open(&d))
 		tw_warn("no netlink link events: interfaces that appear later are not attached");
 	ev.events = EPOLLIN;
@@ -1216,6 +1337,10 @@ int main(int argc, char **argv)
 	if (d.nl) {
 		ev.data.u64 = 4;
 		epoll_ctl(d.ep, EPOLL_CTL_ADD, nl_socket_get_fd(d.nl), &ev);
+	}
+	if (d.mfd >= 0) {
+		ev.data.u64 = 5;
+		epoll_ctl(d.ep, EPOLL_CTL_ADD, d.mfd, &ev);
 	}
 	attach_existing(&d);
 	sd_notify(0, "READY=1");
@@ -1246,6 +1371,8 @@ int main(int argc, char **argv)
 				conn_accept(&d);
 			} else if (id == 4) {
 				nl_recvmsgs_default(d.nl);
+			} else if (id == 5) {
+				metrics_serve(&d);
 			} else if (id >= 100 && id < 100 + MAX_CLIENTS_CONN) {
 				conn_readable(&d, &d.conns[id - 100]);
 			}
@@ -1271,5 +1398,7 @@ out:
 	free(d.att);
 	if (d.lfd >= 0)
 		close(d.lfd);
+	if (d.mfd >= 0)
+		close(d.mfd);
 	return rc;
 }

@@ -8,23 +8,24 @@ set -u
 O=${1:-build}
 rc=0
 
-run() {
-	local r=0
-	echo "vmtest-suites: === $* ==="
+run() { # run LABEL COMMAND...
+	local label=$1 r=0
+	shift
+	echo "vmtest-suites: === $label: $* ==="
 	"$@" || r=$?
-	echo "vmtest-suites: === $1 exit $r ==="
+	echo "vmtest-suites: === $label: exit $r ==="
 	[ $rc -ne 0 ] || rc=$r
 }
 
 if [ -x "$O/selftests/test_progs" ]; then
-	run "$O/selftests/test_progs"
+	run test_progs "$O/selftests/test_progs"
 else
 	echo "vmtest-suites: $O/selftests/test_progs missing: run make first"
 	rc=1
 fi
 
 if [ -f selftests/e2e/run.sh ]; then
-	run bash selftests/e2e/run.sh "$O"
+	run e2e bash selftests/e2e/run.sh "$O"
 else
 	echo "vmtest-suites: selftests/e2e/run.sh not present, e2e suite not run"
 fi

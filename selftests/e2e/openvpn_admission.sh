@@ -36,6 +36,12 @@ tw_check "daemon reports alice as permit" \
 	eval '[ "$(tw_client_field alice state)" = permit ]'
 tw_check "tenant drops counted for carol" eval '[ "$(tw_client_field carol drops)" -ge 1 ]'
 
+tw_check "metrics count the tenant drops" \
+	eval 'tw_metrics | grep -Eq "^tunwarden_drop_packets_total\\{reason=\"tenant\"\\} [1-9]"'
+tw_check "metrics show 3 live sessions" eval 'tw_metrics | grep -qx "tunwarden_sessions 3"'
+tw_check "status file written atomically with the session count" \
+	tw_wait_for "python3 -c 'import json,sys; sys.exit(json.load(open(\"$TW_DIR/state/status.json\"))[\"sessions\"] != 3)'" 3
+
 # dave is disabled: the hook refuses, OpenVPN never completes his connection.
 tw_client_try 4 dave
 tw_check "dave (disabled) is refused" \

@@ -47,6 +47,7 @@ enum {
 	SL_R,	   /* PERMIT, tenant 1, on another interface */
 	SL_G,	   /* PERMIT, tenant 1: removed and installed again by a subtest */
 	SL_Y,	   /* PERMIT, tenant 0 too: even two tenant-0 clients are isolated */
+	SL_Q,	   /* PERMIT, tenant 2, on another interface */
 	NSLOTS,
 };
 
@@ -67,6 +68,7 @@ enum {
 #define N4 "10.8.0.9"
 #define N6 "fd00:8::9"
 #define R4 "10.8.1.2"
+#define Q4 "10.8.1.3"
 #define G4 "10.8.0.20"
 #define Y4 "10.8.0.21"
 #define Y6 "fd00:8::21"
@@ -110,6 +112,7 @@ static const struct tv_client clients[NSLOTS] = {
 	[SL_R] = { SL_R, TW_STATE_PERMIT, 1, PROFILE, 1000, R4, NULL },
 	[SL_G] = { SL_G, TW_STATE_PERMIT, 1, PROFILE, LO_IFINDEX, G4, NULL },
 	[SL_Y] = { SL_Y, TW_STATE_PERMIT, 0, PROFILE, LO_IFINDEX, Y4, Y6 },
+	[SL_Q] = { SL_Q, TW_STATE_PERMIT, 2, PROFILE, 1000, Q4, NULL },
 };
 
 /* ---- the profile ---- */
@@ -361,6 +364,9 @@ static const struct tv_case cases[] = {
 	{ "in6_same_tenant", IN, { V6(A6, B6), UDP(44002, 5353) }, .x = PASS_NEW(SL_A) },
 	{ "in4_same_tenant_other_interface", IN, { V4(A4, R4), TCP(44003, 80) },
 	  .x = PASS_NEW(SL_A) },
+	/* peers are found on any interface */
+	{ "in4_other_tenant_other_interface", IN, { V4(A4, Q4), TCP(44015, 80) },
+	  .x = DROP_AT(TENANT, SL_A) },
 	{ "in4_other_tenant", IN, { V4(A4, C4), TCP(44004, 80) }, .x = DROP_AT(TENANT, SL_A) },
 	{ "out4_other_tenant", OUT, { V4(C4, A4), TCP(44005, 80) }, .x = DROP_AT(TENANT, SL_A) },
 	{ "in6_other_tenant", IN, { V6(A6, C6), ICMP6(44006) }, .x = DROP_AT(TENANT, SL_A) },

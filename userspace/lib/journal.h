@@ -52,15 +52,15 @@ struct tw_journal_opts {
  * log id, committed durably before this returns. NULL with errno set.
  */
 struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opts *opts);
-/* Flush what is queued, then close. The flush's error is returned: only then are queued records lost. */
+/* Flush what is queued, then close. Returns the flush's error (queued records lost). */
 int tw_journal_close(struct tw_journal *j);
 
 /*
  * Append @rec: node, log_id and seq are filled in (also in @rec), and
- * time_ns if it is 0. @durable:
- * commit now with a full sync (connect, disconnect, ban, decision records
- * the hook is waiting for). On error the record was not stored and rec->seq
- * is 0; records accepted earlier are untouched (committed or still queued).
+ * time_ns if it is 0. @durable: commit now with a full sync (connect,
+ * disconnect, ban, decision records the hook is waiting for). On error the
+ * record was not stored and rec->seq is 0; records accepted earlier are
+ * untouched (committed or still queued).
  * -EINVAL: the record fails tw_record_validate(); -ENOSPC: disk full or the
  * cap cannot be met by dropping superseded interims.
  */
@@ -77,8 +77,8 @@ int tw_journal_sync(struct tw_journal *j);
  * most @max (0: no limit). Records committed but not yet synced are synced
  * first. @json is the stored NDJSON line without newline. @cb returns 0 to
  * go on, > 0 to stop, < 0 to abort with that error; it must not call into
- * the journal. Returns the number of
- * records delivered or -errno. Queued (unflushed) records are not seen.
+ * the journal. Returns the number of records delivered or -errno. Queued
+ * (unflushed) records are not seen.
  */
 typedef int (*tw_journal_cb)(const struct tw_record *rec, const char *json, size_t len, void *ctx);
 int tw_journal_read_since(struct tw_journal *j, uint64_t after, size_t max, tw_journal_cb cb,
