@@ -11,3 +11,6 @@ $(O)/userspace/tunwardend.o: CFLAGS += $(TW_DAEMON_CFLAGS)
 
 $(O)/tunwardend: $(O)/userspace/tunwardend.o $(LIBTW)
 	$(CC) $(LDFLAGS) $< $(LIBTW) $(PKG_LIBS) $(TW_DAEMON_LIBS) -ljansson -lsqlite3 -o $@
+
+demo: all
+	@scripts/demo.sh $(O)

@@ -53,7 +53,10 @@ while [ $# -gt 0 ]; do
 	-t | --timeout) timeout_s=$2; shift 2 ;;
 	--timeout=*) timeout_s=${1#*=}; shift ;;
 	-j | --jobs) jobs=$2; shift 2 ;;
+	-j[0-9]*) jobs=${1#-j}; shift ;;
+	--jobs=*) jobs=${1#*=}; shift ;;
 	-m | --memory) mem=$2; shift 2 ;;
+	--memory=*) mem=${1#*=}; shift ;;
 	--setup) setup_only=1; shift ;;
 	--no-vng) use_vng=0; shift ;;
 	-h | --help) usage; exit 0 ;;

@@ -381,6 +381,8 @@ static const struct tv_case cases[] = {
 	  .x = DROP_AT(TENANT, SL_Z) },
 	{ "out6_tenant0_from_tenant0", OUT, { V6(Z6, Y6), TCP(44014, 80) },
 	  .x = DROP_AT(TENANT, SL_Y) },
+	/* hairpin to its own address: no peer, whatever the tenant */
+	{ "in4_tenant0_to_itself", IN, { V4(Z4, Z4), TCP(44016, 80) }, .x = PASS_NEW(SL_Z) },
 	{ "in4_tenant0_to_remote", IN, { V4(Z4, WEB4), TCP(44011, 1500) }, .x = PASS_NEW(SL_Z) },
 	{ "in4_free_slot_peer_is_no_client", IN, { V4(A4, F4), TCP(44012, 80) },
 	  .x = PASS_NEW(SL_A) },
@@ -460,6 +462,11 @@ static const struct tv_case cases[] = {
 	{ "mal6_ext_header_longer_than_datagram", IN,
 	  { BASE6, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64, .keep = PKT_KEEP(80),
 	    .keep_fix_len = true },
+	  .x = DROP_G(MALFORMED) },
+	/* the same with nothing after it that has a header of its own */
+	{ "mal6_ext_header_longer_than_datagram_no_l4", IN,
+	  { V6(A6, WEB6), .proto = IPPROTO_GRE, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64,
+	    .keep = PKT_KEEP(56), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_in_frag_header", IN,
 	  { V6(A6, WEB6), UDP(46102, 53), .n_ext = 1, .ext = { PKT_EH_FRAG },
