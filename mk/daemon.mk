@@ -14,3 +14,15 @@ $(O)/tunwardend: $(O)/userspace/tunwardend.o $(LIBTW)
 
 demo: all
 	@scripts/demo.sh $(O)
+
+.PHONY: install-daemon
+install: install-daemon
+install-daemon: $(O)/tunwardend
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/tunwarden
+	install -m 0755 $(O)/tunwardend $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 man/tunwardend.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's#/usr/local/sbin#$(PREFIX)/sbin#' systemd/tunwardend.service \
+		> $(DESTDIR)/lib/systemd/system/tunwardend.service
+	test -e $(DESTDIR)/etc/tunwarden/tunwarden.conf || \
+		install -m 0640 examples/tunwarden.conf $(DESTDIR)/etc/tunwarden/tunwarden.conf

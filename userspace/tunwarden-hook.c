@@ -32,9 +32,9 @@
 #include "ctl.h"
 #include "hookenv.h"
 
-#define HOOK_TIMEOUT_ENV "TUNWARDEN_HOOK_TIMEOUT_MS"
+#define HOOK_TIMEOUT_ENV	"TUNWARDEN_HOOK_TIMEOUT_MS"
 #define HOOK_TIMEOUT_DEFAULT_MS 2000
-#define HOOK_TIMEOUT_MAX_MS 60000
+#define HOOK_TIMEOUT_MAX_MS	60000
 
 extern char **environ;
 
@@ -203,8 +203,10 @@ static int do_connect(const char *path, const struct tw_hook_env *e, int tmo)
 
 	req = build_request("connect", e, false);
 	if (!req) {
-		fprintf(stderr, "tunwarden-hook: %s: refusing: environment not representable "
-				"(invalid UTF-8?)\n", cn_of(e));
+		fprintf(stderr,
+			"tunwarden-hook: %s: refusing: environment not representable "
+			"(invalid UTF-8?)\n",
+			cn_of(e));
 		return EXIT_FAILURE;
 	}
 	ret = tw_ctl_call(path, req, &resp, tmo, err, sizeof(err));
@@ -232,21 +234,26 @@ static int do_connect(const char *path, const struct tw_hook_env *e, int tmo)
 	} else if (!strcmp(verdict, "sandbox")) {
 		st = json_object_get(resp, "session_timeout");
 		if (!json_is_integer(st) || json_integer_value(st) <= 0) {
-			fprintf(stderr, "tunwarden-hook: %s: refusing: sandbox verdict without a "
-					"positive session_timeout\n", cn_of(e));
+			fprintf(stderr,
+				"tunwarden-hook: %s: refusing: sandbox verdict without a "
+				"positive session_timeout\n",
+				cn_of(e));
 			undo_connect(path, e, deadline);
 			goto out;
 		}
-		ret = write_session_timeout(e->config_file,
-					    (uint64_t)json_integer_value(st));
+		ret = write_session_timeout(e->config_file, (uint64_t)json_integer_value(st));
 		if (ret) {
-			fprintf(stderr, "tunwarden-hook: %s: refusing: cannot write session-timeout "
-					"to '%s': %s\n", cn_of(e), e->config_file, strerror(-ret));
+			fprintf(stderr,
+				"tunwarden-hook: %s: refusing: cannot write session-timeout "
+				"to '%s': %s\n",
+				cn_of(e), e->config_file, strerror(-ret));
 			undo_connect(path, e, deadline);
 			goto out;
 		}
-		fprintf(stderr, "tunwarden-hook: %s: sandboxed for %" JSON_INTEGER_FORMAT
-				"s until confirmed: %s\n", cn_of(e), json_integer_value(st), reason);
+		fprintf(stderr,
+			"tunwarden-hook: %s: sandboxed for %" JSON_INTEGER_FORMAT
+			"s until confirmed: %s\n",
+			cn_of(e), json_integer_value(st), reason);
 		rc = EXIT_SUCCESS;
 	} else {
 		fprintf(stderr, "tunwarden-hook: %s: refusing: unknown verdict '%.32s'\n", cn_of(e),
@@ -265,8 +272,10 @@ static int do_disconnect(const char *path, const struct tw_hook_env *e, int tmo)
 
 	req = build_request("disconnect", e, true);
 	if (!req) {
-		fprintf(stderr, "tunwarden-hook: %s: disconnect not reported: environment not "
-				"representable\n", cn_of(e));
+		fprintf(stderr,
+			"tunwarden-hook: %s: disconnect not reported: environment not "
+			"representable\n",
+			cn_of(e));
 		return EXIT_SUCCESS;
 	}
 	if (tw_ctl_call(path, req, &resp, tmo, err, sizeof(err)))
@@ -317,8 +326,9 @@ int main(int argc, char **argv)
 	case TW_HOOK_CLIENT_DISCONNECT:
 		return do_disconnect(tw_ctl_socket_path(sock), &e, tmo);
 	default:
-		fprintf(stderr, "tunwarden-hook: script_type '%s' is not handled; use it for "
-				"client-connect and client-disconnect only\n",
+		fprintf(stderr,
+			"tunwarden-hook: script_type '%s' is not handled; use it for "
+			"client-connect and client-disconnect only\n",
 			tw_hook_script_name(e.script_type));
 		return EXIT_FAILURE;
 	}

@@ -40,7 +40,8 @@ static const char usage_text[] =
 	"  detach IFNAME|--all         remove the dataplane programs from tunnel interfaces\n"
 	"\n"
 	"options:\n"
-	"  -s, --socket PATH   control socket (default $TUNWARDEN_SOCKET, else " TW_CTL_SOCK_DEFAULT ")\n"
+	"  -s, --socket PATH   control socket (default $TUNWARDEN_SOCKET, else " TW_CTL_SOCK_DEFAULT
+	")\n"
 	"  -j, --json          print the daemon's JSON response instead of tables\n"
 	"  -t, --timeout SEC   give up on the daemon after SEC seconds (default 30)\n"
 	"  -h, --help          this text\n"
@@ -64,12 +65,12 @@ static int usage_err(const char *fmt, ...)
 /* ---- value formatting ---------------------------------------------------------------- */
 
 enum fmt {
-	F_STR,	   /* strings as is, numbers in decimal, arrays joined with ',' */
-	F_BYTES,   /* byte count, IEC units */
-	F_AGE,	   /* unix seconds -> time elapsed since then */
-	F_TIME,	   /* unix seconds -> local date and time */
+	F_STR, /* strings as is, numbers in decimal, arrays joined with ',' */
+	F_BYTES, /* byte count, IEC units */
+	F_AGE, /* unix seconds -> time elapsed since then */
+	F_TIME, /* unix seconds -> local date and time */
 	F_TIME_NS, /* unix nanoseconds -> local date and time */
-	F_DUR,	   /* seconds -> 1d2h, 5m03s */
+	F_DUR, /* seconds -> 1d2h, 5m03s */
 };
 
 static void fmt_bytes(char *buf, size_t len, uint64_t v)
@@ -122,7 +123,8 @@ static void fmt_join(char *buf, size_t len, const json_t *arr)
 	char one[256];
 
 	buf[0] = '\0';
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		fmt_value(one, sizeof(one), e, F_STR);
 		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", i ? "," : "", one);
 		if (off >= len)
@@ -212,8 +214,7 @@ static enum fmt fmt_for_key(const char *k)
 	    ends_with(k, "deadline"))
 		return F_TIME;
 	if (!strcmp(k, "age") || ends_with(k, "_age") || !strcmp(k, "uptime") ||
-	    ends_with(k, "timeout") ||
-	    ends_with(k, "_s") || ends_with(k, "duration"))
+	    ends_with(k, "timeout") || ends_with(k, "_s") || ends_with(k, "duration"))
 		return F_DUR;
 	return F_STR;
 }
@@ -222,10 +223,10 @@ static enum fmt fmt_for_key(const char *k)
 
 struct col {
 	const char *head;
-	const char *key;  /* member of each row object */
-	const char *alt;  /* fallback member name, or NULL */
+	const char *key; /* member of each row object */
+	const char *alt; /* fallback member name, or NULL */
 	enum fmt fmt;
-	bool right;	  /* numbers align right */
+	bool right; /* numbers align right */
 };
 
 #define CELL_MAX 512
@@ -242,7 +243,7 @@ static int print_table(const json_t *rows, const struct col *cols, size_t ncols)
 	cells = calloc((nrows + 1) * ncols, CELL_MAX);
 	if (!cells)
 		return -ENOMEM;
-#define CELL(r_, c_) (cells + ((r_) * ncols + (c_)) * CELL_MAX)
+#define CELL(r_, c_) (cells + ((r_)*ncols + (c_)) * CELL_MAX)
 	for (c = 0; c < ncols; c++)
 		snprintf(CELL(0, c), CELL_MAX, "%s", cols[c].head);
 	for (r = 0; r < nrows; r++) {
@@ -284,13 +285,16 @@ static int print_generic_table(const json_t *rows)
 	char *heads[32];
 	int err;
 
-	json_array_foreach(rows, i, row) {
-		json_object_foreach((json_t *)row, k, v) {
+	json_array_foreach(rows, i, row)
+	{
+		json_object_foreach((json_t *)row, k, v)
+		{
 			for (c = 0; c < n && strcmp(cols[c].key, k); c++)
 				;
 			if (c < n || n == 32)
 				continue;
-			cols[n] = (struct col){ .key = k, .fmt = fmt_for_key(k),
+			cols[n] = (struct col){ .key = k,
+						.fmt = fmt_for_key(k),
 						.right = json_is_integer(v) };
 			n++;
 		}
@@ -322,12 +326,12 @@ static bool is_named_rows(const json_t *obj)
 
 	if (!json_is_object(obj) || json_object_size(obj) < 2)
 		return false;
-	json_object_foreach((json_t *)obj, k, row) {
+	json_object_foreach((json_t *)obj, k, row)
+	{
 		if (!json_is_object(row) || !json_object_size(row))
 			return false;
-		json_object_foreach((json_t *)row, k2, v)
-			if (json_is_object(v) || json_is_array(v))
-				return false;
+		json_object_foreach((json_t *)row, k2,
+				    v) if (json_is_object(v) || json_is_array(v)) return false;
 	}
 	return true;
 }
@@ -341,9 +345,11 @@ static void print_named_rows(const json_t *obj, const char *head)
 
 	if (!rows)
 		return;
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		row = json_pack("{s:s}", head, k);
-		if (!row || json_object_update(row, (json_t *)v) || json_array_append_new(rows, row))
+		if (!row || json_object_update(row, (json_t *)v) ||
+		    json_array_append_new(rows, row))
 			break;
 	}
 	print_generic_table(rows);
@@ -361,7 +367,8 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 	const json_t *v, *first;
 	const char *k;
 
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		if (!*prefix && !strcmp(k, "ok"))
 			continue;
 		snprintf(key, sizeof(key), "%s%s", prefix, k);
@@ -389,7 +396,8 @@ static void print_tables(const json_t *obj, const char *prefix)
 	const char *k;
 	char sub[128];
 
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
 		if (is_named_rows(v)) {
 			printf("\n%s:\n", sub);
@@ -439,7 +447,8 @@ static int kv_width(const json_t *obj, const char *prefix)
 	const char *k;
 	int w = 0, n;
 
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		n = (int)(strlen(prefix) + strlen(k));
 		if (json_is_object(v)) {
 			char sub[128];
@@ -470,9 +479,11 @@ static void join_real_port(json_t *row)
 	    (strchr(ip, '.') && strchr(ip, ':')))
 		return;
 	if (strchr(ip, ':'))
-		snprintf(buf, sizeof(buf), "[%s]:%" JSON_INTEGER_FORMAT, ip, json_integer_value(port));
+		snprintf(buf, sizeof(buf), "[%s]:%" JSON_INTEGER_FORMAT, ip,
+			 json_integer_value(port));
 	else
-		snprintf(buf, sizeof(buf), "%s:%" JSON_INTEGER_FORMAT, ip, json_integer_value(port));
+		snprintf(buf, sizeof(buf), "%s:%" JSON_INTEGER_FORMAT, ip,
+			 json_integer_value(port));
 	json_object_set_new(row, "real", json_string(buf));
 	json_object_del(row, "real_port");
 }
@@ -487,8 +498,7 @@ static void print_clients(const json_t *resp)
 		json_decref(rows);
 		return;
 	}
-	json_array_foreach(rows, i, row)
-		join_real_port(row);
+	json_array_foreach(rows, i, row) join_real_port(row);
 	print_table(rows, client_cols, NCOLS(client_cols));
 	json_decref(rows);
 }
@@ -764,10 +774,11 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 			return usage_err("%s needs a CN or an address", cmd);
 		is_addr = force_addr || (!force_cn && looks_like_addr(arg));
 		if (force_addr && !looks_like_addr(arg))
-			return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, arg);
+			return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd,
+					 arg);
 		if (dur && parse_duration(dur, &v))
-			return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
-					 dur);
+			return usage_err(
+				"ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)", dur);
 		req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", arg);
 		if (!req)
 			return usage_err("%s: '%s' is not valid UTF-8", cmd, arg);
@@ -796,13 +807,11 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option longopts[] = { { "socket", required_argument, NULL, 's' },
+						  { "json", no_argument, NULL, 'j' },
+						  { "timeout", required_argument, NULL, 't' },
+						  { "help", no_argument, NULL, 'h' },
+						  {} };
 	struct opts o = { .timeout_ms = 30000 };
 	json_t *req = NULL, *resp = NULL;
 	const char *cmd, *path, *target = NULL;
@@ -823,7 +832,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			t = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || t <= 0 || t > 3600)
-				return usage_err("--timeout expects 1..3600 seconds, got '%s'", optarg);
+				return usage_err("--timeout expects 1..3600 seconds, got '%s'",
+						 optarg);
 			o.timeout_ms = (int)t * 1000;
 			break;
 		case 'h':

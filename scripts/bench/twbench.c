@@ -35,7 +35,7 @@
 #include "e2e_util.h"
 
 #define MAX_ROUNDS 32
-#define NFLOWS 1024
+#define NFLOWS	   1024
 
 static struct {
 	uint32_t clients, profiles, rules_per_profile;
@@ -154,8 +154,11 @@ static int load_policy(struct tw_dp *dp, int ifindex, double *secs)
 	}
 	free(r);
 	for (uint32_t i = 0; i < cfg.clients && !err; i++) {
-		struct tw_client c = { .slot = i, .ifindex = ifindex, .tenant = i % 1000 + 1,
-				       .profile = i % cfg.profiles, .state = TW_STATE_PERMIT,
+		struct tw_client c = { .slot = i,
+				       .ifindex = ifindex,
+				       .tenant = i % 1000 + 1,
+				       .profile = i % cfg.profiles,
+				       .state = TW_STATE_PERMIT,
 				       .naddrs = 2 };
 		char a[64];
 
@@ -175,7 +178,7 @@ static int load_policy(struct tw_dp *dp, int ifindex, double *secs)
 
 struct tr_case {
 	const char *name;
-	bool out;	  /* tw_tun_out */
+	bool out; /* tw_tun_out */
 	uint32_t want_rv; /* TC_ACT_UNSPEC (pass) or TC_ACT_SHOT */
 	uint8_t pkt[256];
 	int len;
@@ -219,8 +222,8 @@ static int test_run(int fd, const uint8_t *pkt, int len, int repeat, uint32_t *r
  * maps, minus the empty program. Raw instructions keep this independent of
  * the tunnel object's code.
  */
-#define RAW(c, d, s_, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), \
-						.off = (o), .imm = (i) })
+#define RAW(c, d, s_, o, i) \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i) })
 struct rawprog {
 	struct bpf_insn in[64];
 	int n;
@@ -232,7 +235,8 @@ static void raw_stack(struct rawprog *b, int off, const void *data, size_t len)
 		int32_t w;
 
 		memcpy(&w, (const uint8_t *)data + i, 4);
-		b->in[b->n++] = RAW(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (int16_t)(off + (int)i), w);
+		b->in[b->n++] =
+			RAW(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (int16_t)(off + (int)i), w);
 	}
 }
 
@@ -243,8 +247,7 @@ static void raw_ldmap(struct rawprog *b, int reg, int fd)
 }
 
 /* kind 0: ktime; 1: lookup(map, key); 2: update(map, key, val) */
-static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void *val,
-		  size_t vlen)
+static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct rawprog b = { .n = 0 };
 	int koff = -(int)((klen + 7) & ~7UL), voff = koff - (int)((vlen + 7) & ~7UL);
@@ -281,7 +284,8 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 	struct tw_flow_key fk = { .slot = client, .gen = 1, .family = TW_FAM_V4, .proto = 17 };
 	struct tw_flow_val fv = { .last_seen_ns = 1 };
 	struct tw_acl_key ak = { .prefixlen = TW_ACL_KEY_FIXED_BITS + 32,
-				 .list = TW_LIST_FROM_CLIENT, .family = TW_FAM_V4 };
+				 .list = TW_LIST_FROM_CLIENT,
+				 .family = TW_FAM_V4 };
 	uint32_t a, inner_id = 0;
 	int inner = -1;
 	struct {
@@ -422,8 +426,13 @@ static int bench_test_run(void)
 	ip4str(rule_net4(p, 0) + 1, dst4, sizeof(dst4));
 	snprintf(dst6, sizeof(dst6), "fd10:%x:51::1", p);
 	{
-		struct pkt_spec s4 = { .family = 4, .src = ca4, .dst = dst4, .proto = IPPROTO_UDP,
-				       .sport = 40000, .dport = 1000, .payload_len = 64,
+		struct pkt_spec s4 = { .family = 4,
+				       .src = ca4,
+				       .dst = dst4,
+				       .proto = IPPROTO_UDP,
+				       .sport = 40000,
+				       .dport = 1000,
+				       .payload_len = 64,
 				       .payload = cases };
 		struct pkt_spec s6 = s4, rp = s4, dn = s4, un = s4;
 
@@ -441,7 +450,8 @@ static int bench_test_run(void)
 		cases[0].len = build_eth(cases[0].pkt, sizeof(cases[0].pkt), &s4);
 		cases[1] = (struct tr_case){ .name = "v6 allowed, from client", .want_rv = -1U };
 		cases[1].len = build_eth(cases[1].pkt, sizeof(cases[1].pkt), &s6);
-		cases[2] = (struct tr_case){ .name = "v4 reply, to client", .out = true,
+		cases[2] = (struct tr_case){ .name = "v4 reply, to client",
+					     .out = true,
 					     .want_rv = -1U };
 		cases[2].len = build_eth(cases[2].pkt, sizeof(cases[2].pkt), &rp);
 		cases[3] = (struct tr_case){ .name = "v4 denied (port)", .want_rv = 2 };
@@ -480,9 +490,11 @@ static int bench_test_run(void)
 				goto out_empty;
 			all[0][k] = ns;
 			for (i = 0; i < 5; i++) {
-				int fd = cases[i].out ? tw_dp_prog_fd_out(dp) : tw_dp_prog_fd_in(dp);
+				int fd = cases[i].out ? tw_dp_prog_fd_out(dp) :
+							tw_dp_prog_fd_in(dp);
 
-				err = test_run(fd, cases[i].pkt, cases[i].len, cfg.repeat, &rv, &ns);
+				err = test_run(fd, cases[i].pkt, cases[i].len, cfg.repeat, &rv,
+					       &ns);
 				if (err)
 					goto out_empty;
 				all[i + 1][k] = ns;
@@ -549,11 +561,12 @@ static int tun_ns_setup(struct tunns *t, const char *name)
 
 	snprintf(t->ns, sizeof(t->ns), "%s%s", pfx, name);
 	t->fd = t->sink_map = t->sink_prog = t->sink_link = -1;
-	err = e2e_ns_create(t->ns) ?: e2e_ns_enter(t->ns) ?:
-		e2e_sysctl("net.ipv4.ip_forward", "1") ?:
-		e2e_sysctl("net.ipv4.conf.all.rp_filter", "0") ?:
-		e2e_sysctl("net.ipv4.conf.default.rp_filter", "0") ?:
-		e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1");
+	err = e2e_ns_create(t->ns)					 ?:
+		      e2e_ns_enter(t->ns)				 ?:
+		      e2e_sysctl("net.ipv4.ip_forward", "1")		 ?:
+		      e2e_sysctl("net.ipv4.conf.all.rp_filter", "0")	 ?:
+		      e2e_sysctl("net.ipv4.conf.default.rp_filter", "0") ?:
+		      e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1");
 	if (err)
 		goto out;
 	t->fd = e2e_tun_open("bt0");
@@ -653,8 +666,9 @@ static int write_nft(const char *path, bool ct)
 		int n = profile_rules(p, r), first4 = 1, first6 = 1, firstt = 1;
 		char pb[INET6_ADDRSTRLEN];
 
-		fprintf(f, " set a4_%u { type ipv4_addr . inet_proto . inet_service; flags interval; "
-			   "elements = {",
+		fprintf(f,
+			" set a4_%u { type ipv4_addr . inet_proto . inet_service; flags interval; "
+			"elements = {",
 			p);
 		for (int i = 0; i < n; i++) {
 			if (r[i].list != TW_LIST_FROM_CLIENT || r[i].prefix.family != TW_FAM_V4)
@@ -668,8 +682,9 @@ static int write_nft(const char *path, bool ct)
 			first4 = 0;
 		}
 		fprintf(f, " } }\n");
-		fprintf(f, " set a6_%u { type ipv6_addr . inet_proto . inet_service; flags interval; "
-			   "elements = {",
+		fprintf(f,
+			" set a6_%u { type ipv6_addr . inet_proto . inet_service; flags interval; "
+			"elements = {",
 			p);
 		for (int i = 0; i < n; i++) {
 			if (r[i].list != TW_LIST_FROM_CLIENT || r[i].prefix.family != TW_FAM_V6)
@@ -680,8 +695,9 @@ static int write_nft(const char *path, bool ct)
 			first6 = 0;
 		}
 		fprintf(f, " } }\n");
-		fprintf(f, " set t4_%u { type ipv4_addr . inet_proto . inet_service; flags interval; "
-			   "elements = {",
+		fprintf(f,
+			" set t4_%u { type ipv4_addr . inet_proto . inet_service; flags interval; "
+			"elements = {",
 			p);
 		for (int i = 0; i < n; i++) {
 			if (r[i].list != TW_LIST_TO_CLIENT)
@@ -748,9 +764,14 @@ static void build_flows(void)
 	for (int k = 0; k < NFLOWS; k++) {
 		uint32_t c = (uint32_t)(k * 97) % cfg.clients, p = c % cfg.profiles;
 		char src[32], dst[32];
-		struct pkt_spec s = { .family = 4, .src = src, .dst = dst, .proto = IPPROTO_UDP,
-				      .sport = (uint16_t)(10000 + k), .dport = 1000,
-				      .payload = flows, .payload_len = 64 };
+		struct pkt_spec s = { .family = 4,
+				      .src = src,
+				      .dst = dst,
+				      .proto = IPPROTO_UDP,
+				      .sport = (uint16_t)(10000 + k),
+				      .dport = 1000,
+				      .payload = flows,
+				      .payload_len = 64 };
 
 		client_v4(c, src, sizeof(src));
 		ip4str(rule_net4(p, 0) + 1 + (uint32_t)(k % 200), dst, sizeof(dst));
@@ -785,7 +806,8 @@ static int bench_tun(void)
 	for (c = 0; c < ncfg; c++) {
 		err = tun_ns_setup(&tns[c], ns_suffix[c]);
 		if (err) {
-			fprintf(stderr, "twbench: namespace %s: %s\n", ns_suffix[c], strerror(-err));
+			fprintf(stderr, "twbench: namespace %s: %s\n", ns_suffix[c],
+				strerror(-err));
 			goto out;
 		}
 	}
@@ -843,8 +865,8 @@ static int bench_tun(void)
 	       "ratios use packets per CPU-second of the writer\n",
 	       sysconf(_SC_NPROCESSORS_ONLN) - 1, cfg.nflows, cfg.nflows, cfg.rounds,
 	       cfg.dur_ms / 1000.0);
-	printf("  %-26s %14s %10s %14s   %s\n", "config", "pkts/CPU-s", "vs none",
-	       "pkts/wall-s", "rounds (k pkts/CPU-s)");
+	printf("  %-26s %14s %10s %14s   %s\n", "config", "pkts/CPU-s", "vs none", "pkts/wall-s",
+	       "rounds (k pkts/CPU-s)");
 	for (c = 0; c < ncfg; c++) {
 		double copy[MAX_ROUNDS], wmed;
 

@@ -39,19 +39,19 @@
 
 #define TCX_INGRESS 46 /* BPF_TCX_INGRESS: not in Debian 12's uapi headers */
 
-#define SVC4 "198.18.0.2"
-#define SVC6 "fd00:18::2"
-#define A4 "10.8.0.2"
-#define A6 "fd00:8::2"
-#define B4 "10.8.0.3"
-#define B6 "fd00:8::3"
-#define C4 "10.8.0.4"
+#define SVC4	 "198.18.0.2"
+#define SVC6	 "fd00:18::2"
+#define A4	 "10.8.0.2"
+#define A6	 "fd00:8::2"
+#define B4	 "10.8.0.3"
+#define B6	 "fd00:8::3"
+#define C4	 "10.8.0.4"
 #define UNKNOWN4 "10.8.0.99"
-#define CLI4 "10.9.0.2"
+#define CLI4	 "10.9.0.2"
 
-#define SLOT_A 1
-#define SLOT_B 2
-#define SLOT_C 3
+#define SLOT_A	1
+#define SLOT_B	2
+#define SLOT_C	3
 #define PROFILE 7
 
 /* A UDP socket in svc; every datagram received is counted, the senders are
@@ -95,9 +95,14 @@ static int tun_send(const struct pkt_spec *s)
 /* Write a UDP packet as a client; returns its IP length or -errno. */
 static int tun_udp(const char *src, const char *dst, uint16_t sport, uint16_t dport, size_t len)
 {
-	struct pkt_spec s = { .family = strchr(src, ':') ? 6 : 4, .src = src, .dst = dst,
-			      .proto = IPPROTO_UDP, .sport = sport, .dport = dport,
-			      .payload = payload, .payload_len = len };
+	struct pkt_spec s = { .family = strchr(src, ':') ? 6 : 4,
+			      .src = src,
+			      .dst = dst,
+			      .proto = IPPROTO_UDP,
+			      .sport = sport,
+			      .dport = dport,
+			      .payload = payload,
+			      .payload_len = len };
 
 	return tun_send(&s);
 }
@@ -112,7 +117,8 @@ static void usock_drain(struct usock *u)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 
-		if (recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl) < 0)
+		if (recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl) <
+		    0)
 			break;
 		if (u->nfrom < 64)
 			u->from[u->nfrom++] = ss;
@@ -128,8 +134,8 @@ static void usock_reset(struct usock *u)
 
 static int pump(void)
 {
-	int n = e2e_tun_drain(env.tun_fd, &env.tun_log) + e2e_cap_drain(env.cap_svc, false,
-									   &env.svc_log);
+	int n = e2e_tun_drain(env.tun_fd, &env.tun_log) +
+		e2e_cap_drain(env.cap_svc, false, &env.svc_log);
 	if (env.cap_cli_out >= 0)
 		n += e2e_cap_drain(env.cap_cli_out, true, &env.cli_out_log);
 	if (env.cap_cli_in >= 0)
@@ -207,7 +213,7 @@ static int usock_echo(struct usock *u)
 
 	for (int i = 0; i < u->nfrom; i++) {
 		socklen_t sl = u->from[i].ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-								 sizeof(struct sockaddr_in);
+								  sizeof(struct sockaddr_in);
 
 		if (sendto(u->fd, payload, 48, 0, (struct sockaddr *)&u->from[i], sl) == 48)
 			n++;
@@ -334,8 +340,10 @@ static int load_policy(struct tw_dp *dp, int ifindex)
 	if (err)
 		return err;
 	for (size_t i = 0; i < sizeof(cl) / sizeof(cl[0]); i++) {
-		struct tw_client c = { .slot = (uint32_t)cl[i].slot, .ifindex = ifindex,
-				       .tenant = cl[i].tenant, .profile = PROFILE,
+		struct tw_client c = { .slot = (uint32_t)cl[i].slot,
+				       .ifindex = ifindex,
+				       .tenant = cl[i].tenant,
+				       .profile = PROFILE,
 				       .state = TW_STATE_PERMIT };
 
 		tw_addr_parse(cl[i].a4, &c.addrs[c.naddrs++]);
@@ -377,27 +385,31 @@ static int setup(void)
 		return err;
 
 	/* cli: IPv4 only, so no router/neighbour solicitations cross clp0 */
-	err = e2e_ns_enter(env.ns_cli) ?: e2e_sysctl("net.ipv6.conf.all.disable_ipv6", "1") ?:
-		e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1");
+	err = e2e_ns_enter(env.ns_cli)					?:
+		      e2e_sysctl("net.ipv6.conf.all.disable_ipv6", "1") ?:
+		      e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1");
 	if (err)
 		return err;
 	/* srv forwards; no redirects back into tw0 (a hairpinned A->C packet
 	 * would otherwise draw an ICMP redirect towards A) */
-	err = e2e_ns_enter(env.ns_srv) ?: e2e_sysctl("net.ipv4.ip_forward", "1") ?:
-		e2e_sysctl("net.ipv6.conf.all.forwarding", "1") ?:
-		e2e_sysctl("net.ipv4.conf.all.send_redirects", "0") ?:
-		e2e_sysctl("net.ipv4.conf.default.send_redirects", "0") ?:
-		e2e_sysctl("net.ipv6.conf.all.accept_dad", "0") ?:
-		e2e_sysctl("net.ipv4.conf.all.rp_filter", "0") ?:
-		e2e_sysctl("net.ipv4.conf.default.rp_filter", "0") ?:
-		e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1") ?:
-		e2e_sysctl("net.ipv6.conf.default.accept_dad", "0");
+	err = e2e_ns_enter(env.ns_srv)					      ?:
+		      e2e_sysctl("net.ipv4.ip_forward", "1")		      ?:
+		      e2e_sysctl("net.ipv6.conf.all.forwarding", "1")	      ?:
+		      e2e_sysctl("net.ipv4.conf.all.send_redirects", "0")     ?:
+		      e2e_sysctl("net.ipv4.conf.default.send_redirects", "0") ?:
+		      e2e_sysctl("net.ipv6.conf.all.accept_dad", "0")	      ?:
+		      e2e_sysctl("net.ipv4.conf.all.rp_filter", "0")	      ?:
+		      e2e_sysctl("net.ipv4.conf.default.rp_filter", "0")      ?:
+		      e2e_sysctl("net.ipv6.conf.default.disable_ipv6", "1")   ?:
+		      e2e_sysctl("net.ipv6.conf.default.accept_dad", "0");
 	if (err)
 		return err;
 	/* svc: no DAD either, or neighbour discovery towards the service waits
 	 * for a tentative link-local address and the first v6 packets are late */
-	err = e2e_ns_enter(env.ns_svc) ?: e2e_sysctl("net.ipv6.conf.default.accept_dad", "0") ?:
-		e2e_sysctl("net.ipv6.conf.all.accept_dad", "0") ?: e2e_ns_enter(env.ns_srv);
+	err = e2e_ns_enter(env.ns_svc)					  ?:
+		      e2e_sysctl("net.ipv6.conf.default.accept_dad", "0") ?:
+		      e2e_sysctl("net.ipv6.conf.all.accept_dad", "0")	  ?:
+									    e2e_ns_enter(env.ns_srv);
 	if (err)
 		return err;
 	snprintf(cmd, sizeof(cmd),
@@ -465,8 +477,9 @@ static int setup(void)
 
 	snprintf(env.pin, sizeof(env.pin), "/sys/fs/bpf/tw-test-%d", getpid());
 	e2e_cleanup_add_pindir(env.pin);
-	env.opts = (struct tw_dp_opts){ .pin_root = env.pin, .l3_off = 0, .max_clients = 64,
-					.max_flows = 4096 };
+	env.opts = (struct tw_dp_opts){
+		.pin_root = env.pin, .l3_off = 0, .max_clients = 64, .max_flows = 4096
+	};
 	env.dp = tw_dp_open(&env.opts);
 	if (!env.dp)
 		return -errno;
@@ -558,19 +571,30 @@ static void tun_scenario(enum tw_attach_mode mode)
 
 	/* ICMP echo x2: answered by svc's kernel, reply back through tw0 */
 	for (i = 0; i < 2; i++) {
-		struct pkt_spec s = { .family = 4, .src = A4, .dst = SVC4, .proto = IPPROTO_ICMP,
-				      .icmp_type = 8, .icmp_id = 0x77, .payload = payload,
+		struct pkt_spec s = { .family = 4,
+				      .src = A4,
+				      .dst = SVC4,
+				      .proto = IPPROTO_ICMP,
+				      .icmp_type = 8,
+				      .icmp_id = 0x77,
+				      .payload = payload,
 				      .payload_len = 56 };
 		ASSERT_GT(tun_send(&s), 0, "icmp echo");
 	}
 
 	/* TCP: a handshake by hand to the allowed port, a SYN to a denied one */
 	{
-		struct pkt_spec s = { .family = 4, .src = A4, .dst = SVC4, .proto = IPPROTO_TCP,
-				      .sport = 41000, .dport = 8080, .tcp_flags = 0x02,
+		struct pkt_spec s = { .family = 4,
+				      .src = A4,
+				      .dst = SVC4,
+				      .proto = IPPROTO_TCP,
+				      .sport = 41000,
+				      .dport = 8080,
+				      .tcp_flags = 0x02,
 				      .seq = 1000 };
-		struct pkt_match m = { .src = SVC4, .dst = A4, .proto = IPPROTO_TCP,
-				       .sport = 8080, .dport = 41000 };
+		struct pkt_match m = {
+			.src = SVC4, .dst = A4, .proto = IPPROTO_TCP, .sport = 8080, .dport = 41000
+		};
 
 		ASSERT_GT(tun_send(&s), 0, "syn 8080");
 		ASSERT_TRUE(wait_log(&env.tun_log, &m, 1, 2000), "syn-ack via tun egress");
@@ -603,8 +627,13 @@ static void tun_scenario(enum tw_attach_mode mode)
 		}
 	}
 	{
-		struct pkt_spec s = { .family = 4, .src = A4, .dst = SVC4, .proto = IPPROTO_TCP,
-				      .sport = 41001, .dport = 2323, .tcp_flags = 0x02,
+		struct pkt_spec s = { .family = 4,
+				      .src = A4,
+				      .dst = SVC4,
+				      .proto = IPPROTO_TCP,
+				      .sport = 41001,
+				      .dport = 2323,
+				      .tcp_flags = 0x02,
 				      .seq = 5000 };
 
 		n = tun_send(&s);
@@ -619,10 +648,12 @@ static void tun_scenario(enum tw_attach_mode mode)
 
 	/* wait for what must arrive, then for silence */
 	{
-		struct pkt_match echo4 = { .src = SVC4, .dst = A4, .proto = IPPROTO_UDP,
-					   .sport = 5000, .dport = 40000 };
-		struct pkt_match icmp = { .src = SVC4, .dst = A4, .proto = IPPROTO_ICMP,
-					  .icmp_type = 0 };
+		struct pkt_match echo4 = {
+			.src = SVC4, .dst = A4, .proto = IPPROTO_UDP, .sport = 5000, .dport = 40000
+		};
+		struct pkt_match icmp = {
+			.src = SVC4, .dst = A4, .proto = IPPROTO_ICMP, .icmp_type = 0
+		};
 		struct pkt_match to_c = { .src = A4, .dst = C4 };
 
 		ASSERT_TRUE(wait_log(&env.tun_log, &echo4, 3, 2000), "udp replies to A");
@@ -630,10 +661,16 @@ static void tun_scenario(enum tw_attach_mode mode)
 		ASSERT_TRUE(wait_log(&env.tun_log, &to_c, 1, 2000), "A to C hairpin");
 	}
 	if (afd >= 0) {
-		struct pkt_match ackd = { .src = SVC4, .dst = A4, .proto = IPPROTO_TCP,
-					  .sport = 8080, .dport = 41000 };
-		struct pkt_spec s = { .family = 4, .src = A4, .dst = SVC4, .proto = IPPROTO_TCP,
-				      .sport = 41000, .dport = 8080, .tcp_flags = 0x04,
+		struct pkt_match ackd = {
+			.src = SVC4, .dst = A4, .proto = IPPROTO_TCP, .sport = 8080, .dport = 41000
+		};
+		struct pkt_spec s = { .family = 4,
+				      .src = A4,
+				      .dst = SVC4,
+				      .proto = IPPROTO_TCP,
+				      .sport = 41000,
+				      .dport = 8080,
+				      .tcp_flags = 0x04,
 				      .seq = 1016 };
 
 		/* the service acks the data; then the client resets, so no
@@ -668,7 +705,8 @@ static void tun_scenario(enum tw_attach_mode mode)
 		ASSERT_EQ(e2e_log_count(&env.tun_log, &ba), 0, "B to A isolated");
 		ASSERT_EQ(e2e_log_count(&env.tun_log, &u40000), 0, "unsolicited from 9999 dropped");
 		ASSERT_EQ(e2e_log_count(&env.tun_log, &u7000), 1, "to-client list opens 7000");
-		ASSERT_EQ(e2e_log_count(&env.tun_log, &u40001), 0, "reply to unopened flow dropped");
+		ASSERT_EQ(e2e_log_count(&env.tun_log, &u40001), 0,
+			  "reply to unopened flow dropped");
 		ASSERT_EQ(e2e_log_count(&env.tun_log, &echo6), 2, "udp6 replies to A");
 		ASSERT_EQ(e2e_log_count(&env.tun_log, &echob), 1, "udp reply to B");
 	}
@@ -688,13 +726,14 @@ static void tun_scenario(enum tw_attach_mode mode)
 		uint64_t a_from_p = e2e_log_count(&env.svc_log, &from_a4) +
 				    e2e_log_count(&env.svc_log, &from_a6) +
 				    e2e_log_count(&env.tun_log, &from_a4);
-		uint64_t a_to = e2e_log_bytes(&env.tun_log, &to_a4) +
-				e2e_log_bytes(&env.tun_log, &to_a6);
-		uint64_t a_to_p = e2e_log_count(&env.tun_log, &to_a4) +
-				  e2e_log_count(&env.tun_log, &to_a6);
+		uint64_t a_to =
+			e2e_log_bytes(&env.tun_log, &to_a4) + e2e_log_bytes(&env.tun_log, &to_a6);
+		uint64_t a_to_p =
+			e2e_log_count(&env.tun_log, &to_a4) + e2e_log_count(&env.tun_log, &to_a6);
 
 		if (test__verbose())
-			test__diag("A from %llu/%llu to %llu/%llu", (unsigned long long)ca.from_bytes,
+			test__diag("A from %llu/%llu to %llu/%llu",
+				   (unsigned long long)ca.from_bytes,
 				   (unsigned long long)ca.from_pkts,
 				   (unsigned long long)ca.to_bytes, (unsigned long long)ca.to_pkts);
 		ASSERT_GT(a_from, 0, "something delivered from A");
@@ -749,8 +788,7 @@ static bool wait_sock_readable(int fd, unsigned int max_ms)
  */
 static void veth_scenario(void)
 {
-	struct tw_dp_opts o = { .pin_root = "", .l3_off = 14, .max_clients = 64,
-				.max_flows = 1024 };
+	struct tw_dp_opts o = { .pin_root = "", .l3_off = 14, .max_clients = 64, .max_flows = 1024 };
 	struct sockaddr_in svc = { .sin_family = AF_INET };
 	int us = -1, icmp = -1, t1 = -1, t2 = -1, afd = -1, one = 1, i, n;
 	enum tw_attach_mode used;
@@ -768,8 +806,12 @@ static void veth_scenario(void)
 	add_rule(r, &nr, TW_LIST_FROM_CLIENT, SVC4 "/32", IPPROTO_TCP, 8080, 8080);
 	add_rule(r, &nr, TW_LIST_FROM_CLIENT, "198.18.0.0/24", IPPROTO_ICMP, 0, 65535);
 	{
-		struct tw_client c = { .slot = 1, .ifindex = env.clp_ifindex, .tenant = 1,
-				       .profile = PROFILE, .state = TW_STATE_PERMIT, .naddrs = 1 };
+		struct tw_client c = { .slot = 1,
+				       .ifindex = env.clp_ifindex,
+				       .tenant = 1,
+				       .profile = PROFILE,
+				       .state = TW_STATE_PERMIT,
+				       .naddrs = 1 };
 
 		tw_addr_parse(CLI4, &c.addrs[0]);
 		if (!ASSERT_OK(tw_dp_profile_set(dp, PROFILE, r, nr), "profile") ||
@@ -814,8 +856,13 @@ static void veth_scenario(void)
 
 	/* ICMP echo x2 with a real IP stack answering */
 	for (i = 0; i < 2; i++) {
-		struct pkt_spec s = { .family = 4, .src = CLI4, .dst = SVC4, .proto = IPPROTO_ICMP,
-				      .icmp_type = 8, .icmp_id = 0x55, .payload = payload,
+		struct pkt_spec s = { .family = 4,
+				      .src = CLI4,
+				      .dst = SVC4,
+				      .proto = IPPROTO_ICMP,
+				      .icmp_type = 8,
+				      .icmp_id = 0x55,
+				      .payload = payload,
 				      .payload_len = 32 };
 		uint8_t pkt[128];
 		int len = e2e_pkt_build(pkt, sizeof(pkt), &s);
@@ -824,8 +871,9 @@ static void veth_scenario(void)
 			  len, "icmp send");
 	}
 	{
-		struct pkt_match rep = { .src = SVC4, .dst = CLI4, .proto = IPPROTO_ICMP,
-					 .icmp_type = 0 };
+		struct pkt_match rep = {
+			.src = SVC4, .dst = CLI4, .proto = IPPROTO_ICMP, .icmp_type = 0
+		};
 
 		ASSERT_TRUE(wait_log(&env.cli_in_log, &rep, 2, 2000), "echo replies at client");
 	}
@@ -865,11 +913,10 @@ static void veth_scenario(void)
 	if (!ASSERT_OK(tw_dp_counters_read(dp, 1, 1, &cc), "read counters"))
 		goto out;
 	{
-		struct pkt_match d6000 = { .src = CLI4, .dst = SVC4, .proto = IPPROTO_UDP,
-					   .dport = 6000 },
-				 d2323 = { .src = CLI4, .dst = SVC4, .proto = IPPROTO_TCP,
-					   .dport = 2323 },
-				 from = { .src = CLI4 }, to = { .dst = CLI4 };
+		struct pkt_match
+			d6000 = { .src = CLI4, .dst = SVC4, .proto = IPPROTO_UDP, .dport = 6000 },
+			d2323 = { .src = CLI4, .dst = SVC4, .proto = IPPROTO_TCP, .dport = 2323 },
+			from = { .src = CLI4 }, to = { .dst = CLI4 };
 		uint64_t denied = e2e_log_count(&env.cli_out_log, &d6000) +
 				  e2e_log_count(&env.cli_out_log, &d2323);
 		uint64_t denied_b = e2e_log_bytes(&env.cli_out_log, &d6000) +

@@ -28,7 +28,7 @@
 #include "e2e_util.h"
 
 #define NETNS_DIR "/run/netns"
-#define MAX_REG 16
+#define MAX_REG	  16
 
 static char reg_ns[MAX_REG][64];
 static char reg_pin[MAX_REG][256];
@@ -638,8 +638,8 @@ void e2e_sleep_ms(unsigned int ms)
 
 /* ------------------------------------------------------------- raw BPF */
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
-						.off = (o), .imm = (i) })
+#define INSN(c, d, s, o, i) \
+	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
 int e2e_counting_prog(int map_fd, int verdict)
 {

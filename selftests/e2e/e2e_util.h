@@ -74,7 +74,7 @@ struct pkt_info {
 	uint8_t family, proto;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport; /* host order; ICMP echo: id in both */
-	uint32_t len;	       /* IP total length */
+	uint32_t len; /* IP total length */
 	uint32_t seq, ack;
 	uint8_t tcp_flags, icmp_type;
 	uint16_t payload_len;

@@ -25,9 +25,9 @@
 /* ---- a listener playing tunwardend -------------------------------------------------- */
 
 enum srv_mode {
-	SRV_REPLY,  /* answer every request line with .reply */
+	SRV_REPLY, /* answer every request line with .reply */
 	SRV_SILENT, /* read, never answer, keep the connection until the peer leaves */
-	SRV_CLOSE,  /* read one line, close without answering */
+	SRV_CLOSE, /* read one line, close without answering */
 };
 
 #define SRV_MAX_REQ 8
@@ -222,10 +222,10 @@ static bool need_bin(const char *name, const char *env, char *out, size_t len, c
 }
 
 struct run {
-	int status;	   /* exit code, or 128+signal */
+	int status; /* exit code, or 128+signal */
 	int64_t elapsed_ms;
-	char out[8192];	   /* stdout */
-	char err[8192];	   /* stderr */
+	char out[8192]; /* stdout */
+	char err[8192]; /* stderr */
 };
 
 static void slurp(int fd, char *buf, size_t len)
@@ -502,7 +502,8 @@ static void test_framing(void)
 	if (test__start_subtest("recv_partial_reads")) {
 		int sv[2];
 
-		if (ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), "socketpair")) {
+		if (ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+			      "socketpair")) {
 			tw_ctl_frame_init(f);
 			ASSERT_EQ(write(sv[1], "{\"ok\":", 6), 6, "write half");
 			ret = tw_ctl_recv(sv[0], f, &msg, tw_ctl_now_ms() + 50, errbuf,
@@ -573,7 +574,8 @@ static void test_call(void)
 			if (srv_run(&s, SRV_REPLY, reply, 1)) {
 				ret = tw_ctl_call(s.path, req, &resp, 5000, errbuf, sizeof(errbuf));
 				if (ASSERT_OK(ret, errbuf))
-					ASSERT_EQ(strlen(json_string_value(json_object_get(resp, "blob"))),
+					ASSERT_EQ(strlen(json_string_value(
+							  json_object_get(resp, "blob"))),
 						  n, "all of it");
 				json_decref(resp);
 				srv_stop(&s);
@@ -582,7 +584,8 @@ static void test_call(void)
 		free(reply);
 	}
 	if (test__start_subtest("call_refused")) {
-		if (srv_run(&s, SRV_REPLY, "{\"ok\":false,\"error\":\"no such client 'bob'\"}", 1)) {
+		if (srv_run(&s, SRV_REPLY, "{\"ok\":false,\"error\":\"no such client 'bob'\"}",
+			    1)) {
 			ret = tw_ctl_call(s.path, req, &resp, 2000, errbuf, sizeof(errbuf));
 			ASSERT_EQ(ret, -EREMOTEIO, "ok:false");
 			ASSERT_STREQ(errbuf, "no such client 'bob'", "daemon's message");
@@ -690,8 +693,8 @@ static void sort_ns(int64_t *v, int n)
  * each, so both see the same machine load; sorted latencies (ns) into
  * @lat and @base. Returns the number of runs of @argv that failed.
  */
-static int time_runs(char *const argv[], char *const base_argv[], char *const envp[],
-		     int64_t *lat, int64_t *base, int n)
+static int time_runs(char *const argv[], char *const base_argv[], char *const envp[], int64_t *lat,
+		     int64_t *base, int n)
 {
 	int i, fails = 0, base_fails = 0;
 
@@ -715,7 +718,7 @@ static bool run_hook(const char *hook, const char *const *base, size_t nbase, co
 	return run(argv, env, r);
 }
 
-#define CONNECT_ENV connect_env, sizeof(connect_env) / sizeof(connect_env[0])
+#define CONNECT_ENV    connect_env, sizeof(connect_env) / sizeof(connect_env[0])
 #define DISCONNECT_ENV disconnect_env, sizeof(disconnect_env) / sizeof(disconnect_env[0])
 
 static void test_hook(void)
@@ -734,18 +737,19 @@ static void test_hook(void)
 	snprintf(cfg, sizeof(cfg), "%s/ccd.conf", s.dir);
 
 /* OpenVPN hands the hook an existing, empty file. */
-#define FRESH_CFG()                                                                   \
-	do {                                                                          \
-		fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);       \
-		if (fd >= 0)                                                          \
-			close(fd);                                                    \
+#define FRESH_CFG()                                                             \
+	do {                                                                    \
+		fd = open(cfg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); \
+		if (fd >= 0)                                                    \
+			close(fd);                                              \
 	} while (0)
 
 	if (test__start_subtest("hook_permit")) {
 		FRESH_CFG();
 		if (srv_run(&s, SRV_REPLY,
 			    "{\"ok\":true,\"verdict\":\"permit\",\"reason\":\"enabled\","
-			    "\"session\":\"s-1\",\"policy_version\":7}", 2)) {
+			    "\"session\":\"s-1\",\"policy_version\":7}",
+			    2)) {
 			run_hook(hook, CONNECT_ENV, s.path, NULL, cfg, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 0, "permit admits");
@@ -759,7 +763,8 @@ static void test_hook(void)
 		FRESH_CFG();
 		if (srv_run(&s, SRV_REPLY,
 			    "{\"ok\":true,\"verdict\":\"sandbox\",\"reason\":\"needs confirmation\","
-			    "\"session\":\"s-2\",\"session_timeout\":300,\"policy_version\":7}", 2)) {
+			    "\"session\":\"s-2\",\"session_timeout\":300,\"policy_version\":7}",
+			    2)) {
 			run_hook(hook, CONNECT_ENV, s.path, NULL, cfg, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 0, "sandbox admits");
@@ -775,7 +780,8 @@ static void test_hook(void)
 		snprintf(bad, sizeof(bad), "%s/no-such-dir/ccd.conf", s.dir);
 		if (srv_run(&s, SRV_REPLY,
 			    "{\"ok\":true,\"verdict\":\"sandbox\",\"reason\":\"r\",\"session\":\"s-3\","
-			    "\"session_timeout\":300,\"policy_version\":7}", 2)) {
+			    "\"session_timeout\":300,\"policy_version\":7}",
+			    2)) {
 			run_hook(hook, CONNECT_ENV, s.path, NULL, bad, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 1, "refused");
@@ -791,7 +797,8 @@ static void test_hook(void)
 		FRESH_CFG();
 		if (srv_run(&s, SRV_REPLY,
 			    "{\"ok\":true,\"verdict\":\"deny\",\"reason\":\"revoked\","
-			    "\"session\":\"s-4\",\"policy_version\":7}", 2)) {
+			    "\"session\":\"s-4\",\"policy_version\":7}",
+			    2)) {
 			run_hook(hook, CONNECT_ENV, s.path, NULL, cfg, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 1, "deny refuses");
@@ -854,12 +861,12 @@ static void test_hook(void)
 	}
 	if (test__start_subtest("hook_bad_env")) {
 		static const char *const bad_env[] = {
-			"script_type=client-connect", "dev=tun0", "common_name=alice",
-			"trusted_ip=192.0.2.300", "trusted_port=1194",
+			"script_type=client-connect", "dev=tun0",	   "common_name=alice",
+			"trusted_ip=192.0.2.300",     "trusted_port=1194",
 		};
 		static const char *const bad_denv[] = {
-			"script_type=client-disconnect", "dev=tun0", "common_name=alice",
-			"trusted_ip=192.0.2.1", "trusted_port=1194",
+			"script_type=client-disconnect", "dev=tun0",	      "common_name=alice",
+			"trusted_ip=192.0.2.1",		 "trusted_port=1194",
 		};
 
 		if (srv_run(&s, SRV_REPLY, "{\"ok\":true,\"verdict\":\"permit\"}", 2)) {
@@ -875,7 +882,8 @@ static void test_hook(void)
 	if (test__start_subtest("hook_timeout")) {
 		FRESH_CFG();
 		if (srv_run(&s, SRV_SILENT, NULL, 2)) {
-			run_hook(hook, CONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=300", cfg, r);
+			run_hook(hook, CONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=300", cfg,
+				 r);
 			ASSERT_EQ(r->status, 1, "silent daemon: refused");
 			ASSERT_GE(r->elapsed_ms, 290, "waited the configured 300 ms");
 			ASSERT_LT(r->elapsed_ms, 1500, "and not much more");
@@ -889,7 +897,8 @@ static void test_hook(void)
 			ASSERT_EQ(s.nreq, 2, "both requests arrived");
 		}
 		if (srv_run(&s, SRV_SILENT, NULL, 1)) {
-			run_hook(hook, DISCONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=200", NULL, r);
+			run_hook(hook, DISCONNECT_ENV, s.path, "TUNWARDEN_HOOK_TIMEOUT_MS=200",
+				 NULL, r);
 			srv_stop(&s);
 			ASSERT_EQ(r->status, 0, "disconnect timeout still 0");
 			ASSERT_LT(r->elapsed_ms, 1500, "bounded");
@@ -912,11 +921,14 @@ static void test_hook(void)
 			ASSERT_EQ(s.nconns, RUNS, "every run asked the daemon");
 			test__diag("hook: %d runs (fork+exec+connect+round trip), interleaved with "
 				   "/bin/true: p50 %.3f ms, "
-				   "p99 %.3f ms, max %.3f ms", RUNS, lat[RUNS / 2] / 1e6,
-				   lat[RUNS * 99 / 100] / 1e6, lat[RUNS - 1] / 1e6);
-			test__diag("baseline /bin/true: p50 %.3f ms, p99 %.3f ms; hook/baseline p50 "
-				   "ratio %.2f", base[RUNS / 2] / 1e6, base[RUNS * 99 / 100] / 1e6,
-				   (double)lat[RUNS / 2] / (double)base[RUNS / 2]);
+				   "p99 %.3f ms, max %.3f ms",
+				   RUNS, lat[RUNS / 2] / 1e6, lat[RUNS * 99 / 100] / 1e6,
+				   lat[RUNS - 1] / 1e6);
+			test__diag(
+				"baseline /bin/true: p50 %.3f ms, p99 %.3f ms; hook/baseline p50 "
+				"ratio %.2f",
+				base[RUNS / 2] / 1e6, base[RUNS * 99 / 100] / 1e6,
+				(double)lat[RUNS / 2] / (double)base[RUNS / 2]);
 #if !defined(__SANITIZE_ADDRESS__)
 			/* Not under ASan: its start-up alone costs tens of milliseconds. */
 			ASSERT_LT(lat[RUNS / 2], 20 * 1000000LL, "p50 under 20 ms");
@@ -962,13 +974,16 @@ static void test_cli(void)
 			ASSERT_TRUE(strstr(r->out, "CN ") == r->out, "header row first");
 			ASSERT_TRUE(strstr(r->out, "alice") != NULL, "cn shown");
 			ASSERT_TRUE(strstr(r->out, "1.50 MiB") != NULL, "bytes human-readable");
-			ASSERT_TRUE(strstr(r->out, "10.8.0.6,fd00:8::1000") != NULL, "addrs joined");
+			ASSERT_TRUE(strstr(r->out, "10.8.0.6,fd00:8::1000") != NULL,
+				    "addrs joined");
 			run(jargv, env, r);
 			ASSERT_EQ(r->status, 0, "--json exit");
 			{
-				json_t *a = json_loads(r->out, 0, NULL), *b = json_loads(reply, 0, NULL);
+				json_t *a = json_loads(r->out, 0, NULL),
+				       *b = json_loads(reply, 0, NULL);
 
-				ASSERT_TRUE(a && b && json_equal(a, b), "--json prints the daemon's JSON");
+				ASSERT_TRUE(a && b && json_equal(a, b),
+					    "--json prints the daemon's JSON");
 				json_decref(a);
 				json_decref(b);
 			}
@@ -985,7 +1000,8 @@ static void test_cli(void)
 			  "{\"op\":\"ban\",\"addr\":\"192.0.2.0/24\",\"duration\":5400}" },
 			{ { "ban", "mallory" }, "{\"op\":\"ban\",\"cn\":\"mallory\"}" },
 			{ { "ban", "--cn", "10.0.0.1" }, "{\"op\":\"ban\",\"cn\":\"10.0.0.1\"}" },
-			{ { "unban", "2001:db8::1" }, "{\"op\":\"unban\",\"addr\":\"2001:db8::1\"}" },
+			{ { "unban", "2001:db8::1" },
+			  "{\"op\":\"unban\",\"addr\":\"2001:db8::1\"}" },
 			{ { "log", "--since", "42" }, "{\"op\":\"log\",\"since\":42}" },
 			{ { "detach", "--all" }, "{\"op\":\"detach\",\"all\":true}" },
 			{ { "detach", "tun3" }, "{\"op\":\"detach\",\"ifname\":\"tun3\"}" },

@@ -350,7 +350,8 @@ int tw_ctl_recv(int fd, struct tw_ctl_frame *f, json_t **msg, int64_t deadline_m
 		}
 		ret = wait_fd(fd, POLLIN, deadline_ms);
 		if (ret) {
-			snprintf(err, errlen, ret == -ETIMEDOUT ? "no response in time" : "poll: %s",
+			snprintf(err, errlen,
+				 ret == -ETIMEDOUT ? "no response in time" : "poll: %s",
 				 strerror(-ret));
 			return ret;
 		}

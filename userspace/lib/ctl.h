@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #define TW_CTL_SOCK_DEFAULT "/run/tunwarden/ctl.sock"
-#define TW_CTL_SOCK_ENV "TUNWARDEN_SOCKET"
+#define TW_CTL_SOCK_ENV	    "TUNWARDEN_SOCKET"
 
 /*
  * Longest request line, the terminating '\n' included: what the daemon
@@ -32,11 +32,11 @@
 #define TW_CTL_RESP_MAX (16 * 1024 * 1024)
 
 struct tw_ctl_frame {
-	size_t len;	 /* bytes held */
+	size_t len; /* bytes held */
 	size_t consumed; /* bytes of the line last returned, dropped on the next call */
 	bool discarding; /* inside an over-long line: drop bytes up to its '\n' */
-	size_t max;	 /* longest line accepted, '\n' included */
-	char *heap;	 /* max > TW_CTL_LINE_MAX: growable buffer used instead of buf */
+	size_t max; /* longest line accepted, '\n' included */
+	char *heap; /* max > TW_CTL_LINE_MAX: growable buffer used instead of buf */
 	size_t heap_cap;
 	char buf[TW_CTL_LINE_MAX + 1]; /* +1: room for the NUL that ends a returned line */
 };
