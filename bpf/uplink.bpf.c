@@ -419,9 +419,10 @@ int tw_uplink(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	r = tw_up_handshake(&u, vp->kind);
-	/* A first fragment too short to show its VPN header is below any
-	 * legal MTU's fragment size: no client sends one, and the daemon
-	 * will see the reassembled datagram, so it pays like a handshake. */
+	/* A first fragment too short to show its VPN header takes a path MTU
+	 * near the IPv4 minimum of 68: no real client sends one, and the
+	 * daemon will see the reassembled datagram, so it pays like a
+	 * handshake. */
 	if (r < 0 && u.first_frag)
 		r = 1;
 	if (r < 0) {

@@ -66,6 +66,6 @@ fuzz: $(FUZZ_BINS)
 			$(O)/fuzz/corpus/$$n 2>$(O)/fuzz/$$n.log || { \
 			tail -40 $(O)/fuzz/$$n.log; \
 			echo "fuzz: $$n FAILED, reproducer in $(O)/fuzz/artifacts/"; exit 1; }; \
-		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE' \
+		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+[[:space:]]+DONE' \
 			$(O)/fuzz/$$n.log | sed "s/^/fuzz: $$n: /"; \
 	done

@@ -294,6 +294,7 @@ run_one() {
 	local series=$1 kdir=$2 kver=$3 kimg=$4 initrd=$5
 	local run log rc=0 t0 t1 secs qrc=0 accel cpu
 	run=$(mktemp -d "$OUT/vmtest/run-$series.XXXXXX")
+	echo "$run" >>"$RESULTS.runs"
 	log=$run/console.log
 	: >"$log"
 
@@ -426,7 +427,13 @@ cleanup() {
 		pkill -TERM -P "$p" 2>/dev/null || true
 		kill "$p" 2>/dev/null || true
 	done
-	rm -f "$RESULTS"
+	# Run directories of interrupted guests (finished ones were renamed to last-*).
+	if [ -f "$RESULTS.runs" ]; then
+		while read -r p; do
+			rm -rf "$p"
+		done <"$RESULTS.runs"
+	fi
+	rm -f "$RESULTS" "$RESULTS.runs"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

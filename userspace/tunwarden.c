@@ -289,7 +289,7 @@ static int print_generic_table(const json_t *rows)
 	{
 		json_object_foreach((json_t *)row, k, v)
 		{
-			for (c = 0; c < n && strcmp(cols[c].key, k); c++)
+			for (c = 0; c < n && strcmp(cols[c].key, k) != 0; c++)
 				;
 			if (c < n || n == 32)
 				continue;
@@ -330,8 +330,11 @@ static bool is_named_rows(const json_t *obj)
 	{
 		if (!json_is_object(row) || !json_object_size(row))
 			return false;
-		json_object_foreach((json_t *)row, k2,
-				    v) if (json_is_object(v) || json_is_array(v)) return false;
+		json_object_foreach((json_t *)row, k2, v)
+		{
+			if (json_is_object(v) || json_is_array(v))
+				return false;
+		}
 	}
 	return true;
 }
@@ -498,7 +501,10 @@ static void print_clients(const json_t *resp)
 		json_decref(rows);
 		return;
 	}
-	json_array_foreach(rows, i, row) join_real_port(row);
+	json_array_foreach(rows, i, row)
+	{
+		join_real_port(row);
+	}
 	print_table(rows, client_cols, NCOLS(client_cols));
 	json_decref(rows);
 }
@@ -636,7 +642,7 @@ static int parse_duration(const char *s, uint64_t *out)
 			mul = 86400;
 			break;
 		case 'w':
-			mul = 7 * 86400;
+			mul = 604800;
 			break;
 		default:
 			return -EINVAL;
@@ -733,13 +739,13 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 			return usage_err("%s: unexpected argument '%s'", cmd, a);
 		}
 	}
-	if (dur && strcmp(cmd, "ban"))
+	if (dur && strcmp(cmd, "ban") != 0)
 		return usage_err("%s: --for only applies to ban", cmd);
-	if (since && strcmp(cmd, "log"))
+	if (since && strcmp(cmd, "log") != 0)
 		return usage_err("%s: --since only applies to log", cmd);
-	if (all && strcmp(cmd, "detach"))
+	if (all && strcmp(cmd, "detach") != 0)
 		return usage_err("%s: --all only applies to detach", cmd);
-	if ((force_cn || force_addr) && strcmp(cmd, "ban") && strcmp(cmd, "unban"))
+	if ((force_cn || force_addr) && strcmp(cmd, "ban") != 0 && strcmp(cmd, "unban") != 0)
 		return usage_err("%s: --cn/--addr only apply to ban and unban", cmd);
 	if (force_cn && force_addr)
 		return usage_err("%s: --cn and --addr exclude each other", cmd);

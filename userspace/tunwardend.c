@@ -1191,6 +1191,8 @@ static void tick(struct daemon *d)
 		}
 	}
 	tw_journal_flush(d->jr);
+	if (tw_dp_ban_sweep(d->dp) > 0)
+		tw_dbg("expired uplink bans removed");
 	write_status(d);
 	sd_notify(0, "WATCHDOG=1");
 }

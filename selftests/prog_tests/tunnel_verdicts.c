@@ -17,6 +17,7 @@
  * exists in every network namespace; the clients are installed on it.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <time.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -25,6 +26,7 @@
 #include "test.h"
 #include "packet.h"
 #include "tw_dp.h"
+#include "tunnel.skel.h"
 
 #define PASS (-1) /* TC_ACT_UNSPEC */
 #define DROP 2	  /* TC_ACT_SHOT */
@@ -650,6 +652,19 @@ static const struct tv_case cases[] = {
 	  .gso_size = 1000, .gso_segs = 2,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2068 + 68,
 		 .pkts = 2 } },
+	/* BIG TCP: a super-packet over 64 KiB carries length 0; the skb is the truth */
+	{ "gso4_big_tcp_tot_len_zero", IN,
+	  { V4(A4, WEB4), TCP(48010, 1500), .payload = 2500, .len_delta = -2540 },
+	  .gso_size = 1000, .gso_segs = 3,
+	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2620, .pkts = 3 } },
+	{ "mal4_tot_len_zero_without_gso", IN, { BASE4, .len_delta = -40 },
+	  .x = DROP_G(MALFORMED) },
+	{ "gso6_big_tcp_payload_len_zero", IN,
+	  { V6(A6, WEB6), TCP(48011, 1500), .payload = 3000, .len_delta = -3020 },
+	  .gso_size = 1400, .gso_segs = 3,
+	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 3180, .pkts = 3 } },
+	{ "mal6_payload_len_zero_without_gso", IN, { BASE6, .len_delta = -20 },
+	  .x = DROP_G(MALFORMED) },
 };
 
 /*
@@ -1057,6 +1072,75 @@ out:
 	tw_dp_close(dp);
 }
 
+/*
+ * With tw_pass_arp off (libtw does not expose the knob: the skeleton
+ * directly), ARP is just another non-IP frame: dropped as malformed.
+ */
+static void test_arp_not_passed(void)
+{
+	const struct pkt_spec arp = { .ethertype = PKT_ETH_ARP };
+	struct tw_gctr *pc = NULL;
+	struct tw_tunnel *skel;
+	struct bpf_map *m;
+	uint64_t pkts = 0, bytes = 0;
+	uint32_t idx = TW_DROP_MALFORMED;
+	int ncpus, verdict, err;
+	struct pkt p;
+
+	skel = tw_tunnel__open();
+	if (!ASSERT_OK_PTR(skel, "open skeleton"))
+		return;
+	skel->rodata->tw_l3_off = PKT_ETH_LEN;
+	skel->rodata->tw_pass_arp = 0;
+	/* private maps, and small: the defaults are sized for production */
+	bpf_object__for_each_map(m, skel->obj) {
+		bpf_map__set_pin_path(m, NULL);
+		if (bpf_map__type(m) != BPF_MAP_TYPE_ARRAY_OF_MAPS &&
+		    bpf_map__max_entries(m) > 1024)
+			bpf_map__set_max_entries(m, 1024);
+	}
+	err = tw_tunnel__load(skel);
+	if (!ASSERT_OK(err, "load"))
+		goto out;
+	if (!ASSERT_OK(pkt_build(&p, &arp), "build"))
+		goto out;
+	{
+		struct __sk_buff ctx = { .ifindex = LO_IFINDEX };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.data, .data_size_in = p.len,
+			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.tw_tun_in), &o);
+		verdict = (int)o.retval;
+	}
+	if (!ASSERT_OK(err, "run") || !ASSERT_EQ(verdict, DROP, "verdict"))
+		goto out;
+	ncpus = libbpf_num_possible_cpus();
+	if (!ASSERT_GT(ncpus, 0, "cpus"))
+		goto out;
+	pc = calloc(ncpus, sizeof(*pc));
+	if (!ASSERT_OK_PTR(pc, "alloc") ||
+	    !ASSERT_OK(bpf_map__lookup_elem(skel->maps.tw1_gcnt, &idx, sizeof(idx), pc,
+					    sizeof(*pc) * ncpus, 0),
+		       "read MALFORMED"))
+		goto out;
+	for (int c = 0; c < ncpus; c++) {
+		pkts += pc[c].pkts;
+		bytes += pc[c].bytes;
+	}
+	ASSERT_EQ(pkts, 1, "MALFORMED pkts");
+	ASSERT_EQ(bytes, p.len, "MALFORMED bytes");
+	idx = TW_G_NON_IP_PASS;
+	if (ASSERT_OK(bpf_map__lookup_elem(skel->maps.tw1_gcnt, &idx, sizeof(idx), pc,
+					   sizeof(*pc) * ncpus, 0),
+		      "read NON_IP_PASS")) {
+		for (int c = 0; c < ncpus; c++)
+			ASSERT_EQ(pc[c].pkts, 0, "NON_IP_PASS pkts");
+	}
+out:
+	free(pc);
+	tw_tunnel__destroy(skel);
+}
+
 void test_tunnel_verdicts(void)
 {
 	struct tw_dp *dp;
@@ -1076,6 +1160,8 @@ void test_tunnel_verdicts(void)
 
 	if (test__start_subtest("flow_timeout_and_revival"))
 		test_flow_timeout();
+	if (test__start_subtest("arp_dropped_when_not_passed"))
+		test_arp_not_passed();
 
 	dp = open_dp(0, 0);
 	if (!dp)

@@ -53,13 +53,12 @@ static void srv_conn(struct srv *s, int fd)
 	size_t len;
 	char *line;
 	ssize_t n;
-	int ret;
 
 	if (!f)
 		return;
 	tw_ctl_frame_init(f);
 	for (;;) {
-		while ((ret = tw_ctl_frame_next(f, &line, &len)) == 1) {
+		while (tw_ctl_frame_next(f, &line, &len) == 1) {
 			if (s->nreq < SRV_MAX_REQ)
 				s->req[s->nreq++] = strndup(line, len);
 			if (s->mode == SRV_CLOSE)
@@ -197,8 +196,10 @@ static bool bin_path(const char *name, const char *env, char *out, size_t len)
 	char exe[PATH_MAX];
 	ssize_t n;
 
-	if (getenv(env) && *getenv(env)) {
-		snprintf(out, len, "%s", getenv(env));
+	const char *override = getenv(env);
+
+	if (override && *override) {
+		snprintf(out, len, "%s", override);
 	} else {
 		/* test_unit lives in $(O)/selftests/; the binaries in $(O)/. */
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -243,7 +244,7 @@ static bool run(char *const argv[], char *const envp[], struct run *r)
 	char tmpl_o[] = "/tmp/tw-ctl-out.XXXXXX", tmpl_e[] = "/tmp/tw-ctl-err.XXXXXX";
 	int ofd = mkstemp(tmpl_o), efd = mkstemp(tmpl_e), st;
 	int64_t t0 = tw_ctl_now_ms();
-	pid_t pid, w;
+	pid_t pid;
 
 	if (!ASSERT_GE(ofd, 0, "mkstemp") || !ASSERT_GE(efd, 0, "mkstemp"))
 		return false;
@@ -258,7 +259,7 @@ static bool run(char *const argv[], char *const envp[], struct run *r)
 	}
 	if (!ASSERT_GT(pid, 0, "fork"))
 		return false;
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0) {
+	while (waitpid(pid, &st, WNOHANG) == 0) {
 		if (tw_ctl_now_ms() - t0 > 10000) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
@@ -355,8 +356,10 @@ static void test_framing(void)
 	size_t len, i;
 	int ret;
 
-	if (!ASSERT_OK_PTR(f, "malloc"))
+	if (!ASSERT_OK_PTR(f, "malloc")) {
+		free(f);
 		return;
+	}
 
 	if (test__start_subtest("frame_partial")) {
 		const char *in = "{\"op\":\"status\"}\r\n{\"a\":1}\n{\"b\"";
@@ -427,7 +430,8 @@ static void test_framing(void)
 		json_t *huge;
 		char *buf = NULL;
 
-		if (ASSERT_OK(tw_ctl_encode(o, &buf, &len), "encode")) {
+		ret = tw_ctl_encode(o, &buf, &len);
+		if (ASSERT_OK(ret, "encode") && buf) {
 			ASSERT_EQ(buf[len - 1], '\n', "ends in newline");
 			ASSERT_TRUE(memchr(buf, '\n', len - 1) == NULL, "one line only");
 		}
@@ -439,12 +443,12 @@ static void test_framing(void)
 
 			if (ASSERT_OK_PTR(s, "malloc")) {
 				memset(s, 'z', TW_CTL_RESP_MAX);
-				s[TW_CTL_LINE_MAX * 2] = '\0';
+				s[2 * (size_t)TW_CTL_LINE_MAX] = '\0';
 				huge = json_pack("{s:s}", "cn", s);
 				ASSERT_OK(tw_ctl_encode(huge, &buf, &len), "128 KiB response");
 				free(buf);
 				json_decref(huge);
-				s[TW_CTL_LINE_MAX * 2] = 'z';
+				s[2 * (size_t)TW_CTL_LINE_MAX] = 'z';
 				s[TW_CTL_RESP_MAX] = '\0';
 				huge = json_pack("{s:s}", "cn", s);
 				ASSERT_EQ(tw_ctl_encode(huge, &buf, &len), -EMSGSIZE,
@@ -457,7 +461,7 @@ static void test_framing(void)
 
 	if (test__start_subtest("frame_grow")) {
 		struct tw_ctl_frame *g = malloc(sizeof(*g));
-		size_t lim = 3 * TW_CTL_LINE_MAX, off = 0, chunk;
+		size_t lim = 3 * (size_t)TW_CTL_LINE_MAX, off = 0, chunk;
 		char *blob = malloc(lim + 2);
 
 		if (ASSERT_OK_PTR(g, "malloc") && ASSERT_OK_PTR(blob, "malloc")) {
@@ -465,7 +469,8 @@ static void test_framing(void)
 			tw_ctl_frame_init_max(g, lim);
 			memset(blob, 'g', lim - 1);
 			blob[lim - 1] = '\n';
-			memcpy(blob + lim, "x\n", 2);
+			blob[lim] = 'x';
+			blob[lim + 1] = '\n';
 			while (off < lim) {
 				chunk = lim - off < 7777 ? lim - off : 7777;
 				if (tw_ctl_frame_push(g, blob + off, chunk) != chunk)
@@ -657,6 +662,11 @@ out:
 	json_decref(req);
 }
 
+static double ms(int64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
 static int64_t time_one(char *const argv[], char *const envp[], int *fails)
 {
 	struct timespec a, b;
@@ -728,8 +738,10 @@ static void test_hook(void)
 	struct srv s;
 	int fd;
 
-	if (!ASSERT_OK_PTR(r, "calloc"))
+	if (!ASSERT_OK_PTR(r, "calloc")) {
+		free(r);
 		return;
+	}
 	if (!need_bin("tunwarden-hook", "TW_HOOK_BIN", hook, sizeof(hook), "hook_binary"))
 		goto out_free;
 	if (!srv_init(&s))
@@ -905,8 +917,8 @@ static void test_hook(void)
 		}
 	}
 	if (test__start_subtest("hook_latency")) {
-		enum { RUNS = 1000 };
-		int64_t *lat = calloc(2 * RUNS, sizeof(*lat)), *base = lat + RUNS;
+		enum { RUNS = 1000, P50 = RUNS / 2, P99 = RUNS - RUNS / 100 };
+		int64_t *lat = calloc((size_t)2 * RUNS, sizeof(*lat)), *base = lat + RUNS;
 		char sockvar[160], *env[ENV_MAX];
 		char *argv[] = { hook, cfg, NULL }, *true_argv[] = { "/bin/true", NULL };
 
@@ -920,18 +932,15 @@ static void test_hook(void)
 			ASSERT_EQ(fails, 0, "every run admitted");
 			ASSERT_EQ(s.nconns, RUNS, "every run asked the daemon");
 			test__diag("hook: %d runs (fork+exec+connect+round trip), interleaved with "
-				   "/bin/true: p50 %.3f ms, "
-				   "p99 %.3f ms, max %.3f ms",
-				   RUNS, lat[RUNS / 2] / 1e6, lat[RUNS * 99 / 100] / 1e6,
-				   lat[RUNS - 1] / 1e6);
+				   "/bin/true: p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+				   RUNS, ms(lat[P50]), ms(lat[P99]), ms(lat[RUNS - 1]));
 			test__diag(
 				"baseline /bin/true: p50 %.3f ms, p99 %.3f ms; hook/baseline p50 "
 				"ratio %.2f",
-				base[RUNS / 2] / 1e6, base[RUNS * 99 / 100] / 1e6,
-				(double)lat[RUNS / 2] / (double)base[RUNS / 2]);
+				ms(base[P50]), ms(base[P99]), ms(lat[P50]) / ms(base[P50]));
 #if !defined(__SANITIZE_ADDRESS__)
 			/* Not under ASan: its start-up alone costs tens of milliseconds. */
-			ASSERT_LT(lat[RUNS / 2], 20 * 1000000LL, "p50 under 20 ms");
+			ASSERT_LT(lat[P50], 20 * 1000000LL, "p50 under 20 ms");
 #endif
 		}
 		free(lat);
@@ -950,8 +959,10 @@ static void test_cli(void)
 	char *env[] = { sockvar, "TZ=UTC", NULL };
 	struct srv s;
 
-	if (!ASSERT_OK_PTR(r, "calloc"))
+	if (!ASSERT_OK_PTR(r, "calloc")) {
+		free(r);
 		return;
+	}
 	if (!need_bin("tunwarden", "TW_CLI_BIN", cli, sizeof(cli), "cli_binary"))
 		goto out_free;
 	if (!srv_init(&s))

@@ -563,6 +563,85 @@ out:
 	tw_policy_free(b);
 }
 
+/*
+ * Deltas that grow every table well past its first size (rehash with live
+ * entries, by-num arrays grown) and then empty most of it again (backward
+ * shift deletion in a dense table): every survivor must still be found.
+ */
+static void check_delta_growth(void)
+{
+	size_t cap = 1 << 16, o = 0;
+	char err[512] = "", id[32], *d = NULL;
+	struct tw_policy *p;
+	int i, found = 0, ret;
+
+	p = parse_q("{'version': 1, 'tenants': [{'id': 't0'}], 'profiles': [{'id': 'p0'}],"
+		    " 'subjects': [{'kind': 'cn', 'id': 's0', 'state': 'enabled'}]}",
+		    err, sizeof(err));
+	if (!ASSERT_OK_PTR(p, err))
+		return;
+	d = malloc(cap);
+	if (!d) {
+		ASSERT_OK_PTR(d, "malloc");
+		goto out;
+	}
+	o += snprintf(d + o, cap - o,
+		      "{\"type\":\"delta\",\"base\":1,\"version\":2,"
+		      "\"tenants\":{\"upsert\":[");
+	for (i = 1; i <= 40; i++)
+		o += snprintf(d + o, cap - o, "%s{\"id\":\"t%d\"}", i > 1 ? "," : "", i);
+	o += snprintf(d + o, cap - o, "]},\"profiles\":{\"upsert\":[");
+	for (i = 1; i <= 20; i++)
+		o += snprintf(d + o, cap - o, "%s{\"id\":\"p%d\"}", i > 1 ? "," : "", i);
+	o += snprintf(d + o, cap - o, "]},\"subjects\":{\"upsert\":[");
+	for (i = 1; i <= 300; i++)
+		o += snprintf(d + o, cap - o,
+			      "%s{\"kind\":\"cn\",\"id\":\"s%d\",\"tenant\":\"t%d\","
+			      "\"profiles\":[\"p%d\"],\"state\":\"enabled\"}",
+			      i > 1 ? "," : "", i, i % 41, i % 21);
+	o += snprintf(d + o, cap - o, "]}}");
+	ret = tw_policy_apply_delta(p, d, o, err, sizeof(err));
+	if (!ASSERT_OK(ret, err))
+		goto out;
+	ASSERT_EQ(tw_policy_nsubjects(p), 301, "grown subjects");
+	ASSERT_EQ(tw_policy_ntenants(p), 41, "grown tenants");
+	ASSERT_EQ(tw_policy_nprofiles(p), 21, "grown profiles");
+	ASSERT_EQ(tw_policy_tenant(p, "t40")->num, 41, "tenant 41 by id");
+	ASSERT_TRUE(tw_policy_tenant_by_num(p, 41) == tw_policy_tenant(p, "t40"), "by num");
+	for (i = 0; i <= 300; i++) {
+		snprintf(id, sizeof(id), "s%d", i);
+		found += tw_policy_subject(p, TW_SUBJ_CN, id) != NULL;
+	}
+	ASSERT_EQ(found, 301, "all found after rehash");
+
+	/* Remove all but every tenth, in an order unrelated to the hash. */
+	o = 0;
+	o += snprintf(d + o, cap - o,
+		      "{\"type\":\"delta\",\"base\":2,\"version\":3,"
+		      "\"subjects\":{\"remove\":[");
+	for (i = 300; i >= 1; i--)
+		if (i % 10)
+			o += snprintf(d + o, cap - o, "%s{\"kind\":\"cn\",\"id\":\"s%d\"}",
+				      i < 299 ? "," : "", i);
+	o += snprintf(d + o, cap - o, "]}}");
+	ret = tw_policy_apply_delta(p, d, o, err, sizeof(err));
+	if (!ASSERT_OK(ret, err))
+		goto out;
+	ASSERT_EQ(tw_policy_nsubjects(p), 31, "shrunk");
+	for (found = 0, i = 0; i <= 300; i++) {
+		const struct tw_subject *s;
+
+		snprintf(id, sizeof(id), "s%d", i);
+		s = tw_policy_subject(p, TW_SUBJ_CN, id);
+		if (i % 10 == 0 ? s != NULL : s == NULL)
+			found++;
+	}
+	ASSERT_EQ(found, 301, "survivors found, removed ones gone");
+out:
+	free(d);
+	tw_policy_free(p);
+}
+
 #define NSUBJ 100000
 
 static double now_s(void)
@@ -744,6 +823,8 @@ void test_policy_parse(void)
 		check_limits();
 	if (test__start_subtest("deltas"))
 		check_deltas();
+	if (test__start_subtest("delta_growth"))
+		check_delta_growth();
 	if (test__start_subtest("parse_next"))
 		check_next();
 	if (test__start_subtest("100k_subjects"))

@@ -28,8 +28,8 @@
  * buffers per client. Responses may be longer (a "clients" listing of a busy
  * node, a "log" page): up to TW_CTL_RESP_MAX.
  */
-#define TW_CTL_LINE_MAX (64 * 1024)
-#define TW_CTL_RESP_MAX (16 * 1024 * 1024)
+#define TW_CTL_LINE_MAX 65536 /* 64 KiB */
+#define TW_CTL_RESP_MAX 16777216 /* 16 MiB */
 
 struct tw_ctl_frame {
 	size_t len; /* bytes held */

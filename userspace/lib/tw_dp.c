@@ -1065,6 +1065,34 @@ int tw_dp_ban_remove(struct tw_dp *dp, const struct tw_addr *a, uint8_t plen)
 	return bpf_map_delete_elem(dp->map_fd[TW_MAP_BANS], &k) ? -errno : 0;
 }
 
+/*
+ * Delete expired bans. The trie answers with the longest matching prefix
+ * only, so an expired /32 would otherwise hide a live /24 covering it.
+ * Returns the number removed.
+ */
+int tw_dp_ban_sweep(struct tw_dp *dp)
+{
+	struct tw_ban_key k, next, *prev = NULL;
+	struct tw_ban_key dead[256];
+	struct tw_ban_val v;
+	struct timespec ts;
+	uint64_t now;
+	int n = 0, fd = dp->map_fd[TW_MAP_BANS];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	/* collect first: deleting while walking a trie restarts the walk */
+	while (n < 256 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &v) == 0 && v.expires_ns && v.expires_ns <= now)
+			dead[n++] = next;
+		k = next;
+		prev = &k;
+	}
+	for (int i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &dead[i]);
+	return n;
+}
+
 int tw_dp_vport_add(struct tw_dp *dp, uint8_t proto, uint16_t port, uint32_t kind)
 {
 	struct tw_vport_key k = { .proto = proto, .port = htons(port) };

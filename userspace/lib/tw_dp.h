@@ -123,6 +123,7 @@ int tw_dp_ucounters_read(struct tw_dp *dp, struct tw_gctr out[TW_U__MAX]);
 /* ---- uplink ---- */
 int tw_dp_ban_add(struct tw_dp *dp, const struct tw_addr *a, uint8_t plen, uint64_t ttl_ns);
 int tw_dp_ban_remove(struct tw_dp *dp, const struct tw_addr *a, uint8_t plen);
+int tw_dp_ban_sweep(struct tw_dp *dp); /* expired bans removed, count */
 int tw_dp_vport_add(struct tw_dp *dp, uint8_t proto, uint16_t port, uint32_t kind);
 int tw_dp_uplink_config(struct tw_dp *dp, const struct tw_uplink_cfg *cfg);
 
