@@ -122,8 +122,9 @@ check-unit: $(TEST_UNIT)
 bench: all
 	@scripts/bench/run.sh $(O)
 
+# make vmtest VMTEST_ARGS="--kernel 6.1 -- build/selftests/test_progs -t uplink_xdp"
 vmtest: all
-	@scripts/vmtest.sh
+	@O=$(O) scripts/vmtest.sh $(VMTEST_ARGS)
 
 lint:
 	@scripts/lint.sh

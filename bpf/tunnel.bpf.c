@@ -53,6 +53,7 @@ struct tw_ctx {
 	__u32 slot;
 	struct tw_slot *cl;
 	int dir;
+	__u64 addr_gen;
 };
 
 static __always_inline int tw_parse(struct __sk_buff *skb, struct tw_pkt *p)
@@ -63,7 +64,7 @@ static __always_inline int tw_parse(struct __sk_buff *skb, struct tw_pkt *p)
 	if (off) {
 		__u16 proto;
 
-		if (bpf_skb_load_bytes(skb, 12, &proto, 2))
+		if (tw_load(skb, 12, &proto, 2))
 			return -TW_DROP_MALFORMED;
 		proto = bpf_ntohs(proto);
 		if (proto == ETH_P_ARP_ && tw_pass_arp)
@@ -75,7 +76,7 @@ static __always_inline int tw_parse(struct __sk_buff *skb, struct tw_pkt *p)
 		return -TW_DROP_MALFORMED;
 	}
 	/* L3 tunnel: the version nibble is the only protocol indication. */
-	if (bpf_skb_load_bytes(skb, 0, &ver, 1))
+	if (tw_load(skb, 0, &ver, 1))
 		return -TW_DROP_MALFORMED;
 	ver >>= 4;
 	if (ver == 4)
@@ -97,87 +98,55 @@ static __always_inline void tw_client_key(struct tw_client_key *k, __u32 ifindex
 		__builtin_memcpy(k->addr, addr, 16);
 }
 
-static __always_inline void tw_flow_key(struct tw_flow_key *k, const struct tw_ctx *c, __u8 dir,
-					__u8 kind, bool reverse)
+/* One key for both directions of a connection, from what the packet carries. */
+static __always_inline void tw_flow_key(struct tw_flow_key *k, const struct tw_pkt *p,
+					__u32 ifindex, int dir, __u8 kind)
 {
-	const struct tw_pkt *p = &c->p;
-
 	__builtin_memset(k, 0, sizeof(*k));
-	k->slot = c->slot;
-	k->gen = c->cl->gen;
+	k->ifindex = ifindex;
 	k->family = p->family;
+	/* a later IPv6 fragment names the header after the fragment header,
+	 * which may be an extension header: the first fragment records that */
 	k->proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
-	k->dir = dir;
 	k->kind = kind;
-	if (kind == TW_FLOW_FRAG)
-		;
-	else if (reverse) {
-		k->sport = p->dport;
-		k->dport = p->sport;
+	if (dir == TW_DIR_FROM_CLIENT) {
+		if (kind == TW_FLOW_CONN) {
+			k->cport = p->sport;
+			k->rport = p->dport;
+		}
+		__builtin_memcpy(k->caddr, p->saddr, 16);
+		__builtin_memcpy(k->raddr, p->daddr, 16);
 	} else {
-		k->sport = p->sport;
-		k->dport = p->dport;
-	}
-	if (reverse) {
-		__builtin_memcpy(k->saddr, p->daddr, 16);
-		__builtin_memcpy(k->daddr, p->saddr, 16);
-	} else {
-		__builtin_memcpy(k->saddr, p->saddr, 16);
-		__builtin_memcpy(k->daddr, p->daddr, 16);
+		if (kind == TW_FLOW_CONN) {
+			k->cport = p->dport;
+			k->rport = p->sport;
+		}
+		__builtin_memcpy(k->caddr, p->daddr, 16);
+		__builtin_memcpy(k->raddr, p->saddr, 16);
 	}
 }
 
-/* Is this packet's own tuple an open flow (a reply, or a later fragment)? */
-static __always_inline bool tw_flow_open(const struct tw_ctx *c, __u8 kind)
+static __always_inline __u64 tw_addr_gen(void)
 {
-	struct tw_flow_key k;
-	struct tw_flow_val *v;
-	__u64 now;
+	__u32 zero = 0;
+	struct tw_ctl *ctl = bpf_map_lookup_elem(&tw1_ctl, &zero);
 
-	tw_flow_key(&k, c, c->dir, kind, false);
-	v = bpf_map_lookup_elem(&tw1_flows, &k);
-	if (!v)
-		return false;
-	now = bpf_ktime_get_ns();
-	if (now - v->last_seen_ns > tw_flow_timeout_ns)
-		return false;
-	if (tw_flow_refresh_due(now - v->last_seen_ns))
-		v->last_seen_ns = now;
-	return true;
+	return ctl ? ctl->addr_gen : 0;
 }
 
-/* Later fragments of an admitted first fragment pass: the first fragment
- * records its own tuple without ports. */
-static __always_inline void tw_frag_record(const struct tw_ctx *c)
+static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
-	struct tw_flow_val v = { .last_seen_ns = bpf_ktime_get_ns() };
+	struct tw_flow_val v = {
+		.last_seen_ns = bpf_ktime_get_coarse_ns(),
+		.slot = c->slot,
+		.gen = c->cl->gen,
+		.addr_gen = c->addr_gen,
+	};
 	struct tw_flow_key k;
 
-	if (c->p.frag != TW_FRAG_FIRST)
-		return;
-	tw_flow_key(&k, c, c->dir, TW_FLOW_FRAG, false);
-	bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY);
-}
-
-static __always_inline void tw_flow_record(const struct tw_ctx *c)
-{
-	struct tw_flow_val v = { .last_seen_ns = bpf_ktime_get_ns() }, *old;
-	struct tw_flow_key k;
-
-	/* The reply travels the other way: from-client flows are answered on
-	 * egress and vice versa. Every packet of the opener comes here: an
-	 * existing entry (live, or expired and revived) is refreshed as seldom
-	 * as tw_flow_open() does it, and TW_G_FLOW_NEW counts flows, not
-	 * packets. */
-	tw_flow_key(&k, c, !c->dir, TW_FLOW_REPLY, true);
-	old = bpf_map_lookup_elem(&tw1_flows, &k);
-	if (old) {
-		if (tw_flow_refresh_due(v.last_seen_ns - old->last_seen_ns))
-			old->last_seen_ns = v.last_seen_ns;
-	} else if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_NOEXIST) == 0) {
+	tw_flow_key(&k, &c->p, ifindex, c->dir, kind);
+	if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY) == 0 && kind == TW_FLOW_CONN)
 		tw_gcount(TW_G_FLOW_NEW, 0, 1);
-	}
-	tw_frag_record(c);
 }
 
 static __always_inline bool tw_rule_match(const struct tw_port_rule *r, const struct tw_pkt *p)
@@ -251,42 +220,92 @@ static __always_inline int tw_tenant_check(const struct tw_ctx *c)
 	return 0;
 }
 
-static __always_inline int tw_decide(struct tw_ctx *c)
+/*
+ * The fast path: a packet of an admitted connection. Returns 1 (not an
+ * open connection: take the slow path), 0 (pass) or a negative drop
+ * reason; c->slot and c->cl are set whenever the connection's client is
+ * known, so drops are counted per client.
+ */
+static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
-	int err;
+	struct tw_flow_key k;
+	struct tw_flow_val *v;
+	__u64 now, gen;
 
+	tw_flow_key(&k, &c->p, ifindex, c->dir, kind);
+	v = bpf_map_lookup_elem(&tw1_flows, &k);
+	if (!v)
+		return 1;
+	now = bpf_ktime_get_coarse_ns();
+	if (now - v->last_seen_ns > tw_flow_timeout_ns)
+		return 1;
+	c->slot = v->slot;
+	c->cl = bpf_map_lookup_elem(&tw1_slots, &c->slot);
+	if (!c->cl || c->cl->gen != v->gen || c->cl->state == TW_STATE_FREE) {
+		c->cl = NULL;
+		return 1;
+	}
 	if (c->cl->state == TW_STATE_BANNED)
 		return -TW_DROP_BANNED;
+	gen = tw_addr_gen();
+	if (v->addr_gen != gen) {
+		int err = tw_tenant_check(c);
+
+		if (err)
+			return err;
+		v->addr_gen = gen;
+	}
+	/* a write per packet would bounce the line between CPUs on busy flows */
+	if (tw_flow_refresh_due(now - v->last_seen_ns))
+		v->last_seen_ns = now;
+	return 0;
+}
+
+/* The slow path: the first packet of a connection, or anything else. */
+static __always_inline int tw_slow(struct tw_ctx *c, struct __sk_buff *skb)
+{
+	struct tw_client_key ck;
+	__u32 *slot;
+	int err;
+
+	tw_client_key(&ck, skb->ifindex, c->p.family,
+		      c->dir == TW_DIR_FROM_CLIENT ? c->p.saddr : c->p.daddr);
+	slot = bpf_map_lookup_elem(&tw1_clients, &ck);
+	if (!slot)
+		return -TW_DROP_UNKNOWN_CLIENT;
+	c->slot = *slot;
+	c->cl = bpf_map_lookup_elem(&tw1_slots, &c->slot);
+	if (!c->cl || c->cl->state == TW_STATE_FREE) {
+		c->cl = NULL;
+		return -TW_DROP_UNKNOWN_CLIENT;
+	}
+	if (c->cl->state == TW_STATE_BANNED)
+		return -TW_DROP_BANNED;
+	if (c->p.frag == TW_FRAG_LATER)
+		return -TW_DROP_FRAGMENT;
+	c->addr_gen = tw_addr_gen();
 	err = tw_tenant_check(c);
 	if (err)
 		return err;
-	if (c->p.frag == TW_FRAG_LATER)
-		return tw_flow_open(c, TW_FLOW_FRAG) ? 0 : -TW_DROP_FRAGMENT;
-	if (tw_flow_open(c, TW_FLOW_REPLY)) {
-		tw_gcount(TW_G_REPLY, c->p.bytes, c->p.pkts);
-		/* a reply too big for one packet (DNS over UDP) */
-		tw_frag_record(c);
-		return 0;
-	}
+	/* a new connection: the allowlist decides */
 	if (c->cl->state == TW_STATE_SANDBOX)
 		err = c->dir == TW_DIR_FROM_CLIENT ?
 			      tw_acl_check(c, TW_LIST_SANDBOX, TW_DROP_SANDBOXED) :
 			      -TW_DROP_SANDBOXED;
 	else
-		err = tw_acl_check(
-			c, c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT : TW_LIST_TO_CLIENT,
-			TW_DROP_NOT_ALLOWED);
+		err = tw_acl_check(c,
+				   c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT :
+								  TW_LIST_TO_CLIENT,
+				   TW_DROP_NOT_ALLOWED);
 	if (err)
 		return err;
-	tw_flow_record(c);
+	tw_flow_record(c, skb->ifindex, TW_FLOW_CONN);
 	return 0;
 }
 
 static __always_inline int tw_handle(struct __sk_buff *skb, int dir)
 {
 	struct tw_ctx c = { .dir = dir };
-	struct tw_client_key k;
-	__u32 *slot;
 	int err;
 
 	err = tw_parse(skb, &c.p);
@@ -299,24 +318,22 @@ static __always_inline int tw_handle(struct __sk_buff *skb, int dir)
 		return TC_ACT_SHOT_;
 	}
 
-	tw_client_key(&k, skb->ifindex, c.p.family,
-		      dir == TW_DIR_FROM_CLIENT ? c.p.saddr : c.p.daddr);
-	slot = bpf_map_lookup_elem(&tw1_clients, &k);
-	if (!slot) {
-		tw_gcount(TW_DROP_UNKNOWN_CLIENT, c.p.bytes, c.p.pkts);
-		return TC_ACT_SHOT_;
+	err = tw_fast(&c, skb->ifindex,
+		      c.p.frag == TW_FRAG_LATER ? TW_FLOW_FRAG : TW_FLOW_CONN);
+	if (err == 0 && c.p.frag != TW_FRAG_LATER)
+		tw_gcount(TW_G_REPLY, c.p.bytes, c.p.pkts);
+	else if (err > 0)
+		err = tw_slow(&c, skb);
+	/* a first fragment opens the way for the rest of its datagram */
+	if (err == 0 && c.p.frag == TW_FRAG_FIRST) {
+		if (!c.addr_gen)
+			c.addr_gen = tw_addr_gen();
+		tw_flow_record(&c, skb->ifindex, TW_FLOW_FRAG);
 	}
-	c.slot = *slot;
-	c.cl = bpf_map_lookup_elem(&tw1_slots, &c.slot);
-	if (!c.cl || c.cl->state == TW_STATE_FREE) {
-		tw_gcount(TW_DROP_UNKNOWN_CLIENT, c.p.bytes, c.p.pkts);
-		return TC_ACT_SHOT_;
-	}
-
-	err = tw_decide(&c);
 	if (err) {
 		tw_gcount(-err, c.p.bytes, c.p.pkts);
-		tw_client_drop(c.slot, -err, c.p.bytes, c.p.pkts);
+		if (c.cl)
+			tw_client_drop(c.slot, -err, c.p.bytes, c.p.pkts);
 		return TC_ACT_SHOT_;
 	}
 	tw_gcount(dir == TW_DIR_FROM_CLIENT ? TW_G_PASS_IN : TW_G_PASS_OUT, c.p.bytes, c.p.pkts);

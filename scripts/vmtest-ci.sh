@@ -8,7 +8,7 @@
 #   VMTEST_JOBS     kernels booted at once (default 2: TCG keeps one host core busy per guest)
 #   VMTEST_TIMEOUT  per-kernel bound in seconds (default 1800)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 O=${O:-build}
 export O
 

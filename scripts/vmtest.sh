@@ -25,7 +25,8 @@ usage: $0 [options] [-- COMMAND [ARG...]]
 COMMAND runs as root in the repository directory inside the guest; default:
   scripts/vmtest/suites.sh \$O   (build/selftests/test_progs, then selftests/e2e/run.sh)
 Environment: O (build dir, default build), VMTEST_CACHE (kernel cache), VMTEST_CPUS (1),
-  VMTEST_QEMU_OPTS (extra QEMU arguments), VMTEST_APPEND (extra kernel arguments).
+  VMTEST_QEMU (QEMU binary), VMTEST_QEMU_OPTS (extra QEMU arguments),
+  VMTEST_APPEND (extra kernel arguments), VMTEST_VNG=0 (never use vng).
 Exit: COMMAND's exit code; 124 guest timed out; 125 guest gave no exit code (panic, crash).
 EOF
 }
@@ -79,6 +80,7 @@ die() { log "error: $*"; exit 1; }
 
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+declare -A HOST_TOOLS
 if [ -z "${VMTEST_CACHE:-}" ]; then
 	if [ "$(id -u)" -eq 0 ]; then
 		VMTEST_CACHE=/var/cache/tunwarden-vmtest
@@ -106,23 +108,29 @@ apt_update() {
 	$SUDO apt-get update -qq
 }
 
-# Idempotent: packages already present cost one dpkg-query each and no network.
+# Idempotent: tools already present cost a PATH lookup each and no network.
+QEMU=${VMTEST_QEMU:-qemu-system-x86_64}
+HOST_TOOLS=([$QEMU]=qemu-system-x86 [depmod]=kmod [modprobe]=kmod [cpio]=cpio
+	[xz]=xz-utils [zstd]=zstd [dpkg-deb]=dpkg [readelf]=binutils)
+missing_host_tools() {
+	local bin
+	for bin in "${!HOST_TOOLS[@]}"; do
+		PATH=$PATH:/usr/sbin:/sbin command -v "$bin" >/dev/null 2>&1 || echo "${HOST_TOOLS[$bin]}"
+	done | sort -u
+}
+
 ensure_host_tools() {
-	local -A need=([qemu-system-x86_64]=qemu-system-x86 [depmod]=kmod [modprobe]=kmod
-		[cpio]=cpio [xz]=xz-utils [zstd]=zstd [dpkg-deb]=dpkg)
-	local missing=() bin
-	for bin in "${!need[@]}"; do
-		command -v "$bin" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$bin" \
-			>/dev/null 2>&1 || missing+=("${need[$bin]}")
-	done
+	local missing
+	mapfile -t missing < <(missing_host_tools)
 	[ ${#missing[@]} -eq 0 ] && return 0
-	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 	log "installing ${missing[*]} (--no-install-recommends)"
 	export DEBIAN_FRONTEND=noninteractive
 	if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
 		apt_update >&2 || true
 		$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || return 1
 	fi
+	mapfile -t missing < <(missing_host_tools)
+	[ ${#missing[@]} -eq 0 ] || { log "still missing after install: ${missing[*]}"; return 1; }
 }
 
 # apt-get download into DIR. As root apt would drop to _apt, which cannot write a root-owned
@@ -166,36 +174,58 @@ ensure_busybox() {
 
 # ---- kernels --------------------------------------------------------------------------------
 
+# fetch_kernel SERIES PKG VER: download, unpack and depmod into $KDIR; never installs.
+fetch_kernel() {
+	local series=$1 pkg=$2 ver=$3 kver
+	log "fetching $pkg $ver"
+	rm -rf "$KDIR" && mkdir -p "$KDIR/dl"
+	apt_download "$KDIR/dl" "$pkg=$ver" || return 1
+	dpkg-deb -x "$KDIR"/dl/*.deb "$KDIR/root"
+	rm -rf "$KDIR/dl"
+	kver=$(ls -1 "$KDIR/root/lib/modules" | head -n1)
+	[ -n "$kver" ] && [ -f "$KDIR/root/boot/vmlinuz-$kver" ] ||
+		die "$pkg has no /boot/vmlinuz or /lib/modules"
+	depmod -b "$KDIR/root" "$kver"
+	echo "$series" >"$KDIR/series"
+	echo "$pkg $ver" >"$KDIR/package"
+	touch "$KDIR/ready"
+}
+
 # Sets KDIR (cache entry), KROOT (unpacked package), KVER, KIMG for series $1.
 prepare_kernel() {
-	local series=$1 meta pv pkg ver
+	local series=$1 meta pv='' pkg='' ver=''
 	meta=$(meta_pkg "$series")
-	if pv=$(resolve_kernel_pkg "$meta"); then
+	# apt-cache takes seconds on a busy machine; its answer changes only with the package lists.
+	local memo=$CACHE/resolved-$meta
+	if [ -s "$memo" ] && [ -z "$(find /var/lib/apt/lists -maxdepth 1 -newer "$memo" \
+		-name '*Packages*' 2>/dev/null | head -n1)" ]; then
+		pv=$(cat "$memo")
+	elif pv=$(resolve_kernel_pkg "$meta"); then
+		echo "$pv" >"$memo"
+	fi
+	if [ -n "${pv:-}" ]; then
 		read -r pkg ver <<<"$pv"
 		KDIR=$CACHE/kernels/${pkg}_${ver//[:~]/_}
+		if ! [ -f "$KDIR/ready" ] && ! fetch_kernel "$series" "$pkg" "$ver"; then
+			# Old package lists name a version the archive has dropped: refresh, resolve again.
+			apt_update >&2 || true
+			pv=$(resolve_kernel_pkg "$meta") || die "cannot resolve $meta"
+			echo "$pv" >"$memo"
+			read -r pkg ver <<<"$pv"
+			KDIR=$CACHE/kernels/${pkg}_${ver//[:~]/_}
+			[ -f "$KDIR/ready" ] || fetch_kernel "$series" "$pkg" "$ver" ||
+				die "cannot fetch $pkg $ver"
+		fi
 	else
 		# Offline: fall back to the newest kernel of this series already in the cache.
 		KDIR=$(ls -1d "$CACHE"/kernels/*/ 2>/dev/null | while read -r d; do
-			[ "$(cat "$d/series" 2>/dev/null)" = "$series" ] && echo "${d%/}"
+			[ "$(cat "$d/series" 2>/dev/null)" = "$series" ] && [ -f "$d/ready" ] &&
+				echo "${d%/}"
 		done | sort -V | tail -n1)
 		[ -n "$KDIR" ] || die "cannot resolve $meta with apt-cache and nothing is cached"
 		log "$meta not resolvable, using cached $(basename "$KDIR")"
 	fi
 	KROOT=$KDIR/root
-	if ! [ -f "$KDIR/ready" ]; then
-		log "fetching $pkg $ver"
-		rm -rf "$KDIR" && mkdir -p "$KDIR/dl"
-		apt_download "$KDIR/dl" "$pkg=$ver"
-		dpkg-deb -x "$KDIR"/dl/*.deb "$KROOT"
-		rm -rf "$KDIR/dl"
-		KVER=$(ls -1 "$KROOT/lib/modules" | head -n1)
-		[ -n "$KVER" ] && [ -f "$KROOT/boot/vmlinuz-$KVER" ] ||
-			die "$pkg has no /boot/vmlinuz or /lib/modules"
-		depmod -b "$KROOT" "$KVER"
-		echo "$series" >"$KDIR/series"
-		echo "$pkg $ver" >"$KDIR/package"
-		touch "$KDIR/ready"
-	fi
 	KVER=$(ls -1 "$KROOT/lib/modules" | head -n1)
 	KIMG=$KROOT/boot/vmlinuz-$KVER
 	[ -f "$KDIR/vmlinux" ] || extract_vmlinux "$KIMG" "$KDIR/vmlinux" || true
@@ -333,7 +363,8 @@ run_one() {
 		# with Debian's kernels. panic=-1 plus -no-reboot turns a panic into a QEMU exit.
 		local append="console=ttyS0,115200 panic=-1 oops=panic mitigations=off quiet loglevel=4"
 		append+=" i8042.noaux=1 i8042.nokbd=1 ${VMTEST_APPEND:-}"
-		local qemu=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
+		# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
+		local qemu=("$QEMU" -nodefaults -no-user-config -display none -no-reboot
 			-machine "pc,accel=$accel" -cpu "$cpu" -smp "$cpus" -m "$mem"
 			-kernel "$kimg" -initrd "$initrd" -append "$append"
 			-chardev "file,id=con,path=$log" -serial chardev:con
@@ -358,11 +389,12 @@ run_one() {
 		rc=$(cat "$run/rc")
 	else
 		rc=125
-		if grep -q 'Kernel panic' "$log"; then
-			log "$series ($kver): guest kernel PANICKED: $(grep -m1 'Kernel panic' "$log" |
-				tr -d '\r')"
-		elif grep -q 'vmtest-init: FAILED' "$log"; then
+		# The init's own message first: its exit panics the kernel too.
+		if grep -q 'vmtest-init: FAILED' "$log"; then
 			log "$series ($kver): guest init failed: $(grep -m1 'vmtest-init: FAILED' "$log" |
+				tr -d '\r')"
+		elif grep -q 'Kernel panic' "$log"; then
+			log "$series ($kver): guest kernel PANICKED: $(grep -m1 'Kernel panic' "$log" |
 				tr -d '\r')"
 		else
 			log "$series ($kver): guest ended without an exit code (qemu exit $qrc)"

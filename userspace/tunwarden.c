@@ -364,6 +364,9 @@ static void print_named_rows(const json_t *obj, const char *head)
  * arrays of objects printed as tables after the scalars, so a response shape
  * this CLI does not know in detail is still readable.
  */
+/* Whether anything went to stdout yet: a blank line separates sections, never leads. */
+static bool printed;
+
 static void print_kv(const json_t *obj, const char *prefix, int width)
 {
 	char key[128], val[CELL_MAX];
@@ -389,6 +392,7 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 			continue;
 		fmt_value(val, sizeof(val), v, fmt_for_key(k));
 		printf("%-*s  %s\n", width, key, val);
+		printed = true;
 	}
 }
 
@@ -403,13 +407,15 @@ static void print_tables(const json_t *obj, const char *prefix)
 	{
 		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
 		if (is_named_rows(v)) {
-			printf("\n%s:\n", sub);
+			printf("%s%s:\n", printed ? "\n" : "", sub);
+			printed = true;
 			print_named_rows(v, "name");
 		} else if (json_is_object(v)) {
 			strncat(sub, ".", sizeof(sub) - strlen(sub) - 1);
 			print_tables(v, sub);
 		} else if (json_is_array(v) && json_is_object(json_array_get(v, 0))) {
-			printf("\n%s:\n", sub);
+			printf("%s%s:\n", printed ? "\n" : "", sub);
+			printed = true;
 			print_generic_table(v);
 		}
 	}

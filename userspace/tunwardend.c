@@ -630,9 +630,25 @@ static json_t *op_disconnect(struct daemon *d, json_t *req)
 	const char *cn = jstr(env, "common_name");
 	struct tw_session *s = tw_sessions_find(d->ss, cn);
 	uint32_t cause = TW_TERM_USER_REQUEST;
+	struct tw_addr ra;
 
 	if (!s)
 		return json_pack("{s:b,s:s}", "ok", 1, "note", "no live session");
+	/*
+	 * OpenVPN runs client-disconnect even for a connection its
+	 * client-connect refused, and a replaced session's disconnect may come
+	 * late: only the disconnect of the live session's own peer ends it.
+	 */
+	if (s->real_family &&
+	    (!tw_addr_parse(jstr(env, "trusted_ip"), &ra) ||
+	     !tw_addr_parse(jstr(env, "trusted_ip6"), &ra)) &&
+	    (ra.family != s->real_family || memcmp(ra.addr, s->real_addr, 16) ||
+	     (uint16_t)atoi(jstr(env, "trusted_port")) != s->real_port)) {
+		tw_info("disconnect %s from %s:%s: not the live session's peer, ignored", cn,
+			jstr(env, "trusted_ip")[0] ? jstr(env, "trusted_ip") : jstr(env, "trusted_ip6"),
+			jstr(env, "trusted_port"));
+		return json_pack("{s:b,s:s}", "ok", 1, "note", "not the live session");
+	}
 	if (s->state == TW_STATE_SANDBOX) {
 		note_unconfirmed(d, s);
 		/* OpenVPN's own session-timeout (written by the hook) may beat our tick */
@@ -870,18 +886,12 @@ static void conn_close(struct daemon *d, struct conn *c)
 
 static void conn_reply(struct conn *c, json_t *resp)
 {
-	char *out = NULL;
-	size_t len = 0;
-
-	if (!resp || tw_ctl_encode(resp, &out, &len)) {
-		static const char oom[] = "{\"ok\":false,\"error\":\"internal error\"}\n";
-
-		if (write(c->fd, oom, sizeof(oom) - 1) < 0)
-			tw_dbg("reply: %s", strerror(errno));
-	} else if (write(c->fd, out, len) != (ssize_t)len) {
-		tw_warn("control client: short write");
-	}
-	free(out);
+	/* a large answer (clients, log) outgrows the socket buffer: bounded
+	 * partial writes, never an unbounded stall of the loop */
+	if (!resp)
+		resp = tw_ctl_error("internal error: out of memory");
+	if (resp && tw_ctl_send(c->fd, resp, tw_ctl_now_ms() + 2000))
+		tw_warn("control client: reply not delivered in 2 s");
 	json_decref(resp);
 }
 

@@ -75,6 +75,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tw1_flows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw1_ctl SEC(".maps");
+
 /* ---- uplink ---- */
 
 struct {

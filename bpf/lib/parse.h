@@ -60,6 +60,27 @@ struct tw_l4info {
 	__u32 hdr_len; /* transport header length, for GSO accounting */
 };
 
+/* Headers never start beyond this offset (L2 + IPv4 options or a bounded
+ * IPv6 extension chain); the bound lets the verifier check direct access. */
+#define TW_MAX_HDR_OFF 1024
+
+/*
+ * Copy @len bytes at @off to @to: straight from the packet when they are in
+ * its linear part (the common case, and no helper call), else through
+ * bpf_skb_load_bytes(), which also reaches paged data (GSO egress).
+ */
+static __always_inline int tw_load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (off <= TW_MAX_HDR_OFF && data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
+		return 0;
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 static __always_inline bool tw_proto_has_ports(__u8 proto)
 {
 	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_ ||
@@ -83,9 +104,9 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 			return -TW_DROP_MALFORMED;
 		/* Only the bytes every ported header has: a 16-byte load
 		 * fails on a UDP datagram with under 8 bytes of payload. */
-		if (bpf_skb_load_bytes(skb, off, b, 8))
+		if (tw_load(skb, off, b, 8))
 			return -TW_DROP_MALFORMED;
-		if (p->proto == IPPROTO_TCP_ && bpf_skb_load_bytes(skb, off + 12, &b[12], 1))
+		if (p->proto == IPPROTO_TCP_ && tw_load(skb, off + 12, &b[12], 1))
 			return -TW_DROP_MALFORMED;
 		__builtin_memcpy(&p->sport, &b[0], 2);
 		__builtin_memcpy(&p->dport, &b[2], 2);
@@ -104,7 +125,7 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 	if (p->proto == IPPROTO_ICMP_ || p->proto == IPPROTO_ICMPV6_) {
 		if (off + 8 > end)
 			return -TW_DROP_MALFORMED;
-		if (bpf_skb_load_bytes(skb, off, b, 8))
+		if (tw_load(skb, off, b, 8))
 			return -TW_DROP_MALFORMED;
 		/* Echo request/reply: the identifier pairs request and reply. */
 		if ((p->proto == IPPROTO_ICMP_ && (b[0] == 8 || b[0] == 0)) ||
@@ -143,7 +164,7 @@ static __always_inline int tw_parse_v4(struct __sk_buff *skb, struct tw_pkt *p, 
 	__u16 frag;
 	int err;
 
-	if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)))
+	if (tw_load(skb, off, &ip, sizeof(ip)))
 		return -TW_DROP_MALFORMED;
 	if (ip.version != 4 || ip.ihl < 5)
 		return -TW_DROP_MALFORMED;
@@ -191,7 +212,7 @@ static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, 
 	__u8 nh;
 	int i, err;
 
-	if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)))
+	if (tw_load(skb, off, &ip6, sizeof(ip6)))
 		return -TW_DROP_MALFORMED;
 	if (ip6.version != 6)
 		return -TW_DROP_MALFORMED;
@@ -215,7 +236,7 @@ static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, 
 
 		if (!tw_is_exthdr(nh))
 			break;
-		if (cur + 8 > end || bpf_skb_load_bytes(skb, cur, eh, 8))
+		if (cur + 8 > end || tw_load(skb, cur, eh, 8))
 			return -TW_DROP_MALFORMED;
 		if (nh == NEXTHDR_FRAGMENT) {
 			__u16 fo = ((__u16)eh[2] << 8) | eh[3];

@@ -173,34 +173,49 @@ struct tw_acl_val {
 _Static_assert(sizeof(struct tw_acl_val) == 4 + 6 * TW_ACL_RULES_PER_PREFIX, "tw_acl_val size");
 
 /*
- * tw1_flows: LRU_HASH. An admitted packet records the key its reply will
- * carry (kind REPLY, dir = the reply's direction), so a reply is one lookup
- * of its own tuple. An admitted first fragment records its own tuple with
- * ports zero (kind FRAG) so later fragments of the datagram pass.
- * ICMP echo uses the identifier as both ports.
+ * tw1_flows: LRU_HASH of admitted connections, one entry per connection for
+ * both directions, keyed by what a packet carries: the interface, the
+ * client's address and port, the remote address and port. A packet of an
+ * admitted connection, either way, costs this one hash lookup: the value
+ * names the client's slot, so the client table and the allowlist are only
+ * consulted when a connection starts. The value's slot generation must
+ * match the slot's (a reused slot never inherits flows), and its addr_gen
+ * must match tw1_ctl's, else the tenant check runs again (a pool address
+ * may have moved to another tenant's client). ICMP echo uses the identifier
+ * as both ports. An admitted first fragment also records kind FRAG with
+ * zero ports, so the later fragments of its datagram (no ports) pass.
  */
 enum tw_flow_kind {
-	TW_FLOW_REPLY = 0,
+	TW_FLOW_CONN = 0,
 	TW_FLOW_FRAG = 1,
 };
 struct tw_flow_key {
-	__u32 slot;
-	__u32 gen;
+	__u32 ifindex;
 	__u8 family;
 	__u8 proto;
-	__u8 dir; /* enum tw_dir the matching packet travels */
-	__u8 kind; /* enum tw_flow_kind */
-	__u16 sport; /* network order */
-	__u16 dport;
-	__u8 saddr[16];
-	__u8 daddr[16];
+	__u8 kind;   /* enum tw_flow_kind */
+	__u8 pad;
+	__u16 cport; /* the client's port, network order */
+	__u16 rport; /* the remote port */
+	__u8 caddr[16]; /* the client's tunnel address */
+	__u8 raddr[16]; /* the remote address */
 };
-_Static_assert(sizeof(struct tw_flow_key) == 48, "tw_flow_key size");
+_Static_assert(sizeof(struct tw_flow_key) == 44, "tw_flow_key size");
 
 struct tw_flow_val {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */
+	__u32 slot;
+	__u32 gen;	/* tw_slot.gen when admitted */
+	__u64 addr_gen; /* tw_ctl.addr_gen when the tenant check last ran */
 };
-_Static_assert(sizeof(struct tw_flow_val) == 8, "tw_flow_val size");
+_Static_assert(sizeof(struct tw_flow_val) == 24, "tw_flow_val size");
+
+/* tw1_ctl: ARRAY[1]. addr_gen is bumped by userspace after every client
+ * address it installs. */
+struct tw_ctl {
+	__u64 addr_gen;
+};
+_Static_assert(sizeof(struct tw_ctl) == 8, "tw_ctl size");
 
 /* ---- uplink XDP ---- */
 

@@ -13,7 +13,7 @@ tw_need_cmd openvpn python3
 [ -x "$TW_BIN/tunwardend" ] || tw_skip_all "build the daemon first (make)"
 tw_on_cleanup tw_daemon_cleanup
 
-TW_CONFIRM_TIMEOUT=10s TW_BAN_N=2
+TW_CONFIRM_TIMEOUT=15s TW_BAN_N=2
 tw_topo_create 2
 tw_daemon_setup
 tw_pki erin frank
@@ -26,7 +26,7 @@ E=$(tw_client_ns 1)
 
 tw_check "erin is sandboxed" eval '[ "$(tw_client_field erin state)" = sandbox ]'
 tw_check "erin's hook wrote session-timeout for OpenVPN" \
-	grep -q "erin/.*Timers:.*session-timeout 10" "$TW_SRV_LOG"
+	tw_wait_for "grep -q 'erin/.*Timers:.*session-timeout 15' '$TW_SRV_LOG'" 5
 tw_udp_send "$E" "$TW_SVC_ADDR" 5353 3 100
 tw_check "sandboxed erin reaches the sandbox allowlist (udp/5353)" \
 	tw_wait_for "grep -q '^3 ' '$TW_DIR/sink5353'" 3
@@ -39,7 +39,7 @@ tw_check "erin is permit" eval '[ "$(tw_client_field erin state)" = permit ]'
 # OpenVPN ends the session at the session-timeout the hook wrote, confirmed or not; the
 # client reconnects and the node remembers the confirmation.
 tw_check "erin reconnects as permit after OpenVPN's session-timeout" \
-	tw_wait_for "grep -q 'connect erin on tun0 slot .*: permit (confirmed locally' '$TW_DIR/daemon.log'" 25
+	tw_wait_for "grep -q 'connect erin on tun0 slot .*: permit (confirmed locally' '$TW_DIR/daemon.log'" 30
 tw_check "and reaches tcp/8080 again" tw_wait_for "tw_tcp_ok '$E' 8080" 10
 
 # frank never gets confirmed: disconnected at the deadline, twice, then banned.
@@ -50,10 +50,10 @@ tw_check "frank connects into the sandbox" \
 # Whichever ends it first (OpenVPN's session-timeout or the daemon's deadline), the session ends
 # as a Session-Timeout.
 tw_check "frank's disconnect journaled with Session-Timeout" \
-	tw_wait_for "tw_cli --json log --since 0 | tw_jq \"[r.get('terminate_cause') for r in j['records'] if r['kind']=='disconnect' and r['subject']=='frank']\" | grep -q Session-Timeout" 16
+	tw_wait_for "tw_cli --json log --since 0 | tw_jq \"[r.get('terminate_cause') for r in j['records'] if r['kind']=='disconnect' and r['subject']=='frank']\" | grep -q Session-Timeout" 25
 # OpenVPN's client retries by itself (connect-retry 1): the second unconfirmed attempt bans.
 tw_check "frank is banned after 2 unconfirmed attempts" \
-	tw_wait_for "grep -q 'subject frank banned' '$TW_DIR/daemon.log'" 30
+	tw_wait_for "grep -q 'subject frank banned' '$TW_DIR/daemon.log'" 40
 tw_check "a ban record is journaled" \
 	eval "tw_cli --json log --since 0 | tw_jq \"sum(1 for r in j['records'] if r['kind']=='ban')\" | grep -qx 1"
 tw_check "frank's next attempt is refused by the ban" \

@@ -339,7 +339,7 @@ int pkt_arp_request(struct pkt *p, const char *sender, const char *target)
 	b = pkt_put(p, 28);
 	if (!b)
 		return p->err;
-	put16(b, 1);	  /* Ethernet */
+	put16(b, 1); /* Ethernet */
 	put16(b + 2, PKT_ETH_IP);
 	b[4] = 6;
 	b[5] = 4;
@@ -554,6 +554,8 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s)
 	int i;
 
 	pkt_init(p);
+	if (!et && !s->family && !s->no_eth)
+		return pkt_fail(p, -EINVAL); /* a non-IP frame needs its ethertype */
 	if (!et)
 		et = s->family == 4 ? PKT_ETH_IP : PKT_ETH_IPV6;
 	if (!s->no_eth)
@@ -590,8 +592,8 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s)
 				pkt_ip6_frag(p, s->frag6_off, s->frag6_more, s->ip_id);
 				later = later || s->frag6_off;
 			} else {
-				pkt_ip6_ext(p, t, s->ext_len ? s->ext_len :
-							      (t == PKT_EH_AUTH ? 12 : 8));
+				pkt_ip6_ext(p, t,
+					    s->ext_len ? s->ext_len : (t == PKT_EH_AUTH ? 12 : 8));
 			}
 		}
 	} else {

@@ -22,35 +22,35 @@
 #include <stdint.h>
 
 /* BPF_PROG_TEST_RUN accepts at most about a page of linear data. */
-#define PKT_MAX 3584
+#define PKT_MAX	    3584
 #define PKT_ETH_LEN 14
 
-#define PKT_ETH_IP 0x0800
+#define PKT_ETH_IP   0x0800
 #define PKT_ETH_IPV6 0x86DD
-#define PKT_ETH_ARP 0x0806
+#define PKT_ETH_ARP  0x0806
 
 /* IPv4 frag_off field, host order: flags | offset in 8-byte units. */
 #define PKT_DF 0x4000
 #define PKT_MF 0x2000
 
 /* IPv6 extension header numbers (the kernel's NEXTHDR_*). */
-#define PKT_EH_HOP 0
+#define PKT_EH_HOP     0
 #define PKT_EH_ROUTING 43
-#define PKT_EH_FRAG 44
-#define PKT_EH_AUTH 51
-#define PKT_EH_DEST 60
-#define PKT_EH_NONE 59
+#define PKT_EH_FRAG    44
+#define PKT_EH_AUTH    51
+#define PKT_EH_DEST    60
+#define PKT_EH_NONE    59
 
 struct pkt {
 	uint8_t data[PKT_MAX];
-	uint32_t len;	   /* frame bytes */
-	uint32_t l3_off;   /* IP header offset: 14 after pkt_eth(), else 0 */
-	uint8_t family;	   /* 4, 6, or 0 before an IP header */
-	uint32_t nh_off;   /* byte to receive the next header's protocol number, 0: none */
-	uint32_t l4_off;   /* transport header offset, 0: none */
-	uint8_t l4_proto;  /* protocol of the transport header at l4_off */
-	uint32_t hdr_len;  /* IP + extension + transport header bytes */
-	bool frag;	   /* a fragment: the transport checksum cannot be computed */
+	uint32_t len; /* frame bytes */
+	uint32_t l3_off; /* IP header offset: 14 after pkt_eth(), else 0 */
+	uint8_t family; /* 4, 6, or 0 before an IP header */
+	uint32_t nh_off; /* byte to receive the next header's protocol number, 0: none */
+	uint32_t l4_off; /* transport header offset, 0: none */
+	uint8_t l4_proto; /* protocol of the transport header at l4_off */
+	uint32_t hdr_len; /* IP + extension + transport header bytes */
+	bool frag; /* a fragment: the transport checksum cannot be computed */
 	bool finished;
 	int err;
 };
@@ -62,11 +62,11 @@ int pkt_eth(struct pkt *p, uint16_t ethertype);
 
 struct pkt_ip4_hdr {
 	const char *src, *dst; /* dotted quads */
-	uint8_t proto;	       /* 0: set by the next append */
-	uint8_t ttl;	       /* 0: 64 */
+	uint8_t proto; /* 0: set by the next append */
+	uint8_t ttl; /* 0: 64 */
 	uint16_t id;
 	uint16_t frag_off; /* PKT_MF | PKT_DF | offset/8 */
-	uint8_t optlen;	   /* option bytes, multiple of 4, at most 40; filled with NOP/EOL */
+	uint8_t optlen; /* option bytes, multiple of 4, at most 40; filled with NOP/EOL */
 };
 int pkt_ip4(struct pkt *p, const struct pkt_ip4_hdr *h);
 int pkt_ip6(struct pkt *p, const char *src, const char *dst);
@@ -82,7 +82,7 @@ int pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id, uint16_t se
 /* Protocol number for what follows when no transport header is appended
  * (GRE, a later fragment's data, ...). */
 int pkt_proto(struct pkt *p, uint8_t proto);
-int pkt_payload(struct pkt *p, size_t n);		 /* deterministic pattern */
+int pkt_payload(struct pkt *p, size_t n); /* deterministic pattern */
 int pkt_bytes(struct pkt *p, const void *b, size_t n);
 int pkt_garbage(struct pkt *p, size_t n, uint32_t seed); /* xorshift bytes */
 int pkt_arp_request(struct pkt *p, const char *sender, const char *target);
@@ -117,30 +117,30 @@ enum pkt_icmp_kind {
 #define PKT_KEEP(n) ((n) + 1)
 
 struct pkt_spec {
-	uint8_t family;	    /* 4, 6; 0: a non-IP frame of @payload garbage bytes */
+	uint8_t family; /* 4, 6; 0: a non-IP frame of @payload garbage bytes */
 	uint16_t ethertype; /* 0: from the family */
-	bool no_eth;	    /* bare L3 packet (L3 tunnel), no Ethernet header */
+	bool no_eth; /* bare L3 packet (L3 tunnel), no Ethernet header */
 	const char *src, *dst;
-	uint8_t proto;	    /* IPPROTO_*; ICMP is ICMPv6 on IPv6 */
-	uint16_t sport;	    /* ICMP echo: the identifier */
+	uint8_t proto; /* IPPROTO_*; ICMP is ICMPv6 on IPv6 */
+	uint16_t sport; /* ICMP echo: the identifier */
 	uint16_t dport;
-	uint8_t icmp;	    /* enum pkt_icmp_kind */
-	uint8_t tcp_doff;   /* words, 0: 5 */
+	uint8_t icmp; /* enum pkt_icmp_kind */
+	uint8_t tcp_doff; /* words, 0: 5 */
 	uint8_t ip4_optlen; /* bytes of IPv4 options */
-	uint16_t ip4_frag;  /* IPv4 frag_off field; a nonzero offset means no transport header */
+	uint16_t ip4_frag; /* IPv4 frag_off field; a nonzero offset means no transport header */
 	uint16_t ip_id;
-	uint8_t n_ext;	    /* IPv6 extension headers, in order */
+	uint8_t n_ext; /* IPv6 extension headers, in order */
 	uint8_t ext[12];
-	uint16_t ext_len;   /* bytes of each non-fragment extension header, 0: 8 (AH: 12) */
+	uint16_t ext_len; /* bytes of each non-fragment extension header, 0: 8 (AH: 12) */
 	uint16_t frag6_off; /* bytes, multiple of 8, for an ext entry PKT_EH_FRAG */
 	bool frag6_more;
 	uint16_t payload; /* bytes after the transport header */
-	uint32_t seed;	  /* garbage frames */
+	uint32_t seed; /* garbage frames */
 	/* damage */
-	uint16_t keep;	   /* PKT_KEEP(n): cut to n L3 bytes; 0: no cut */
+	uint16_t keep; /* PKT_KEEP(n): cut to n L3 bytes; 0: no cut */
 	bool keep_fix_len; /* rewrite IP lengths after the cut */
-	uint8_t ihl;	   /* override IPv4 ihl, 0: computed */
-	uint8_t version;   /* override the IP version nibble, 0: right one */
+	uint8_t ihl; /* override IPv4 ihl, 0: computed */
+	uint8_t version; /* override the IP version nibble, 0: right one */
 	int16_t len_delta; /* added to tot_len / payload_len */
 };
 

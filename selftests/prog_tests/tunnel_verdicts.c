@@ -12,9 +12,11 @@
  * each row can run alone (-t tunnel_verdicts/NAME) and rows never share a
  * flow tuple by accident: every flow uses its own client port.
  *
- * PROG_TEST_RUN prepends nothing and checks nothing: the frame is handed to
- * the program with its Ethernet header, hence l3_off 14. ifindex 1 (lo)
- * exists in every network namespace; the clients are installed on it.
+ * PROG_TEST_RUN hands a TC program the frame with its Ethernet header,
+ * hence l3_off 14; a second table runs the programs loaded for an L3 tunnel
+ * (l3_off 0), and a few subtests follow flows through time and slot reuse.
+ * The kernel resolves ctx ifindex: 1 (lo) exists in every network
+ * namespace, and the clients are installed on it.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -28,28 +30,28 @@
 #include "tw_dp.h"
 #include "tunnel.skel.h"
 
-#define PASS (-1) /* TC_ACT_UNSPEC */
-#define DROP 2	  /* TC_ACT_SHOT */
-#define IN TW_DIR_FROM_CLIENT
-#define OUT TW_DIR_TO_CLIENT
+#define PASS	   (-1) /* TC_ACT_UNSPEC */
+#define DROP	   2 /* TC_ACT_SHOT */
+#define IN	   TW_DIR_FROM_CLIENT
+#define OUT	   TW_DIR_TO_CLIENT
 #define LO_IFINDEX 1
-#define NONE (-1)
+#define NONE	   (-1)
 
 /* ---- clients ---- */
 
 enum {
-	SL_A,	   /* PERMIT, tenant 1 */
-	SL_B,	   /* PERMIT, tenant 1: A's neighbour */
-	SL_C,	   /* PERMIT, tenant 2 */
-	SL_S,	   /* SANDBOX, tenant 1 */
-	SL_X,	   /* BANNED, tenant 1 */
-	SL_F,	   /* tenant 2, installed, then freed: its addresses are still in the map */
-	SL_Z,	   /* PERMIT, tenant 0: isolated from everyone */
-	SL_N,	   /* PERMIT, profile without an allowlist */
-	SL_R,	   /* PERMIT, tenant 1, on another interface */
-	SL_G,	   /* PERMIT, tenant 1: removed and installed again by a subtest */
-	SL_Y,	   /* PERMIT, tenant 0 too: even two tenant-0 clients are isolated */
-	SL_Q,	   /* PERMIT, tenant 2, on another interface */
+	SL_A, /* PERMIT, tenant 1 */
+	SL_B, /* PERMIT, tenant 1: A's neighbour */
+	SL_C, /* PERMIT, tenant 2 */
+	SL_S, /* SANDBOX, tenant 1 */
+	SL_X, /* BANNED, tenant 1 */
+	SL_F, /* tenant 2, installed, then freed: its addresses are still in the map */
+	SL_Z, /* PERMIT, tenant 0: isolated from everyone */
+	SL_N, /* PERMIT, profile without an allowlist */
+	SL_R, /* PERMIT, tenant 1, on another interface */
+	SL_G, /* PERMIT, tenant 1: removed and installed again by a subtest */
+	SL_Y, /* PERMIT, tenant 0 too: even two tenant-0 clients are isolated */
+	SL_Q, /* PERMIT, tenant 2, on another interface */
 	NSLOTS,
 };
 
@@ -78,21 +80,21 @@ enum {
 #define U6 "fd00:8::99"
 
 /* Remote ends. */
-#define WEB4 "198.51.100.7"   /* from-client list: TCP 1000-2000, UDP 53, ICMP */
-#define DNS4 "198.51.100.53"  /* ... and the sandbox list: UDP 53 */
+#define WEB4	"198.51.100.7" /* from-client list: TCP 1000-2000, UDP 53, ICMP */
+#define DNS4	"198.51.100.53" /* ... and the sandbox list: UDP 53 */
 #define PORTAL4 "198.51.100.80" /* sandbox list: TCP 443 */
-#define SUB25 "198.51.100.200" /* a /25 inside WEB4's /24 with its own TCP 22 */
-#define ANYR4 "203.0.113.10"   /* any protocol, ports 5000-5001 */
-#define ANYF4 "203.0.113.20"   /* any protocol, any port */
-#define GRE4 "203.0.113.30"    /* GRE only */
-#define NOPE4 "100.64.0.1"     /* in no list */
-#define ADM4 "192.0.2.9"       /* to-client list: TCP 22, UDP 5060-5061 */
-#define WEB6 "2001:db8:100::7"
-#define DNS6 "2001:db8:100::53"
-#define ADM6 "2001:db8:200::9"
-#define NOPE6 "2001:db8:300::1"
+#define SUB25	"198.51.100.200" /* a /25 inside WEB4's /24 with its own TCP 22 */
+#define ANYR4	"203.0.113.10" /* any protocol, ports 5000-5001 */
+#define ANYF4	"203.0.113.20" /* any protocol, any port */
+#define GRE4	"203.0.113.30" /* GRE only */
+#define NOPE4	"100.64.0.1" /* in no list */
+#define ADM4	"192.0.2.9" /* to-client list: TCP 22, UDP 5060-5061 */
+#define WEB6	"2001:db8:100::7"
+#define DNS6	"2001:db8:100::53"
+#define ADM6	"2001:db8:200::9"
+#define NOPE6	"2001:db8:300::1"
 
-#define PROFILE 1
+#define PROFILE	      1
 #define PROFILE_EMPTY 2
 
 struct tv_client {
@@ -120,39 +122,39 @@ static const struct tv_client clients[NSLOTS] = {
 /* ---- the profile ---- */
 
 struct tv_rule {
-	uint8_t list;
 	const char *prefix;
+	uint8_t list;
 	uint8_t proto;
 	uint16_t lo, hi;
 };
 
 static const struct tv_rule rules[] = {
-	{ TW_LIST_FROM_CLIENT, "198.51.100.0/24", IPPROTO_TCP, 1000, 2000 },
-	{ TW_LIST_FROM_CLIENT, "198.51.100.0/24", IPPROTO_UDP, 53, 53 },
-	{ TW_LIST_FROM_CLIENT, "198.51.100.0/24", IPPROTO_ICMP, 0, 65535 },
-	{ TW_LIST_FROM_CLIENT, "198.51.100.128/25", IPPROTO_TCP, 22, 22 },
-	{ TW_LIST_FROM_CLIENT, "203.0.113.10/32", TW_PROTO_ANY, 5000, 5001 },
-	{ TW_LIST_FROM_CLIENT, "203.0.113.20/32", TW_PROTO_ANY, 0, 65535 },
-	{ TW_LIST_FROM_CLIENT, "203.0.113.30/32", IPPROTO_GRE, 0, 65535 },
-	{ TW_LIST_FROM_CLIENT, "10.8.0.0/16", TW_PROTO_ANY, 0, 65535 },
-	{ TW_LIST_FROM_CLIENT, "2001:db8:100::/48", IPPROTO_TCP, 1000, 2000 },
-	{ TW_LIST_FROM_CLIENT, "2001:db8:100::/48", IPPROTO_UDP, 53, 53 },
-	{ TW_LIST_FROM_CLIENT, "2001:db8:100::/48", IPPROTO_ICMPV6, 0, 65535 },
-	{ TW_LIST_FROM_CLIENT, "fd00:8::/64", TW_PROTO_ANY, 0, 65535 },
-	{ TW_LIST_TO_CLIENT, "192.0.2.0/24", IPPROTO_TCP, 22, 22 },
-	{ TW_LIST_TO_CLIENT, "192.0.2.0/24", IPPROTO_UDP, 5060, 5061 },
-	{ TW_LIST_TO_CLIENT, "2001:db8:200::/48", IPPROTO_TCP, 22, 22 },
-	{ TW_LIST_TO_CLIENT, "10.8.0.0/16", TW_PROTO_ANY, 0, 65535 },
-	{ TW_LIST_TO_CLIENT, "fd00:8::/64", TW_PROTO_ANY, 0, 65535 },
-	{ TW_LIST_SANDBOX, "198.51.100.53/32", IPPROTO_UDP, 53, 53 },
-	{ TW_LIST_SANDBOX, "198.51.100.80/32", IPPROTO_TCP, 443, 443 },
-	{ TW_LIST_SANDBOX, "2001:db8:100::53/128", IPPROTO_UDP, 53, 53 },
+	{ "198.51.100.0/24", TW_LIST_FROM_CLIENT, IPPROTO_TCP, 1000, 2000 },
+	{ "198.51.100.0/24", TW_LIST_FROM_CLIENT, IPPROTO_UDP, 53, 53 },
+	{ "198.51.100.0/24", TW_LIST_FROM_CLIENT, IPPROTO_ICMP, 0, 65535 },
+	{ "198.51.100.128/25", TW_LIST_FROM_CLIENT, IPPROTO_TCP, 22, 22 },
+	{ "203.0.113.10/32", TW_LIST_FROM_CLIENT, TW_PROTO_ANY, 5000, 5001 },
+	{ "203.0.113.20/32", TW_LIST_FROM_CLIENT, TW_PROTO_ANY, 0, 65535 },
+	{ "203.0.113.30/32", TW_LIST_FROM_CLIENT, IPPROTO_GRE, 0, 65535 },
+	{ "10.8.0.0/16", TW_LIST_FROM_CLIENT, TW_PROTO_ANY, 0, 65535 },
+	{ "2001:db8:100::/48", TW_LIST_FROM_CLIENT, IPPROTO_TCP, 1000, 2000 },
+	{ "2001:db8:100::/48", TW_LIST_FROM_CLIENT, IPPROTO_UDP, 53, 53 },
+	{ "2001:db8:100::/48", TW_LIST_FROM_CLIENT, IPPROTO_ICMPV6, 0, 65535 },
+	{ "fd00:8::/64", TW_LIST_FROM_CLIENT, TW_PROTO_ANY, 0, 65535 },
+	{ "192.0.2.0/24", TW_LIST_TO_CLIENT, IPPROTO_TCP, 22, 22 },
+	{ "192.0.2.0/24", TW_LIST_TO_CLIENT, IPPROTO_UDP, 5060, 5061 },
+	{ "2001:db8:200::/48", TW_LIST_TO_CLIENT, IPPROTO_TCP, 22, 22 },
+	{ "10.8.0.0/16", TW_LIST_TO_CLIENT, TW_PROTO_ANY, 0, 65535 },
+	{ "fd00:8::/64", TW_LIST_TO_CLIENT, TW_PROTO_ANY, 0, 65535 },
+	{ "198.51.100.53/32", TW_LIST_SANDBOX, IPPROTO_UDP, 53, 53 },
+	{ "198.51.100.80/32", TW_LIST_SANDBOX, IPPROTO_TCP, 443, 443 },
+	{ "2001:db8:100::53/128", TW_LIST_SANDBOX, IPPROTO_UDP, 53, 53 },
 };
 
 /* ---- the table ---- */
 
 enum {
-	X_FLOW = 1,  /* TW_G_FLOW_NEW: one reply flow created */
+	X_FLOW = 1, /* TW_G_FLOW_NEW: one reply flow created */
 	X_REPLY = 2, /* TW_G_REPLY: passed as the reply of an open flow */
 	X_NONIP = 4, /* TW_G_NON_IP_PASS */
 };
@@ -160,7 +162,7 @@ enum {
 struct tv_expect {
 	int verdict;
 	uint8_t reason; /* enum tw_drop_reason when dropped */
-	int8_t slot;	/* client whose counters move, NONE: no client's */
+	int8_t slot; /* client whose counters move, NONE: no client's */
 	uint8_t flags;
 	/* 0: the datagram length the IP header declares (the whole frame for
 	 * malformed and non-IP frames, which have no trustworthy length) */
@@ -177,17 +179,19 @@ struct tv_step {
 struct tv_case {
 	const char *name;
 	uint8_t dir;
-	struct pkt_spec pkt;
-	uint32_t gso_size, gso_segs;
-	struct tv_expect x;
-	const struct tv_step *prep;
 	uint8_t nprep;
 	/* PROG_TEST_RUN on newer kernels refuses an IP ethertype frame shorter
 	 * than the IP header (-EINVAL) before the program runs: then nothing
 	 * may move. The l3_* rows reach the parser with such packets. */
 	bool may_refuse;
+	uint32_t gso_size, gso_segs;
+	struct pkt_spec pkt;
+	struct tv_expect x;
+	const struct tv_step *prep;
 };
 
+/* Tables: one row per case reads better than clang-format's layout. */
+/* clang-format off */
 #define V4(s, d) .family = 4, .src = (s), .dst = (d)
 #define V6(s, d) .family = 6, .src = (s), .dst = (d)
 #define TCP(sp, dp) .proto = IPPROTO_TCP, .sport = (sp), .dport = (dp)
@@ -211,316 +215,316 @@ struct tv_case {
 
 static const struct tv_case cases[] = {
 	/* ---- PERMIT, from the client, IPv4: protocols and port range edges ---- */
-	{ "in4_tcp_port_lo", IN, { V4(A4, WEB4), TCP(40001, 1000) }, .x = PASS_NEW(SL_A) },
-	{ "in4_tcp_port_hi", IN, { V4(A4, WEB4), TCP(40002, 2000), .payload = 100 },
+	{ "in4_tcp_port_lo", IN, .pkt = { V4(A4, WEB4), TCP(40001, 1000) }, .x = PASS_NEW(SL_A) },
+	{ "in4_tcp_port_hi", IN, .pkt = { V4(A4, WEB4), TCP(40002, 2000), .payload = 100 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_tcp_port_lo_minus_1", IN, { V4(A4, WEB4), TCP(40003, 999) },
+	{ "in4_tcp_port_lo_minus_1", IN, .pkt = { V4(A4, WEB4), TCP(40003, 999) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_tcp_port_hi_plus_1", IN, { V4(A4, WEB4), TCP(40004, 2001) },
+	{ "in4_tcp_port_hi_plus_1", IN, .pkt = { V4(A4, WEB4), TCP(40004, 2001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_udp_port_lo_hi", IN, { V4(A4, WEB4), UDP(40005, 53), .payload = 30 },
+	{ "in4_udp_port_lo_hi", IN, .pkt = { V4(A4, WEB4), UDP(40005, 53), .payload = 30 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_udp_port_lo_minus_1", IN, { V4(A4, WEB4), UDP(40006, 52), .payload = 30 },
+	{ "in4_udp_port_lo_minus_1", IN, .pkt = { V4(A4, WEB4), UDP(40006, 52), .payload = 30 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_udp_port_hi_plus_1", IN, { V4(A4, WEB4), UDP(40007, 54), .payload = 30 },
+	{ "in4_udp_port_hi_plus_1", IN, .pkt = { V4(A4, WEB4), UDP(40007, 54), .payload = 30 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_udp_in_tcp_range", IN, { V4(A4, WEB4), UDP(40008, 1500), .payload = 30 },
+	{ "in4_udp_in_tcp_range", IN, .pkt = { V4(A4, WEB4), UDP(40008, 1500), .payload = 30 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 	/* a UDP datagram shorter than 8 bytes of payload ends the frame early */
-	{ "in4_udp_empty_payload", IN, { V4(A4, WEB4), UDP(40009, 53) }, .x = PASS_NEW(SL_A) },
-	{ "in4_icmp_echo", IN, { V4(A4, WEB4), ICMP(40010), .payload = 56 },
+	{ "in4_udp_empty_payload", IN, .pkt = { V4(A4, WEB4), UDP(40009, 53) }, .x = PASS_NEW(SL_A) },
+	{ "in4_icmp_echo", IN, .pkt = { V4(A4, WEB4), ICMP(40010), .payload = 56 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_icmp_vs_any_proto_port_rule", IN, { V4(A4, ANYR4), ICMP(40011) },
+	{ "in4_icmp_vs_any_proto_port_rule", IN, .pkt = { V4(A4, ANYR4), ICMP(40011) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_any_proto_port_hi", IN, { V4(A4, ANYR4), UDP(40012, 5001) },
+	{ "in4_any_proto_port_hi", IN, .pkt = { V4(A4, ANYR4), UDP(40012, 5001) },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_any_proto_port_hi_plus_1", IN, { V4(A4, ANYR4), TCP(40013, 5002) },
+	{ "in4_any_proto_port_hi_plus_1", IN, .pkt = { V4(A4, ANYR4), TCP(40013, 5002) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_any_proto_any_port_icmp", IN, { V4(A4, ANYF4), ICMP(40014) },
+	{ "in4_any_proto_any_port_icmp", IN, .pkt = { V4(A4, ANYF4), ICMP(40014) },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_gre_listed", IN, { V4(A4, GRE4), .proto = IPPROTO_GRE, .payload = 24 },
+	{ "in4_gre_listed", IN, .pkt = { V4(A4, GRE4), .proto = IPPROTO_GRE, .payload = 24 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_gre_not_listed", IN, { V4(A4, WEB4), .proto = IPPROTO_GRE, .payload = 24 },
+	{ "in4_gre_not_listed", IN, .pkt = { V4(A4, WEB4), .proto = IPPROTO_GRE, .payload = 24 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_no_prefix", IN, { V4(A4, NOPE4), TCP(40015, 1500) },
+	{ "in4_no_prefix", IN, .pkt = { V4(A4, NOPE4), TCP(40015, 1500) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_nested_prefix_own_rule", IN, { V4(A4, SUB25), TCP(40016, 22) },
+	{ "in4_nested_prefix_own_rule", IN, .pkt = { V4(A4, SUB25), TCP(40016, 22) },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_nested_prefix_inherited_rule", IN, { V4(A4, SUB25), TCP(40017, 1500) },
+	{ "in4_nested_prefix_inherited_rule", IN, .pkt = { V4(A4, SUB25), TCP(40017, 1500) },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_nested_rule_not_outside_it", IN, { V4(A4, WEB4), TCP(40018, 22) },
+	{ "in4_nested_rule_not_outside_it", IN, .pkt = { V4(A4, WEB4), TCP(40018, 22) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_second_packet_creates_no_flow", IN, { V4(A4, WEB4), TCP(40019, 1500) },
-	  .x = PASS_OLD(SL_A),
+	{ "in4_second_packet_rides_the_connection", IN, .pkt = { V4(A4, WEB4), TCP(40019, 1500) },
+	  .x = PASS_REPLY(SL_A),
 	  STEPS({ IN, { V4(A4, WEB4), TCP(40019, 1500) }, PASS }) },
 	{ "in4_dont_fragment_is_no_fragment", IN,
-	  { V4(A4, WEB4), TCP(40020, 1500), .ip4_frag = PKT_DF }, .x = PASS_NEW(SL_A) },
+	  .pkt = { V4(A4, WEB4), TCP(40020, 1500), .ip4_frag = PKT_DF }, .x = PASS_NEW(SL_A) },
 
 	/* ---- PERMIT, from the client, IPv6 ---- */
-	{ "in6_tcp_port_lo", IN, { V6(A6, WEB6), TCP(40101, 1000) }, .x = PASS_NEW(SL_A) },
-	{ "in6_tcp_port_hi", IN, { V6(A6, WEB6), TCP(40102, 2000) }, .x = PASS_NEW(SL_A) },
-	{ "in6_tcp_port_lo_minus_1", IN, { V6(A6, WEB6), TCP(40103, 999) },
+	{ "in6_tcp_port_lo", IN, .pkt = { V6(A6, WEB6), TCP(40101, 1000) }, .x = PASS_NEW(SL_A) },
+	{ "in6_tcp_port_hi", IN, .pkt = { V6(A6, WEB6), TCP(40102, 2000) }, .x = PASS_NEW(SL_A) },
+	{ "in6_tcp_port_lo_minus_1", IN, .pkt = { V6(A6, WEB6), TCP(40103, 999) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in6_tcp_port_hi_plus_1", IN, { V6(A6, WEB6), TCP(40104, 2001) },
+	{ "in6_tcp_port_hi_plus_1", IN, .pkt = { V6(A6, WEB6), TCP(40104, 2001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in6_udp_dns", IN, { V6(A6, WEB6), UDP(40105, 53), .payload = 40 },
+	{ "in6_udp_dns", IN, .pkt = { V6(A6, WEB6), UDP(40105, 53), .payload = 40 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in6_udp_empty_payload", IN, { V6(A6, WEB6), UDP(40106, 53) }, .x = PASS_NEW(SL_A) },
-	{ "in6_icmp6_echo", IN, { V6(A6, WEB6), ICMP6(40107), .payload = 56 },
+	{ "in6_udp_empty_payload", IN, .pkt = { V6(A6, WEB6), UDP(40106, 53) }, .x = PASS_NEW(SL_A) },
+	{ "in6_icmp6_echo", IN, .pkt = { V6(A6, WEB6), ICMP6(40107), .payload = 56 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in6_no_prefix", IN, { V6(A6, NOPE6), TCP(40108, 1500) },
+	{ "in6_no_prefix", IN, .pkt = { V6(A6, NOPE6), TCP(40108, 1500) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 
 	/* ---- replies to flows the client opened ---- */
-	{ "out4_reply_before_open", OUT, { V4(WEB4, A4), TCP(1500, 41001) },
+	{ "out4_reply_before_open", OUT, .pkt = { V4(WEB4, A4), TCP(1500, 41001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "out4_reply_after_open", OUT, { V4(WEB4, A4), TCP(1500, 41001), .payload = 100 },
+	{ "out4_reply_after_open", OUT, .pkt = { V4(WEB4, A4), TCP(1500, 41001), .payload = 100 },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { V4(A4, WEB4), TCP(41001, 1500) }, PASS }) },
-	{ "out4_reply_wrong_remote_port", OUT, { V4(WEB4, A4), TCP(1501, 41001) },
+	{ "out4_reply_wrong_remote_port", OUT, .pkt = { V4(WEB4, A4), TCP(1501, 41001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A),
 	  STEPS({ IN, { V4(A4, WEB4), TCP(41001, 1500) }, PASS }) },
-	{ "out4_reply_wrong_protocol", OUT, { V4(WEB4, A4), UDP(1500, 41001) },
+	{ "out4_reply_wrong_protocol", OUT, .pkt = { V4(WEB4, A4), UDP(1500, 41001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A),
 	  STEPS({ IN, { V4(A4, WEB4), TCP(41001, 1500) }, PASS }) },
-	{ "out4_reply_to_another_client", OUT, { V4(WEB4, B4), TCP(1500, 41001) },
+	{ "out4_reply_to_another_client", OUT, .pkt = { V4(WEB4, B4), TCP(1500, 41001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_B),
 	  STEPS({ IN, { V4(A4, WEB4), TCP(41001, 1500) }, PASS }) },
-	{ "out4_echo_reply", OUT, { V4(WEB4, A4), ICMP(41002), .icmp = PKT_ECHO_REPLY },
+	{ "out4_echo_reply", OUT, .pkt = { V4(WEB4, A4), ICMP(41002), .icmp = PKT_ECHO_REPLY },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { V4(A4, WEB4), ICMP(41002) }, PASS }) },
-	{ "out4_echo_reply_other_id", OUT, { V4(WEB4, A4), ICMP(41003), .icmp = PKT_ECHO_REPLY },
+	{ "out4_echo_reply_other_id", OUT, .pkt = { V4(WEB4, A4), ICMP(41003), .icmp = PKT_ECHO_REPLY },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A), STEPS({ IN, { V4(A4, WEB4), ICMP(41002) }, PASS }) },
-	{ "out6_reply_before_open", OUT, { V6(WEB6, A6), TCP(1500, 41101) },
+	{ "out6_reply_before_open", OUT, .pkt = { V6(WEB6, A6), TCP(1500, 41101) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "out6_reply_after_open", OUT, { V6(WEB6, A6), TCP(1500, 41101), .payload = 200 },
+	{ "out6_reply_after_open", OUT, .pkt = { V6(WEB6, A6), TCP(1500, 41101), .payload = 200 },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { V6(A6, WEB6), TCP(41101, 1500) }, PASS }) },
-	{ "out6_echo_reply", OUT, { V6(WEB6, A6), ICMP6(41102), .icmp = PKT_ECHO_REPLY },
+	{ "out6_echo_reply", OUT, .pkt = { V6(WEB6, A6), ICMP6(41102), .icmp = PKT_ECHO_REPLY },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { V6(A6, WEB6), ICMP6(41102) }, PASS }) },
 
 	/* ---- unsolicited towards the client ---- */
-	{ "out4_unsolicited_listed", OUT, { V4(ADM4, A4), TCP(41201, 22) },
+	{ "out4_unsolicited_listed", OUT, .pkt = { V4(ADM4, A4), TCP(41201, 22) },
 	  .x = PASS_NEW(SL_A) },
-	{ "out4_unsolicited_port_lo_minus_1", OUT, { V4(ADM4, A4), TCP(41202, 21) },
+	{ "out4_unsolicited_port_lo_minus_1", OUT, .pkt = { V4(ADM4, A4), TCP(41202, 21) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "out4_unsolicited_port_hi_plus_1", OUT, { V4(ADM4, A4), TCP(41203, 23) },
+	{ "out4_unsolicited_port_hi_plus_1", OUT, .pkt = { V4(ADM4, A4), TCP(41203, 23) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "out4_unsolicited_udp_port_lo", OUT, { V4(ADM4, A4), UDP(41204, 5060) },
+	{ "out4_unsolicited_udp_port_lo", OUT, .pkt = { V4(ADM4, A4), UDP(41204, 5060) },
 	  .x = PASS_NEW(SL_A) },
-	{ "out4_unsolicited_udp_port_hi", OUT, { V4(ADM4, A4), UDP(41205, 5061) },
+	{ "out4_unsolicited_udp_port_hi", OUT, .pkt = { V4(ADM4, A4), UDP(41205, 5061) },
 	  .x = PASS_NEW(SL_A) },
-	{ "out4_unsolicited_udp_port_hi_plus_1", OUT, { V4(ADM4, A4), UDP(41206, 5062) },
+	{ "out4_unsolicited_udp_port_hi_plus_1", OUT, .pkt = { V4(ADM4, A4), UDP(41206, 5062) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 	/* WEB4 may be reached by the client, not reach it */
-	{ "out4_unsolicited_not_listed", OUT, { V4(WEB4, A4), TCP(1500, 22) },
+	{ "out4_unsolicited_not_listed", OUT, .pkt = { V4(WEB4, A4), TCP(1500, 22) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in4_reply_to_unsolicited", IN, { V4(A4, ADM4), TCP(22, 41207), .payload = 64 },
+	{ "in4_reply_to_unsolicited", IN, .pkt = { V4(A4, ADM4), TCP(22, 41207), .payload = 64 },
 	  .x = PASS_REPLY(SL_A), STEPS({ OUT, { V4(ADM4, A4), TCP(41207, 22) }, PASS }) },
-	{ "in4_reply_to_unsolicited_never_sent", IN, { V4(A4, ADM4), TCP(22, 41208) },
+	{ "in4_reply_to_unsolicited_never_sent", IN, .pkt = { V4(A4, ADM4), TCP(22, 41208) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "out6_unsolicited_listed", OUT, { V6(ADM6, A6), TCP(41301, 22) },
+	{ "out6_unsolicited_listed", OUT, .pkt = { V6(ADM6, A6), TCP(41301, 22) },
 	  .x = PASS_NEW(SL_A) },
-	{ "out6_unsolicited_not_listed", OUT, { V6(NOPE6, A6), TCP(41302, 22) },
+	{ "out6_unsolicited_not_listed", OUT, .pkt = { V6(NOPE6, A6), TCP(41302, 22) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "in6_reply_to_unsolicited", IN, { V6(A6, ADM6), TCP(22, 41303) },
+	{ "in6_reply_to_unsolicited", IN, .pkt = { V6(A6, ADM6), TCP(22, 41303) },
 	  .x = PASS_REPLY(SL_A), STEPS({ OUT, { V6(ADM6, A6), TCP(41303, 22) }, PASS }) },
 
 	/* ---- SANDBOX ---- */
-	{ "in4_sandbox_dns", IN, { V4(S4, DNS4), UDP(42001, 53), .payload = 30 },
+	{ "in4_sandbox_dns", IN, .pkt = { V4(S4, DNS4), UDP(42001, 53), .payload = 30 },
 	  .x = PASS_NEW(SL_S) },
-	{ "in4_sandbox_portal", IN, { V4(S4, PORTAL4), TCP(42002, 443) }, .x = PASS_NEW(SL_S) },
-	{ "in4_sandbox_portal_port_hi_plus_1", IN, { V4(S4, PORTAL4), TCP(42003, 444) },
+	{ "in4_sandbox_portal", IN, .pkt = { V4(S4, PORTAL4), TCP(42002, 443) }, .x = PASS_NEW(SL_S) },
+	{ "in4_sandbox_portal_port_hi_plus_1", IN, .pkt = { V4(S4, PORTAL4), TCP(42003, 444) },
 	  .x = DROP_AT(SANDBOXED, SL_S) },
-	{ "in4_sandbox_permit_list_not_used", IN, { V4(S4, WEB4), TCP(42004, 1500) },
+	{ "in4_sandbox_permit_list_not_used", IN, .pkt = { V4(S4, WEB4), TCP(42004, 1500) },
 	  .x = DROP_AT(SANDBOXED, SL_S) },
-	{ "in6_sandbox_dns", IN, { V6(S6, DNS6), UDP(42005, 53) }, .x = PASS_NEW(SL_S) },
-	{ "in6_sandbox_permit_list_not_used", IN, { V6(S6, WEB6), TCP(42006, 1500) },
+	{ "in6_sandbox_dns", IN, .pkt = { V6(S6, DNS6), UDP(42005, 53) }, .x = PASS_NEW(SL_S) },
+	{ "in6_sandbox_permit_list_not_used", IN, .pkt = { V6(S6, WEB6), TCP(42006, 1500) },
 	  .x = DROP_AT(SANDBOXED, SL_S) },
-	{ "out4_sandbox_unsolicited_listed", OUT, { V4(ADM4, S4), TCP(42007, 22) },
+	{ "out4_sandbox_unsolicited_listed", OUT, .pkt = { V4(ADM4, S4), TCP(42007, 22) },
 	  .x = DROP_AT(SANDBOXED, SL_S) },
-	{ "out4_sandbox_reply", OUT, { V4(DNS4, S4), UDP(53, 42008), .payload = 90 },
+	{ "out4_sandbox_reply", OUT, .pkt = { V4(DNS4, S4), UDP(53, 42008), .payload = 90 },
 	  .x = PASS_REPLY(SL_S), STEPS({ IN, { V4(S4, DNS4), UDP(42008, 53) }, PASS }) },
-	{ "out6_sandbox_unsolicited", OUT, { V6(ADM6, S6), TCP(42009, 22) },
+	{ "out6_sandbox_unsolicited", OUT, .pkt = { V6(ADM6, S6), TCP(42009, 22) },
 	  .x = DROP_AT(SANDBOXED, SL_S) },
 
 	/* ---- BANNED ---- */
-	{ "in4_banned", IN, { V4(X4, WEB4), TCP(43001, 1500) }, .x = DROP_AT(BANNED, SL_X) },
-	{ "in6_banned", IN, { V6(X6, WEB6), TCP(43002, 1500) }, .x = DROP_AT(BANNED, SL_X) },
-	{ "out4_banned_listed_source", OUT, { V4(ADM4, X4), TCP(43003, 22) },
+	{ "in4_banned", IN, .pkt = { V4(X4, WEB4), TCP(43001, 1500) }, .x = DROP_AT(BANNED, SL_X) },
+	{ "in6_banned", IN, .pkt = { V6(X6, WEB6), TCP(43002, 1500) }, .x = DROP_AT(BANNED, SL_X) },
+	{ "out4_banned_listed_source", OUT, .pkt = { V4(ADM4, X4), TCP(43003, 22) },
 	  .x = DROP_AT(BANNED, SL_X) },
-	{ "out6_banned_listed_source", OUT, { V6(ADM6, X6), TCP(43004, 22) },
+	{ "out6_banned_listed_source", OUT, .pkt = { V6(ADM6, X6), TCP(43004, 22) },
 	  .x = DROP_AT(BANNED, SL_X) },
 
 	/* ---- FREE slot, unknown address ---- */
-	{ "in4_free_slot", IN, { V4(F4, WEB4), TCP(43101, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "in6_free_slot", IN, { V6(F6, WEB6), TCP(43102, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "out4_free_slot", OUT, { V4(ADM4, F4), TCP(43103, 22) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "in4_unknown", IN, { V4(U4, WEB4), TCP(43104, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "in6_unknown", IN, { V6(U6, WEB6), TCP(43105, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "out4_unknown", OUT, { V4(WEB4, U4), TCP(1500, 43106) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "out6_unknown", OUT, { V6(WEB6, U6), TCP(1500, 43107) }, .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "in4_known_on_another_interface", IN, { V4(R4, WEB4), TCP(43108, 1500) },
+	{ "in4_free_slot", IN, .pkt = { V4(F4, WEB4), TCP(43101, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "in6_free_slot", IN, .pkt = { V6(F6, WEB6), TCP(43102, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "out4_free_slot", OUT, .pkt = { V4(ADM4, F4), TCP(43103, 22) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "in4_unknown", IN, .pkt = { V4(U4, WEB4), TCP(43104, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "in6_unknown", IN, .pkt = { V6(U6, WEB6), TCP(43105, 1500) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "out4_unknown", OUT, .pkt = { V4(WEB4, U4), TCP(1500, 43106) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "out6_unknown", OUT, .pkt = { V6(WEB6, U6), TCP(1500, 43107) }, .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "in4_known_on_another_interface", IN, .pkt = { V4(R4, WEB4), TCP(43108, 1500) },
 	  .x = DROP_G(UNKNOWN_CLIENT) },
 
 	/* ---- tenant isolation ---- */
-	{ "in4_same_tenant", IN, { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_A) },
-	{ "out4_same_tenant", OUT, { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_B) },
-	{ "in6_same_tenant", IN, { V6(A6, B6), UDP(44002, 5353) }, .x = PASS_NEW(SL_A) },
-	{ "in4_same_tenant_other_interface", IN, { V4(A4, R4), TCP(44003, 80) },
+	{ "in4_same_tenant", IN, .pkt = { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_A) },
+	{ "out4_same_tenant", OUT, .pkt = { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_B) },
+	{ "in6_same_tenant", IN, .pkt = { V6(A6, B6), UDP(44002, 5353) }, .x = PASS_NEW(SL_A) },
+	{ "in4_same_tenant_other_interface", IN, .pkt = { V4(A4, R4), TCP(44003, 80) },
 	  .x = PASS_NEW(SL_A) },
 	/* peers are found on any interface */
-	{ "in4_other_tenant_other_interface", IN, { V4(A4, Q4), TCP(44015, 80) },
+	{ "in4_other_tenant_other_interface", IN, .pkt = { V4(A4, Q4), TCP(44015, 80) },
 	  .x = DROP_AT(TENANT, SL_A) },
-	{ "in4_other_tenant", IN, { V4(A4, C4), TCP(44004, 80) }, .x = DROP_AT(TENANT, SL_A) },
-	{ "out4_other_tenant", OUT, { V4(C4, A4), TCP(44005, 80) }, .x = DROP_AT(TENANT, SL_A) },
-	{ "in6_other_tenant", IN, { V6(A6, C6), ICMP6(44006) }, .x = DROP_AT(TENANT, SL_A) },
-	{ "out6_other_tenant", OUT, { V6(C6, A6), TCP(44007, 80) }, .x = DROP_AT(TENANT, SL_A) },
-	{ "in4_tenant0_to_a_client", IN, { V4(Z4, A4), TCP(44008, 80) },
+	{ "in4_other_tenant", IN, .pkt = { V4(A4, C4), TCP(44004, 80) }, .x = DROP_AT(TENANT, SL_A) },
+	{ "out4_other_tenant", OUT, .pkt = { V4(C4, A4), TCP(44005, 80) }, .x = DROP_AT(TENANT, SL_A) },
+	{ "in6_other_tenant", IN, .pkt = { V6(A6, C6), ICMP6(44006) }, .x = DROP_AT(TENANT, SL_A) },
+	{ "out6_other_tenant", OUT, .pkt = { V6(C6, A6), TCP(44007, 80) }, .x = DROP_AT(TENANT, SL_A) },
+	{ "in4_tenant0_to_a_client", IN, .pkt = { V4(Z4, A4), TCP(44008, 80) },
 	  .x = DROP_AT(TENANT, SL_Z) },
-	{ "in4_client_to_tenant0", IN, { V4(A4, Z4), TCP(44009, 80) },
+	{ "in4_client_to_tenant0", IN, .pkt = { V4(A4, Z4), TCP(44009, 80) },
 	  .x = DROP_AT(TENANT, SL_A) },
-	{ "out6_tenant0_from_a_client", OUT, { V6(A6, Z6), TCP(44010, 80) },
+	{ "out6_tenant0_from_a_client", OUT, .pkt = { V6(A6, Z6), TCP(44010, 80) },
 	  .x = DROP_AT(TENANT, SL_Z) },
-	{ "in4_tenant0_to_tenant0", IN, { V4(Z4, Y4), TCP(44013, 80) },
+	{ "in4_tenant0_to_tenant0", IN, .pkt = { V4(Z4, Y4), TCP(44013, 80) },
 	  .x = DROP_AT(TENANT, SL_Z) },
-	{ "out6_tenant0_from_tenant0", OUT, { V6(Z6, Y6), TCP(44014, 80) },
+	{ "out6_tenant0_from_tenant0", OUT, .pkt = { V6(Z6, Y6), TCP(44014, 80) },
 	  .x = DROP_AT(TENANT, SL_Y) },
 	/* hairpin to its own address: no peer, whatever the tenant */
-	{ "in4_tenant0_to_itself", IN, { V4(Z4, Z4), TCP(44016, 80) }, .x = PASS_NEW(SL_Z) },
-	{ "in4_tenant0_to_remote", IN, { V4(Z4, WEB4), TCP(44011, 1500) }, .x = PASS_NEW(SL_Z) },
-	{ "in4_free_slot_peer_is_no_client", IN, { V4(A4, F4), TCP(44012, 80) },
+	{ "in4_tenant0_to_itself", IN, .pkt = { V4(Z4, Z4), TCP(44016, 80) }, .x = PASS_NEW(SL_Z) },
+	{ "in4_tenant0_to_remote", IN, .pkt = { V4(Z4, WEB4), TCP(44011, 1500) }, .x = PASS_NEW(SL_Z) },
+	{ "in4_free_slot_peer_is_no_client", IN, .pkt = { V4(A4, F4), TCP(44012, 80) },
 	  .x = PASS_NEW(SL_A) },
 
 	/* ---- no allowlist ---- */
-	{ "in4_no_profile", IN, { V4(N4, WEB4), TCP(45001, 1500) },
+	{ "in4_no_profile", IN, .pkt = { V4(N4, WEB4), TCP(45001, 1500) },
 	  .x = DROP_AT(NO_PROFILE, SL_N) },
-	{ "out6_no_profile", OUT, { V6(ADM6, N6), TCP(45002, 22) },
+	{ "out6_no_profile", OUT, .pkt = { V6(ADM6, N6), TCP(45002, 22) },
 	  .x = DROP_AT(NO_PROFILE, SL_N) },
 
 	/* ---- IPv4: truncation at each boundary, lengths, ihl, options ---- */
-	{ "mal_zero_length_l3", IN, { BASE4, .keep = PKT_KEEP(0) }, .x = DROP_G(MALFORMED),
+	{ "mal_zero_length_l3", IN, .pkt = { BASE4, .keep = PKT_KEEP(0) }, .x = DROP_G(MALFORMED),
 	  .may_refuse = true },
-	{ "mal4_cut_in_ip_header", IN, { BASE4, .keep = PKT_KEEP(19) }, .x = DROP_G(MALFORMED),
+	{ "mal4_cut_in_ip_header", IN, .pkt = { BASE4, .keep = PKT_KEEP(19) }, .x = DROP_G(MALFORMED),
 	  .may_refuse = true },
-	{ "mal4_cut_after_ip_header", IN, { BASE4, .keep = PKT_KEEP(20) },
+	{ "mal4_cut_after_ip_header", IN, .pkt = { BASE4, .keep = PKT_KEEP(20) },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal4_datagram_ends_after_ip_header", IN,
-	  { BASE4, .keep = PKT_KEEP(20), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
-	{ "mal4_datagram_ends_in_tcp", IN, { BASE4, .keep = PKT_KEEP(39), .keep_fix_len = true },
+	  .pkt = { BASE4, .keep = PKT_KEEP(20), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
+	{ "mal4_datagram_ends_in_tcp", IN, .pkt = { BASE4, .keep = PKT_KEEP(39), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal4_datagram_ends_in_tcp_options", IN,
-	  { BASE4, .tcp_doff = 8, .keep = PKT_KEEP(48), .keep_fix_len = true },
+	  .pkt = { BASE4, .tcp_doff = 8, .keep = PKT_KEEP(48), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal4_datagram_ends_in_udp", IN,
-	  { V4(A4, WEB4), UDP(46001, 53), .keep = PKT_KEEP(27), .keep_fix_len = true },
+	  .pkt = { V4(A4, WEB4), UDP(46001, 53), .keep = PKT_KEEP(27), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal4_datagram_ends_in_icmp", IN,
-	  { V4(A4, WEB4), ICMP(46002), .keep = PKT_KEEP(27), .keep_fix_len = true },
+	  .pkt = { V4(A4, WEB4), ICMP(46002), .keep = PKT_KEEP(27), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal4_cut_in_options", IN,
-	  { BASE4, .ip4_optlen = 12, .keep = PKT_KEEP(28), .keep_fix_len = true },
+	  .pkt = { BASE4, .ip4_optlen = 12, .keep = PKT_KEEP(28), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
-	{ "mal4_ihl_4", IN, { BASE4, .ihl = 4 }, .x = DROP_G(MALFORMED) },
-	{ "mal4_ihl_1", IN, { BASE4, .ihl = 1 }, .x = DROP_G(MALFORMED) },
-	{ "mal4_ihl_beyond_tot_len", IN, { BASE4, .ihl = 15 }, .x = DROP_G(MALFORMED) },
-	{ "mal4_tot_len_beyond_frame", IN, { BASE4, .len_delta = 1 }, .x = DROP_G(MALFORMED) },
-	{ "mal4_tot_len_below_header", IN, { BASE4, .len_delta = -21 },
+	{ "mal4_ihl_4", IN, .pkt = { BASE4, .ihl = 4 }, .x = DROP_G(MALFORMED) },
+	{ "mal4_ihl_1", IN, .pkt = { BASE4, .ihl = 1 }, .x = DROP_G(MALFORMED) },
+	{ "mal4_ihl_beyond_tot_len", IN, .pkt = { BASE4, .ihl = 15 }, .x = DROP_G(MALFORMED) },
+	{ "mal4_tot_len_beyond_frame", IN, .pkt = { BASE4, .len_delta = 1 }, .x = DROP_G(MALFORMED) },
+	{ "mal4_tot_len_below_header", IN, .pkt = { BASE4, .len_delta = -21 },
 	  .x = DROP_G(MALFORMED) },
-	{ "mal4_version_6_in_ipv4_frame", IN, { BASE4, .version = 6 }, .x = DROP_G(MALFORMED) },
+	{ "mal4_version_6_in_ipv4_frame", IN, .pkt = { BASE4, .version = 6 }, .x = DROP_G(MALFORMED) },
 	/* link-layer padding after the datagram: tot_len is what counts */
 	{ "in4_tot_len_short_of_frame", IN,
-	  { V4(A4, WEB4), TCP(46003, 1500), .payload = 10, .len_delta = -10 },
+	  .pkt = { V4(A4, WEB4), TCP(46003, 1500), .payload = 10, .len_delta = -10 },
 	  .x = PASS_NEW(SL_A) },
 	/* NOP options read as ports would give 257: the rows pass only when
 	 * the ports are taken after the options */
-	{ "in4_options_ports_after", IN, { V4(A4, WEB4), TCP(46004, 1500), .ip4_optlen = 8 },
+	{ "in4_options_ports_after", IN, .pkt = { V4(A4, WEB4), TCP(46004, 1500), .ip4_optlen = 8 },
 	  .x = PASS_NEW(SL_A) },
 	{ "in4_options_max_ports_after", IN,
-	  { V4(A4, WEB4), UDP(46005, 53), .ip4_optlen = 40, .payload = 12 },
+	  .pkt = { V4(A4, WEB4), UDP(46005, 53), .ip4_optlen = 40, .payload = 12 },
 	  .x = PASS_NEW(SL_A) },
-	{ "in4_options_port_hi_plus_1", IN, { V4(A4, WEB4), TCP(46006, 2001), .ip4_optlen = 4 },
+	{ "in4_options_port_hi_plus_1", IN, .pkt = { V4(A4, WEB4), TCP(46006, 2001), .ip4_optlen = 4 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 
 	/* ---- IPv6: truncation, lengths, extension header chains ---- */
-	{ "mal6_zero_length_l3", IN, { BASE6, .keep = PKT_KEEP(0) }, .x = DROP_G(MALFORMED),
+	{ "mal6_zero_length_l3", IN, .pkt = { BASE6, .keep = PKT_KEEP(0) }, .x = DROP_G(MALFORMED),
 	  .may_refuse = true },
-	{ "mal6_cut_in_ip6_header", IN, { BASE6, .keep = PKT_KEEP(39) },
+	{ "mal6_cut_in_ip6_header", IN, .pkt = { BASE6, .keep = PKT_KEEP(39) },
 	  .x = DROP_G(MALFORMED), .may_refuse = true },
-	{ "mal6_cut_after_ip6_header", IN, { BASE6, .keep = PKT_KEEP(40) },
+	{ "mal6_cut_after_ip6_header", IN, .pkt = { BASE6, .keep = PKT_KEEP(40) },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_after_ip6_header", IN,
-	  { BASE6, .keep = PKT_KEEP(40), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
-	{ "mal6_datagram_ends_in_tcp", IN, { BASE6, .keep = PKT_KEEP(59), .keep_fix_len = true },
+	  .pkt = { BASE6, .keep = PKT_KEEP(40), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
+	{ "mal6_datagram_ends_in_tcp", IN, .pkt = { BASE6, .keep = PKT_KEEP(59), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_in_udp", IN,
-	  { V6(A6, WEB6), UDP(46101, 53), .keep = PKT_KEEP(47), .keep_fix_len = true },
+	  .pkt = { V6(A6, WEB6), UDP(46101, 53), .keep = PKT_KEEP(47), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_in_ext_header", IN,
-	  { BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(47),
+	  .pkt = { BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(47),
 	    .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_after_ext_header", IN,
-	  { BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(48),
+	  .pkt = { BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(48),
 	    .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_ext_header_longer_than_datagram", IN,
-	  { BASE6, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64, .keep = PKT_KEEP(80),
+	  .pkt = { BASE6, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64, .keep = PKT_KEEP(80),
 	    .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	/* the same with nothing after it that has a header of its own */
 	{ "mal6_ext_header_longer_than_datagram_no_l4", IN,
-	  { V6(A6, WEB6), .proto = IPPROTO_GRE, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64,
+	  .pkt = { V6(A6, WEB6), .proto = IPPROTO_GRE, .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 64,
 	    .keep = PKT_KEEP(56), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "mal6_datagram_ends_in_frag_header", IN,
-	  { V6(A6, WEB6), UDP(46102, 53), .n_ext = 1, .ext = { PKT_EH_FRAG },
+	  .pkt = { V6(A6, WEB6), UDP(46102, 53), .n_ext = 1, .ext = { PKT_EH_FRAG },
 	    .frag6_more = true, .keep = PKT_KEEP(44), .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
-	{ "mal6_payload_len_beyond_frame", IN, { BASE6, .len_delta = 1 },
+	{ "mal6_payload_len_beyond_frame", IN, .pkt = { BASE6, .len_delta = 1 },
 	  .x = DROP_G(MALFORMED) },
-	{ "mal6_version_4_in_ipv6_frame", IN, { BASE6, .version = 4 }, .x = DROP_G(MALFORMED) },
+	{ "mal6_version_4_in_ipv6_frame", IN, .pkt = { BASE6, .version = 4 }, .x = DROP_G(MALFORMED) },
 	{ "in6_ext_hop_routing_dest", IN,
-	  { V6(A6, WEB6), TCP(46103, 1500), .n_ext = 3,
+	  .pkt = { V6(A6, WEB6), TCP(46103, 1500), .n_ext = 3,
 	    .ext = { PKT_EH_HOP, PKT_EH_ROUTING, PKT_EH_DEST } },
 	  .x = PASS_NEW(SL_A) },
 	{ "in6_ext_chain_port_hi_plus_1", IN,
-	  { V6(A6, WEB6), TCP(46104, 2001), .n_ext = 3,
+	  .pkt = { V6(A6, WEB6), TCP(46104, 2001), .n_ext = 3,
 	    .ext = { PKT_EH_HOP, PKT_EH_ROUTING, PKT_EH_DEST } },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 	{ "in6_ext_auth_header", IN,
-	  { V6(A6, WEB6), TCP(46105, 1500), .n_ext = 2, .ext = { PKT_EH_HOP, PKT_EH_AUTH },
+	  .pkt = { V6(A6, WEB6), TCP(46105, 1500), .n_ext = 2, .ext = { PKT_EH_HOP, PKT_EH_AUTH },
 	    .ext_len = 24 },
 	  .x = PASS_NEW(SL_A) },
 	{ "in6_ext_long_options", IN,
-	  { V6(A6, WEB6), UDP(46106, 53), .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 256 },
+	  .pkt = { V6(A6, WEB6), UDP(46106, 53), .n_ext = 1, .ext = { PKT_EH_DEST }, .ext_len = 256 },
 	  .x = PASS_NEW(SL_A) },
 	{ "in6_ext_chain_at_bound", IN,
-	  { V6(A6, WEB6), TCP(46107, 1500), .n_ext = 8,
+	  .pkt = { V6(A6, WEB6), TCP(46107, 1500), .n_ext = 8,
 	    .ext = { PKT_EH_HOP, PKT_EH_DEST, PKT_EH_ROUTING, PKT_EH_DEST, PKT_EH_DEST,
 		     PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST } },
 	  .x = PASS_NEW(SL_A) },
 	{ "mal6_ext_chain_over_bound", IN,
-	  { V6(A6, WEB6), TCP(46108, 1500), .n_ext = 9,
+	  .pkt = { V6(A6, WEB6), TCP(46108, 1500), .n_ext = 9,
 	    .ext = { PKT_EH_HOP, PKT_EH_DEST, PKT_EH_ROUTING, PKT_EH_DEST, PKT_EH_DEST,
 		     PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST } },
 	  .x = DROP_G(MALFORMED) },
-	{ "in6_no_next_header", IN, { V6(A6, "fd00:8::3"), .proto = PKT_EH_NONE },
+	{ "in6_no_next_header", IN, .pkt = { V6(A6, "fd00:8::3"), .proto = PKT_EH_NONE },
 	  .x = PASS_NEW(SL_A) },
 
 	/* ---- fragments ---- */
 	{ "in4_frag_first", IN,
-	  { V4(A4, WEB4), UDP(47001, 53), .ip4_frag = PKT_MF, .ip_id = 1, .payload = 1472 },
+	  .pkt = { V4(A4, WEB4), UDP(47001, 53), .ip4_frag = PKT_MF, .ip_id = 1, .payload = 1472 },
 	  .x = PASS_NEW(SL_A) },
 	{ "in4_frag_later_after_first", IN,
-	  { V4(A4, WEB4), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 1, .payload = 300 },
+	  .pkt = { V4(A4, WEB4), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 1, .payload = 300 },
 	  .x = PASS_OLD(SL_A),
 	  STEPS({ IN,
 		  { V4(A4, WEB4), UDP(47001, 53), .ip4_frag = PKT_MF, .ip_id = 1,
 		    .payload = 1472 },
 		  PASS }) },
 	{ "in4_frag_later_without_first", IN,
-	  { V4(A4, "198.51.100.8"), .proto = IPPROTO_UDP, .ip4_frag = 185, .payload = 300 },
+	  .pkt = { V4(A4, "198.51.100.8"), .proto = IPPROTO_UDP, .ip4_frag = 185, .payload = 300 },
 	  .x = DROP_AT(FRAGMENT, SL_A) },
 	{ "in4_frag_later_after_refused_first", IN,
-	  { V4(A4, "198.51.100.9"), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 2,
+	  .pkt = { V4(A4, "198.51.100.9"), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 2,
 	    .payload = 300 },
 	  .x = DROP_AT(FRAGMENT, SL_A),
 	  STEPS({ IN,
@@ -528,7 +532,7 @@ static const struct tv_case cases[] = {
 		    .payload = 1472 },
 		  DROP }) },
 	{ "in4_frag_later_other_protocol", IN,
-	  { V4(A4, "198.51.100.10"), .proto = IPPROTO_TCP, .ip4_frag = 185, .ip_id = 3,
+	  .pkt = { V4(A4, "198.51.100.10"), .proto = IPPROTO_TCP, .ip4_frag = 185, .ip_id = 3,
 	    .payload = 300 },
 	  .x = DROP_AT(FRAGMENT, SL_A),
 	  STEPS({ IN,
@@ -536,16 +540,16 @@ static const struct tv_case cases[] = {
 		    .payload = 1472 },
 		  PASS }) },
 	{ "mal4_frag_first_without_ports", IN,
-	  { V4(A4, WEB4), UDP(47004, 53), .ip4_frag = PKT_MF, .keep = PKT_KEEP(24),
+	  .pkt = { V4(A4, WEB4), UDP(47004, 53), .ip4_frag = PKT_MF, .keep = PKT_KEEP(24),
 	    .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
 	{ "out4_frag_reply_first", OUT,
-	  { V4(WEB4, A4), UDP(53, 47005), .ip4_frag = PKT_MF, .ip_id = 4, .payload = 1472 },
+	  .pkt = { V4(WEB4, A4), UDP(53, 47005), .ip4_frag = PKT_MF, .ip_id = 4, .payload = 1472 },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { V4(A4, WEB4), UDP(47005, 53) }, PASS }) },
 	/* a DNS answer too big for one packet: the later fragments of an
 	 * admitted reply must pass too */
 	{ "out4_frag_reply_later", OUT,
-	  { V4(WEB4, A4), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 5, .payload = 500 },
+	  .pkt = { V4(WEB4, A4), .proto = IPPROTO_UDP, .ip4_frag = 185, .ip_id = 5, .payload = 500 },
 	  .x = PASS_OLD(SL_A),
 	  STEPS({ IN, { V4(A4, WEB4), UDP(47006, 53) }, PASS },
 		{ OUT,
@@ -553,11 +557,11 @@ static const struct tv_case cases[] = {
 		    .payload = 1472 },
 		  PASS }) },
 	{ "in6_frag_first", IN,
-	  { V6(A6, WEB6), UDP(47101, 53), .n_ext = 1, .ext = { PKT_EH_FRAG }, .frag6_more = true,
+	  .pkt = { V6(A6, WEB6), UDP(47101, 53), .n_ext = 1, .ext = { PKT_EH_FRAG }, .frag6_more = true,
 	    .ip_id = 11, .payload = 1232 },
 	  .x = PASS_NEW(SL_A) },
 	{ "in6_frag_later_after_first", IN,
-	  { V6(A6, WEB6), .proto = IPPROTO_UDP, .n_ext = 1, .ext = { PKT_EH_FRAG },
+	  .pkt = { V6(A6, WEB6), .proto = IPPROTO_UDP, .n_ext = 1, .ext = { PKT_EH_FRAG },
 	    .frag6_off = 1240, .ip_id = 11, .payload = 100 },
 	  .x = PASS_OLD(SL_A),
 	  STEPS({ IN,
@@ -565,18 +569,18 @@ static const struct tv_case cases[] = {
 		    .frag6_more = true, .ip_id = 11, .payload = 1232 },
 		  PASS }) },
 	{ "in6_frag_later_without_first", IN,
-	  { V6(A6, "2001:db8:100::8"), .proto = IPPROTO_UDP, .n_ext = 1,
+	  .pkt = { V6(A6, "2001:db8:100::8"), .proto = IPPROTO_UDP, .n_ext = 1,
 	    .ext = { PKT_EH_FRAG }, .frag6_off = 1240, .ip_id = 12, .payload = 100 },
 	  .x = DROP_AT(FRAGMENT, SL_A) },
 	{ "in6_frag_in_chain_first", IN,
-	  { V6(A6, "2001:db8:100::9"), TCP(47102, 1500), .n_ext = 3,
+	  .pkt = { V6(A6, "2001:db8:100::9"), TCP(47102, 1500), .n_ext = 3,
 	    .ext = { PKT_EH_HOP, PKT_EH_FRAG, PKT_EH_DEST }, .frag6_more = true, .ip_id = 13,
 	    .payload = 996 },
 	  .x = PASS_NEW(SL_A) },
 	/* the destination options header after the fragment header belongs to
 	 * the fragmentable part: later fragments name it, not TCP (RFC 8200 4.5) */
 	{ "in6_frag_in_chain_later_after_first", IN,
-	  { V6(A6, "2001:db8:100::9"), .proto = PKT_EH_DEST, .n_ext = 2,
+	  .pkt = { V6(A6, "2001:db8:100::9"), .proto = PKT_EH_DEST, .n_ext = 2,
 	    .ext = { PKT_EH_HOP, PKT_EH_FRAG }, .frag6_off = 1024, .ip_id = 13,
 	    .payload = 100 },
 	  .x = PASS_OLD(SL_A),
@@ -586,11 +590,11 @@ static const struct tv_case cases[] = {
 		    .ip_id = 13, .payload = 996 },
 		  PASS }) },
 	{ "in6_frag_first_port_not_allowed", IN,
-	  { V6(A6, WEB6), TCP(47103, 2001), .n_ext = 1, .ext = { PKT_EH_FRAG },
+	  .pkt = { V6(A6, WEB6), TCP(47103, 2001), .n_ext = 1, .ext = { PKT_EH_FRAG },
 	    .frag6_more = true, .ip_id = 14, .payload = 1000 },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
 	{ "out6_frag_reply_later", OUT,
-	  { V6(WEB6, A6), .proto = IPPROTO_UDP, .n_ext = 1, .ext = { PKT_EH_FRAG },
+	  .pkt = { V6(WEB6, A6), .proto = IPPROTO_UDP, .n_ext = 1, .ext = { PKT_EH_FRAG },
 	    .frag6_off = 1240, .ip_id = 15, .payload = 300 },
 	  .x = PASS_OLD(SL_A),
 	  STEPS({ IN, { V6(A6, WEB6), UDP(47104, 53) }, PASS },
@@ -600,70 +604,70 @@ static const struct tv_case cases[] = {
 		  PASS }) },
 
 	/* ---- not IP ---- */
-	{ "arp_passes_uncounted_in", IN, { .ethertype = PKT_ETH_ARP },
+	{ "arp_passes_uncounted_in", IN, .pkt = { .ethertype = PKT_ETH_ARP },
 	  .x = { .verdict = PASS, .slot = NONE, .flags = X_NONIP } },
-	{ "arp_passes_uncounted_out", OUT, { .ethertype = PKT_ETH_ARP },
+	{ "arp_passes_uncounted_out", OUT, .pkt = { .ethertype = PKT_ETH_ARP },
 	  .x = { .verdict = PASS, .slot = NONE, .flags = X_NONIP } },
-	{ "non_ip_lldp", IN, { .ethertype = 0x88cc, .payload = 46, .seed = 1 },
+	{ "non_ip_lldp", IN, .pkt = { .ethertype = 0x88cc, .payload = 46, .seed = 1 },
 	  .x = DROP_G(MALFORMED) },
-	{ "non_ip_vlan_tag", OUT, { .ethertype = 0x8100, .payload = 64, .seed = 2 },
+	{ "non_ip_vlan_tag", OUT, .pkt = { .ethertype = 0x8100, .payload = 64, .seed = 2 },
 	  .x = DROP_G(MALFORMED) },
-	{ "non_ip_frame_header_only", IN, { .ethertype = 0x88b5 }, .x = DROP_G(MALFORMED) },
-	{ "garbage_ipv4_ethertype", IN, { .ethertype = PKT_ETH_IP, .payload = 200, .seed = 3 },
+	{ "non_ip_frame_header_only", IN, .pkt = { .ethertype = 0x88b5 }, .x = DROP_G(MALFORMED) },
+	{ "garbage_ipv4_ethertype", IN, .pkt = { .ethertype = PKT_ETH_IP, .payload = 200, .seed = 3 },
 	  .x = DROP_G(MALFORMED) },
-	{ "garbage_ipv6_ethertype", OUT, { .ethertype = PKT_ETH_IPV6, .payload = 200, .seed = 4 },
+	{ "garbage_ipv6_ethertype", OUT, .pkt = { .ethertype = PKT_ETH_IPV6, .payload = 200, .seed = 4 },
 	  .x = DROP_G(MALFORMED) },
 
 	/* ---- GSO: real segments from gso_size, bytes with every segment's headers ---- */
 	/* 2500 / 1000 -> 3 segments; 2540 + 2 * 40 */
-	{ "gso4_tcp_from_client", IN, { V4(A4, WEB4), TCP(48001, 1500), .payload = 2500 },
+	{ "gso4_tcp_from_client", IN, .pkt = { V4(A4, WEB4), TCP(48001, 1500), .payload = 2500 },
 	  .gso_size = 1000, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2620, .pkts = 3 } },
 	/* gso_segs is not kept up to date on every path: only gso_size counts */
-	{ "gso4_tcp_stale_gso_segs", IN, { V4(A4, WEB4), TCP(48002, 1500), .payload = 2500 },
+	{ "gso4_tcp_stale_gso_segs", IN, .pkt = { V4(A4, WEB4), TCP(48002, 1500), .payload = 2500 },
 	  .gso_size = 1000, .gso_segs = 1,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2620, .pkts = 3 } },
-	{ "gso4_tcp_exact_multiple", IN, { V4(A4, WEB4), TCP(48003, 1500), .payload = 3000 },
+	{ "gso4_tcp_exact_multiple", IN, .pkt = { V4(A4, WEB4), TCP(48003, 1500), .payload = 3000 },
 	  .gso_size = 1000, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 3120, .pkts = 3 } },
 	/* TCP options are part of every segment's header: 20 + 32 */
 	{ "gso4_tcp_options", IN,
-	  { V4(A4, WEB4), TCP(48004, 1500), .tcp_doff = 8, .payload = 2400 },
+	  .pkt = { V4(A4, WEB4), TCP(48004, 1500), .tcp_doff = 8, .payload = 2400 },
 	  .gso_size = 1200, .gso_segs = 2,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2504, .pkts = 2 } },
-	{ "gso4_single_segment", IN, { V4(A4, WEB4), TCP(48005, 1500), .payload = 800 },
+	{ "gso4_single_segment", IN, .pkt = { V4(A4, WEB4), TCP(48005, 1500), .payload = 800 },
 	  .gso_size = 1000, .gso_segs = 1,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 840, .pkts = 1 } },
 	/* UDP GSO: 3000 / 1472 -> 3 segments of 28 header bytes */
-	{ "gso4_udp", IN, { V4(A4, WEB4), UDP(48006, 53), .payload = 3000 },
+	{ "gso4_udp", IN, .pkt = { V4(A4, WEB4), UDP(48006, 53), .payload = 3000 },
 	  .gso_size = 1472, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 3084, .pkts = 3 } },
-	{ "gso4_drop_counts_segments", IN, { V4(A4, WEB4), TCP(48007, 2001), .payload = 2500 },
+	{ "gso4_drop_counts_segments", IN, .pkt = { V4(A4, WEB4), TCP(48007, 2001), .payload = 2500 },
 	  .gso_size = 1000, .gso_segs = 3,
 	  .x = { .verdict = DROP, .reason = TW_DROP_NOT_ALLOWED, .slot = SL_A, .bytes = 2620,
 		 .pkts = 3 } },
 	/* 3000 / 1400 -> 3 segments of 60 header bytes, as a reply on egress */
-	{ "gso6_tcp_reply_to_client", OUT, { V6(WEB6, A6), TCP(1500, 48008), .payload = 3000 },
+	{ "gso6_tcp_reply_to_client", OUT, .pkt = { V6(WEB6, A6), TCP(1500, 48008), .payload = 3000 },
 	  .gso_size = 1400, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_REPLY, .bytes = 3180, .pkts = 3 },
 	  STEPS({ IN, { V6(A6, WEB6), TCP(48008, 1500) }, PASS }) },
 	{ "gso6_tcp_ext_headers", IN,
-	  { V6(A6, WEB6), TCP(48009, 1500), .n_ext = 1, .ext = { PKT_EH_DEST }, .payload = 2000 },
+	  .pkt = { V6(A6, WEB6), TCP(48009, 1500), .n_ext = 1, .ext = { PKT_EH_DEST }, .payload = 2000 },
 	  .gso_size = 1000, .gso_segs = 2,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2068 + 68,
 		 .pkts = 2 } },
 	/* BIG TCP: a super-packet over 64 KiB carries length 0; the skb is the truth */
 	{ "gso4_big_tcp_tot_len_zero", IN,
-	  { V4(A4, WEB4), TCP(48010, 1500), .payload = 2500, .len_delta = -2540 },
+	  .pkt = { V4(A4, WEB4), TCP(48010, 1500), .payload = 2500, .len_delta = -2540 },
 	  .gso_size = 1000, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 2620, .pkts = 3 } },
-	{ "mal4_tot_len_zero_without_gso", IN, { BASE4, .len_delta = -40 },
+	{ "mal4_tot_len_zero_without_gso", IN, .pkt = { BASE4, .len_delta = -40 },
 	  .x = DROP_G(MALFORMED) },
 	{ "gso6_big_tcp_payload_len_zero", IN,
-	  { V6(A6, WEB6), TCP(48011, 1500), .payload = 3000, .len_delta = -3020 },
+	  .pkt = { V6(A6, WEB6), TCP(48011, 1500), .payload = 3000, .len_delta = -3020 },
 	  .gso_size = 1400, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_FLOW, .bytes = 3180, .pkts = 3 } },
-	{ "mal6_payload_len_zero_without_gso", IN, { BASE6, .len_delta = -20 },
+	{ "mal6_payload_len_zero_without_gso", IN, .pkt = { BASE6, .len_delta = -20 },
 	  .x = DROP_G(MALFORMED) },
 };
 
@@ -678,57 +682,59 @@ static const struct tv_case cases[] = {
 #define L3 .no_eth = true
 
 static const struct tv_case l3_cases[] = {
-	{ "l3_in4_pass", IN, { L3, V4(A4, WEB4), TCP(40001, 1500) }, .x = PASS_NEW(SL_A) },
-	{ "l3_in6_pass", IN, { L3, V6(A6, WEB6), TCP(40002, 1500) }, .x = PASS_NEW(SL_A) },
-	{ "l3_out4_reply", OUT, { L3, V4(WEB4, A4), TCP(1500, 40001), .payload = 50 },
+	{ "l3_in4_pass", IN, .pkt = { L3, V4(A4, WEB4), TCP(40001, 1500) }, .x = PASS_NEW(SL_A) },
+	{ "l3_in6_pass", IN, .pkt = { L3, V6(A6, WEB6), TCP(40002, 1500) }, .x = PASS_NEW(SL_A) },
+	{ "l3_out4_reply", OUT, .pkt = { L3, V4(WEB4, A4), TCP(1500, 40001), .payload = 50 },
 	  .x = PASS_REPLY(SL_A), STEPS({ IN, { L3, V4(A4, WEB4), TCP(40001, 1500) }, PASS }) },
-	{ "l3_out6_unsolicited_listed", OUT, { L3, V6(ADM6, A6), TCP(40003, 22) },
+	{ "l3_out6_unsolicited_listed", OUT, .pkt = { L3, V6(ADM6, A6), TCP(40003, 22) },
 	  .x = PASS_NEW(SL_A) },
-	{ "l3_in4_udp_empty_payload", IN, { L3, V4(A4, WEB4), UDP(40004, 53) },
+	{ "l3_in4_udp_empty_payload", IN, .pkt = { L3, V4(A4, WEB4), UDP(40004, 53) },
 	  .x = PASS_NEW(SL_A) },
-	{ "l3_in4_not_allowed", IN, { L3, V4(A4, WEB4), TCP(40005, 2001) },
+	{ "l3_in4_not_allowed", IN, .pkt = { L3, V4(A4, WEB4), TCP(40005, 2001) },
 	  .x = DROP_AT(NOT_ALLOWED, SL_A) },
-	{ "l3_in4_other_tenant", IN, { L3, V4(A4, C4), TCP(40006, 80) },
+	{ "l3_in4_other_tenant", IN, .pkt = { L3, V4(A4, C4), TCP(40006, 80) },
 	  .x = DROP_AT(TENANT, SL_A) },
-	{ "l3_in4_unknown", IN, { L3, V4(U4, WEB4), TCP(40007, 1500) },
+	{ "l3_in4_unknown", IN, .pkt = { L3, V4(U4, WEB4), TCP(40007, 1500) },
 	  .x = DROP_G(UNKNOWN_CLIENT) },
-	{ "l3_mal4_cut_at_14", IN, { L3, BASE4, .keep = PKT_KEEP(14) }, .x = DROP_G(MALFORMED) },
-	{ "l3_mal4_cut_in_ip_header", IN, { L3, BASE4, .keep = PKT_KEEP(19) },
+	{ "l3_mal4_cut_at_14", IN, .pkt = { L3, BASE4, .keep = PKT_KEEP(14) }, .x = DROP_G(MALFORMED) },
+	{ "l3_mal4_cut_in_ip_header", IN, .pkt = { L3, BASE4, .keep = PKT_KEEP(19) },
 	  .x = DROP_G(MALFORMED) },
-	{ "l3_mal4_cut_after_ip_header", IN, { L3, BASE4, .keep = PKT_KEEP(20) },
+	{ "l3_mal4_cut_after_ip_header", IN, .pkt = { L3, BASE4, .keep = PKT_KEEP(20) },
 	  .x = DROP_G(MALFORMED) },
-	{ "l3_mal4_cut_in_options", IN, { L3, BASE4, .ip4_optlen = 8, .keep = PKT_KEEP(24) },
+	{ "l3_mal4_cut_in_options", IN, .pkt = { L3, BASE4, .ip4_optlen = 8, .keep = PKT_KEEP(24) },
 	  .x = DROP_G(MALFORMED) },
 	{ "l3_mal4_datagram_ends_in_tcp", IN,
-	  { L3, BASE4, .keep = PKT_KEEP(39), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
-	{ "l3_mal6_cut_at_14", IN, { L3, BASE6, .keep = PKT_KEEP(14) }, .x = DROP_G(MALFORMED) },
-	{ "l3_mal6_cut_in_ip6_header", IN, { L3, BASE6, .keep = PKT_KEEP(39) },
+	  .pkt = { L3, BASE4, .keep = PKT_KEEP(39), .keep_fix_len = true }, .x = DROP_G(MALFORMED) },
+	{ "l3_mal6_cut_at_14", IN, .pkt = { L3, BASE6, .keep = PKT_KEEP(14) }, .x = DROP_G(MALFORMED) },
+	{ "l3_mal6_cut_in_ip6_header", IN, .pkt = { L3, BASE6, .keep = PKT_KEEP(39) },
 	  .x = DROP_G(MALFORMED) },
-	{ "l3_mal6_cut_after_ip6_header", IN, { L3, BASE6, .keep = PKT_KEEP(40) },
+	{ "l3_mal6_cut_after_ip6_header", IN, .pkt = { L3, BASE6, .keep = PKT_KEEP(40) },
 	  .x = DROP_G(MALFORMED) },
 	{ "l3_mal6_cut_in_ext_header", IN,
-	  { L3, BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(44),
+	  .pkt = { L3, BASE6, .n_ext = 1, .ext = { PKT_EH_HOP }, .keep = PKT_KEEP(44),
 	    .keep_fix_len = true },
 	  .x = DROP_G(MALFORMED) },
-	{ "l3_mal_version_5", IN, { L3, BASE4, .version = 5 }, .x = DROP_G(MALFORMED) },
-	{ "l3_mal_version_15", OUT, { L3, BASE6, .version = 15 }, .x = DROP_G(MALFORMED) },
+	{ "l3_mal_version_5", IN, .pkt = { L3, BASE4, .version = 5 }, .x = DROP_G(MALFORMED) },
+	{ "l3_mal_version_15", OUT, .pkt = { L3, BASE6, .version = 15 }, .x = DROP_G(MALFORMED) },
 	/* an IPv6 packet claiming version 4: ihl reads 0 */
-	{ "l3_mal_v6_packet_version_4", IN, { L3, BASE6, .version = 4 },
+	{ "l3_mal_v6_packet_version_4", IN, .pkt = { L3, BASE6, .version = 4 },
 	  .x = DROP_G(MALFORMED) },
 	{ "l3_in4_frag_later_without_first", IN,
-	  { L3, V4(A4, WEB4), .proto = IPPROTO_UDP, .ip4_frag = 100, .payload = 64 },
+	  .pkt = { L3, V4(A4, WEB4), .proto = IPPROTO_UDP, .ip4_frag = 100, .payload = 64 },
 	  .x = DROP_AT(FRAGMENT, SL_A) },
 	{ "l3_in6_ext_chain", IN,
-	  { L3, V6(A6, WEB6), TCP(40008, 1500), .n_ext = 3,
+	  .pkt = { L3, V6(A6, WEB6), TCP(40008, 1500), .n_ext = 3,
 	    .ext = { PKT_EH_HOP, PKT_EH_ROUTING, PKT_EH_DEST } },
 	  .x = PASS_NEW(SL_A) },
-	{ "l3_gso4_tcp", OUT, { L3, V4(WEB4, A4), TCP(1500, 40009), .payload = 2500 },
+	{ "l3_gso4_tcp", OUT, .pkt = { L3, V4(WEB4, A4), TCP(1500, 40009), .payload = 2500 },
 	  .gso_size = 1000, .gso_segs = 3,
 	  .x = { .verdict = PASS, .slot = SL_A, .flags = X_REPLY, .bytes = 2620, .pkts = 3 },
 	  STEPS({ IN, { L3, V4(A4, WEB4), TCP(40009, 1500) }, PASS }) },
-	{ "l3_garbage", IN, { L3, .family = 0, .payload = 28, .seed = 5 },
+	{ "l3_garbage", IN, .pkt = { L3, .family = 0, .payload = 28, .seed = 5 },
 	  .x = DROP_G(MALFORMED) },
 };
+
+/* clang-format on */
 
 /* ---- counters ---- */
 
@@ -740,8 +746,8 @@ struct snap {
 };
 
 static const char *const reason_names[TW_DROP__MAX] = {
-	"NONE",	     "UNKNOWN_CLIENT", "NOT_ALLOWED", "BANNED",     "SANDBOXED",
-	"TENANT",    "MALFORMED",      "FRAGMENT",    "NO_PROFILE",
+	"NONE",	  "UNKNOWN_CLIENT", "NOT_ALLOWED", "BANNED",	 "SANDBOXED",
+	"TENANT", "MALFORMED",	    "FRAGMENT",	   "NO_PROFILE",
 };
 
 static const char *gname(int i)
@@ -780,7 +786,7 @@ static void expect_deltas(const struct tv_case *tc, const struct pkt *p, struct 
 
 	if (!bytes)
 		bytes = (x->flags & X_NONIP) || x->reason == TW_DROP_MALFORMED ? p->len :
-										  pkt_ip_len(p);
+										 pkt_ip_len(p);
 	memset(want, 0, sizeof(*want));
 	if (x->flags & X_NONIP) {
 		want->g[TW_G_NON_IP_PASS].pkts = 1;
@@ -831,8 +837,9 @@ static bool check_deltas(const struct snap *before, const struct snap *after,
 			if (a[k] - b[k] == w[k])
 				continue;
 			cname(k, f, sizeof(f));
-			test__fail(__FILE__, __LINE__, "slot %d %s: moved by %llu, expected %llu", i,
-				   f, (unsigned long long)(a[k] - b[k]), (unsigned long long)w[k]);
+			test__fail(__FILE__, __LINE__, "slot %d %s: moved by %llu, expected %llu",
+				   i, f, (unsigned long long)(a[k] - b[k]),
+				   (unsigned long long)w[k]);
 			ok = false;
 		}
 	}
@@ -842,10 +849,11 @@ static bool check_deltas(const struct snap *before, const struct snap *after,
 
 		if (dp == want->g[i].pkts && db == want->g[i].bytes)
 			continue;
-		test__fail(__FILE__, __LINE__,
-			   "global %s: moved by %llu pkts %llu bytes, expected %llu pkts %llu bytes",
-			   gname(i), (unsigned long long)dp, (unsigned long long)db,
-			   (unsigned long long)want->g[i].pkts, (unsigned long long)want->g[i].bytes);
+		test__fail(
+			__FILE__, __LINE__,
+			"global %s: moved by %llu pkts %llu bytes, expected %llu pkts %llu bytes",
+			gname(i), (unsigned long long)dp, (unsigned long long)db,
+			(unsigned long long)want->g[i].pkts, (unsigned long long)want->g[i].bytes);
 		ok = false;
 	}
 	return ok;
@@ -853,22 +861,37 @@ static bool check_deltas(const struct snap *before, const struct snap *after,
 
 /* ---- running ---- */
 
-static int run_pkt(struct tw_dp *dp, int dir, const struct pkt *p, uint32_t gso_size,
-		   uint32_t gso_segs, int *verdict)
+static int run_prog(int prog_fd, const struct pkt *p, uint32_t gso_size, uint32_t gso_segs,
+		    int *verdict)
 {
 	struct __sk_buff ctx = {
 		.ifindex = LO_IFINDEX,
 		.gso_size = gso_size,
 		.gso_segs = gso_segs,
 	};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->data, .data_size_in = p->len,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-	int fd = dir == IN ? tw_dp_prog_fd_in(dp) : tw_dp_prog_fd_out(dp);
+	struct bpf_test_run_opts o = {
+		.sz = sizeof(o),
+		.data_in = p->data,
+		.data_size_in = p->len,
+		.ctx_in = &ctx,
+		.ctx_size_in = sizeof(ctx),
+		.repeat = 1,
+	};
 
-	if (bpf_prog_test_run_opts(fd, &o))
-		return -errno;
+	int err = bpf_prog_test_run_opts(prog_fd, &o);
+
+	if (err)
+		return err;
 	*verdict = (int)o.retval;
 	return 0;
+}
+
+static int run_pkt(struct tw_dp *dp, int dir, const struct pkt *p, uint32_t gso_size,
+		   uint32_t gso_segs, int *verdict)
+{
+	int fd = dir == IN ? tw_dp_prog_fd_in(dp) : tw_dp_prog_fd_out(dp);
+
+	return run_prog(fd, p, gso_size, gso_segs, verdict);
 }
 
 /* Build and run a packet that must get @want; counters are not checked. */
@@ -1056,7 +1079,7 @@ static void test_flow_timeout(void)
 {
 	const struct pkt_spec open = { V4(A4, WEB4), TCP(49101, 1500) };
 	const struct pkt_spec reply = { V4(WEB4, A4), TCP(1500, 49101) };
-	const struct timespec wait = { .tv_nsec = 2 * SHORT_TIMEOUT_NS };
+	const struct timespec wait = { .tv_nsec = (long)(2 * SHORT_TIMEOUT_NS) };
 	struct tw_dp *dp = open_dp(PKT_ETH_LEN, SHORT_TIMEOUT_NS);
 
 	if (!dp)
@@ -1068,6 +1091,104 @@ static void test_flow_timeout(void)
 		goto out;
 	if (send_spec(dp, IN, &open, PASS))
 		send_spec(dp, OUT, &reply, PASS);
+out:
+	tw_dp_close(dp);
+}
+
+/*
+ * Replies alone keep a flow open: each refreshes it once it is half a
+ * timeout old. 0.7 s after the last refresh the flow is alive only if the
+ * reply at 0.7 s refreshed it (1.4 s after opening, timeout 1 s); every
+ * wait has 0.3 s of slack either way.
+ */
+static void test_flow_kept_by_replies(void)
+{
+	const struct pkt_spec open = { V4(A4, WEB4), TCP(49201, 1500) };
+	const struct pkt_spec reply = { V4(WEB4, A4), TCP(1500, 49201) };
+	const struct timespec wait = { .tv_nsec = 700000000L };
+	struct tw_dp *dp = open_dp(PKT_ETH_LEN, 1000ULL * 1000 * 1000);
+
+	if (!dp)
+		return;
+	if (!send_spec(dp, IN, &open, PASS))
+		goto out;
+	nanosleep(&wait, NULL);
+	if (!send_spec(dp, OUT, &reply, PASS))
+		goto out;
+	nanosleep(&wait, NULL);
+	send_spec(dp, OUT, &reply, PASS);
+out:
+	tw_dp_close(dp);
+}
+
+/*
+ * A client sent back to the sandbox (confirmation withdrawn, offline mode)
+ * keeps no more than the sandbox allows: connections it opened as PERMIT
+ * stop at once, in both directions, like every other state change.
+ */
+static void test_sandbox_demotion(void)
+{
+	const struct pkt_spec out = { V4(A4, WEB4), TCP(49301, 1500) };
+	const struct pkt_spec back = { V4(WEB4, A4), TCP(1500, 49301) };
+	const struct pkt_spec dns = { V4(A4, DNS4), UDP(49302, 53) };
+	const struct pkt_spec answer = { V4(DNS4, A4), UDP(53, 49302) };
+	struct tw_dp *dp = open_dp(PKT_ETH_LEN, 0);
+
+	if (!dp)
+		return;
+	if (!send_spec(dp, IN, &out, PASS) || !send_spec(dp, OUT, &back, PASS) ||
+	    !send_spec(dp, IN, &dns, PASS) || !send_spec(dp, OUT, &answer, PASS))
+		goto out;
+	if (!ASSERT_OK(tw_dp_client_set_state(dp, SL_A, TW_STATE_SANDBOX), "to sandbox"))
+		goto out;
+	send_spec(dp, IN, &out, DROP);
+	send_spec(dp, OUT, &back, DROP);
+	/* what the sandbox allows goes on once the client speaks again */
+	if (send_spec(dp, IN, &dns, PASS))
+		send_spec(dp, OUT, &answer, PASS);
+out:
+	tw_dp_close(dp);
+}
+
+/*
+ * An address A talks to becomes a client's while the connection is open
+ * (pool addresses are reused): of another tenant, the connection stops;
+ * of A's own tenant, it goes on.
+ */
+static void test_tenant_recheck(void)
+{
+	const struct pkt_spec to_x = { V4(A4, "10.8.0.50"), TCP(49401, 80) };
+	const struct pkt_spec from_x = { V4("10.8.0.50", A4), TCP(80, 49401) };
+	const struct pkt_spec to_y = { V4(A4, "10.8.0.51"), TCP(49402, 80) };
+	const struct pkt_spec from_y = { V4("10.8.0.51", A4), TCP(80, 49402) };
+	struct tw_client x = { .slot = NSLOTS,
+			       .ifindex = LO_IFINDEX,
+			       .tenant = 2,
+			       .profile = PROFILE,
+			       .state = TW_STATE_PERMIT,
+			       .naddrs = 1 };
+	struct tw_client y = { .slot = NSLOTS + 1,
+			       .ifindex = 1000,
+			       .tenant = 1,
+			       .profile = PROFILE,
+			       .state = TW_STATE_PERMIT,
+			       .naddrs = 1 };
+	struct tw_dp *dp = open_dp(PKT_ETH_LEN, 0);
+
+	if (!dp)
+		return;
+	if (!send_spec(dp, IN, &to_x, PASS) || !send_spec(dp, OUT, &from_x, PASS) ||
+	    !send_spec(dp, IN, &to_y, PASS) || !send_spec(dp, OUT, &from_y, PASS))
+		goto out;
+	if (!ASSERT_OK(tw_addr_parse("10.8.0.50", &x.addrs[0]), "addr") ||
+	    !ASSERT_OK(tw_addr_parse("10.8.0.51", &y.addrs[0]), "addr") ||
+	    !ASSERT_OK(tw_dp_client_add(dp, &x), "other tenant takes the address") ||
+	    !ASSERT_OK(tw_dp_client_add(dp, &y), "same tenant takes the address"))
+		goto out;
+	send_spec(dp, IN, &to_x, DROP);
+	send_spec(dp, OUT, &from_x, DROP);
+	send_spec(dp, IN, &to_y, PASS);
+	send_spec(dp, OUT, &from_y, PASS);
 out:
 	tw_dp_close(dp);
 }
@@ -1104,14 +1225,7 @@ static void test_arp_not_passed(void)
 		goto out;
 	if (!ASSERT_OK(pkt_build(&p, &arp), "build"))
 		goto out;
-	{
-		struct __sk_buff ctx = { .ifindex = LO_IFINDEX };
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.data, .data_size_in = p.len,
-			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-
-		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.tw_tun_in), &o);
-		verdict = (int)o.retval;
-	}
+	err = run_prog(bpf_program__fd(skel->progs.tw_tun_in), &p, 0, 0, &verdict);
 	if (!ASSERT_OK(err, "run") || !ASSERT_EQ(verdict, DROP, "verdict"))
 		goto out;
 	ncpus = libbpf_num_possible_cpus();
@@ -1141,14 +1255,28 @@ out:
 	tw_tunnel__destroy(skel);
 }
 
+/* The table keeps its promises: 60 rows at least, every drop reason. */
+static void check_coverage(void)
+{
+	bool seen[TW_DROP__MAX] = {};
+	size_t i;
+
+	ASSERT_GE(sizeof(cases) / sizeof(cases[0]), 60, "table rows");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (cases[i].x.verdict == DROP)
+			seen[cases[i].x.reason] = true;
+	for (i = 1; i < TW_DROP__MAX; i++)
+		if (!seen[i])
+			test__fail(__FILE__, __LINE__, "no row drops for %s", reason_names[i]);
+}
+
 void test_tunnel_verdicts(void)
 {
 	struct tw_dp *dp;
 
 	if (!test__need_root())
 		return;
-	/* the issue asks for at least 60 rows in the main table */
-	ASSERT_GE(sizeof(cases) / sizeof(cases[0]), 60, "table rows");
+	check_coverage();
 
 	dp = open_dp(PKT_ETH_LEN, 0);
 	if (!dp)
@@ -1160,6 +1288,12 @@ void test_tunnel_verdicts(void)
 
 	if (test__start_subtest("flow_timeout_and_revival"))
 		test_flow_timeout();
+	if (test__start_subtest("flow_kept_open_by_replies"))
+		test_flow_kept_by_replies();
+	if (test__start_subtest("sandbox_demotion_stops_open_connections"))
+		test_sandbox_demotion();
+	if (test__start_subtest("tenant_rechecked_when_an_address_moves"))
+		test_tenant_recheck();
 	if (test__start_subtest("arp_dropped_when_not_passed"))
 		test_arp_not_passed();
 

@@ -376,8 +376,9 @@ static void test_framing(void)
 			ASSERT_STREQ(line, "{\"op\":\"status\"}", "first line, CR stripped");
 			ASSERT_EQ(len, 15, "first len");
 		}
-		if (ASSERT_EQ(tw_ctl_frame_next(f, &line, &len), 1, "second line"))
+		if (ASSERT_EQ(tw_ctl_frame_next(f, &line, &len), 1, "second line")) {
 			ASSERT_STREQ(line, "{\"a\":1}", "second line");
+		}
 		ASSERT_EQ(tw_ctl_frame_next(f, &line, &len), 0, "partial third");
 		ASSERT_TRUE(tw_ctl_frame_pending(f), "partial line pending");
 		tw_ctl_frame_push(f, ":2}\n", 4);
@@ -922,7 +923,9 @@ static void test_hook(void)
 		char sockvar[160], *env[ENV_MAX];
 		char *argv[] = { hook, cfg, NULL }, *true_argv[] = { "/bin/true", NULL };
 
-		make_env(env, sockvar, sizeof(sockvar), CONNECT_ENV, s.path, NULL);
+		/* A generous budget: this measures latency; the timeout has its own subtest. */
+		make_env(env, sockvar, sizeof(sockvar), CONNECT_ENV, s.path,
+			 "TUNWARDEN_HOOK_TIMEOUT_MS=30000");
 		FRESH_CFG();
 		if (lat && srv_run(&s, SRV_REPLY, "{\"ok\":true,\"verdict\":\"permit\"}", RUNS)) {
 			/* Baseline in the same run: the cost of fork+exec of a trivial binary. */

@@ -261,7 +261,9 @@ int tw_ctl_connect(const char *path, int64_t deadline_ms)
 	size_t plen = strlen(path);
 	int fd, err;
 
-	if (!plen || plen >= sizeof(sa.sun_path))
+	if (!plen)
+		return -EINVAL;
+	if (plen >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, plen);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

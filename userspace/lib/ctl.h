@@ -102,7 +102,8 @@ const char *tw_ctl_socket_path(const char *opt);
 
 /*
  * Connect to the daemon's socket before @deadline_ms. Returns a
- * non-blocking, close-on-exec fd, or -ENAMETOOLONG, -ENOENT (no socket),
+ * non-blocking, close-on-exec fd, or -EINVAL (empty path), -ENAMETOOLONG
+ * (beyond sun_path), -ENOENT (no socket),
  * -ECONNREFUSED (no daemon), -EACCES, -ETIMEDOUT (backlog full throughout).
  */
 int tw_ctl_connect(const char *path, int64_t deadline_ms);

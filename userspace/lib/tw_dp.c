@@ -124,7 +124,7 @@ static const char *const map_names[TW_MAP__MAX] = {
 	[TW_MAP_ACL] = "tw1_acl",	  [TW_MAP_FLOWS] = "tw1_flows",
 	[TW_MAP_BANS] = "tw1_bans",	  [TW_MAP_VPORTS] = "tw1_vports",
 	[TW_MAP_UCFG] = "tw1_ucfg",	  [TW_MAP_HSRATE] = "tw1_hsrate",
-	[TW_MAP_UCNT] = "tw1_ucnt",
+	[TW_MAP_UCNT] = "tw1_ucnt",	  [TW_MAP_CTL] = "tw1_ctl",
 };
 
 static int open_tunnel(struct tw_dp *dp, const struct tw_dp_opts *o)
@@ -629,6 +629,20 @@ static void client_del_addrs(struct tw_dp *dp, const struct tw_client *c, int up
 	}
 }
 
+static int addr_gen_bump(struct tw_dp *dp)
+{
+	uint32_t zero = 0;
+	struct tw_ctl ctl;
+
+	if (bpf_map_lookup_elem(dp->map_fd[TW_MAP_CTL], &zero, &ctl))
+		return dp_err(dp, -errno, "read tw1_ctl: %s", strerror(errno));
+	/* single writer (the daemon); the datapath only compares */
+	ctl.addr_gen++;
+	if (bpf_map_update_elem(dp->map_fd[TW_MAP_CTL], &zero, &ctl, BPF_ANY))
+		return dp_err(dp, -errno, "write tw1_ctl: %s", strerror(errno));
+	return 0;
+}
+
 int tw_dp_client_add(struct tw_dp *dp, const struct tw_client *c)
 {
 	struct tw_slot s = {};
@@ -678,7 +692,10 @@ int tw_dp_client_add(struct tw_dp *dp, const struct tw_client *c)
 			}
 		}
 	}
-	return 0;
+	/* after the addresses are in: admitted connections towards them run
+	 * the tenant check again (the address may have belonged to a client of
+	 * another tenant, or to none) */
+	return addr_gen_bump(dp);
 
 err_undo:
 	client_del_addrs(dp, c, i + 1);
@@ -698,6 +715,11 @@ int tw_dp_client_set_state(struct tw_dp *dp, uint32_t slot, uint32_t state)
 		return dp_err(dp, -EINVAL, "slot %u: unknown state %u", slot, state);
 	if (bpf_map_lookup_elem(dp->map_fd[TW_MAP_SLOTS], &slot, &s))
 		return dp_err(dp, -errno, "read slot %u: %s", slot, strerror(errno));
+	/* Connections admitted under PERMIT would ride the fast path on into
+	 * the sandbox: a new generation makes them start over (BANNED and
+	 * FREE are checked on the fast path itself). */
+	if (s.state == TW_STATE_PERMIT && state == TW_STATE_SANDBOX)
+		s.gen++;
 	s.state = state;
 	if (bpf_map_update_elem(dp->map_fd[TW_MAP_SLOTS], &slot, &s, BPF_ANY))
 		return dp_err(dp, -errno, "write slot %u: %s", slot, strerror(errno));

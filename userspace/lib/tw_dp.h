@@ -140,6 +140,7 @@ enum tw_map_id {
 	TW_MAP_UCFG,
 	TW_MAP_HSRATE,
 	TW_MAP_UCNT,
+	TW_MAP_CTL,
 	TW_MAP__MAX,
 };
 int tw_dp_map_fd(const struct tw_dp *dp, enum tw_map_id id);
