@@ -20,7 +20,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 
-#define TW_CTL_SOCK_DEFAULT "/run/tunwarden/ctl.sock"
+#define TW_CTL_SOCK_DEFAULT "/run/tunwarden/tunwardend.sock"
 #define TW_CTL_SOCK_ENV	    "TUNWARDEN_SOCKET"
 
 /*
