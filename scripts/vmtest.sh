@@ -22,7 +22,8 @@ usage: $0 [options] [-- COMMAND [ARG...]]
       --setup        only install QEMU and prepare the kernels, then exit
       --no-vng       use the built-in QEMU runner even when vng is installed
   -h, --help         this text
-COMMAND runs as root in the repository directory inside the guest; default:
+COMMAND runs as root in the repository directory inside the guest, with the host's TW_*
+environment variables; default:
   scripts/vmtest/suites.sh \$O   (build/selftests/test_progs, then selftests/e2e/run.sh)
 Environment: O (build dir, default build), VMTEST_CACHE (kernel cache), VMTEST_CPUS (1),
   VMTEST_QEMU (QEMU binary), VMTEST_QEMU_OPTS (extra QEMU arguments),
@@ -334,6 +335,11 @@ run_one() {
 		echo "VMTEST_MODDIR=$(printf %q "$kdir/root/lib/modules/$kver")"
 		echo "VMTEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	} >"$run/env"
+	# The suites' own knobs (TW_E2E_TIMEOUT, ...) follow the command into the guest.
+	local v
+	for v in $(compgen -e | grep -E '^TW_' || true); do
+		echo "export $v=$(printf %q "${!v}")"
+	done >"$run/env.user"
 	cp "$REPO/scripts/vmtest/guest-init.sh" "$run/guest-init.sh"
 	{
 		echo '#!/bin/bash'

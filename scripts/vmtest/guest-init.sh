@@ -39,6 +39,8 @@ finish() {
 }
 
 export PATH=$VMTEST_PATH HOME=/root TERM=dumb LANG=C.UTF-8 TMPDIR=/tmp
+# env.user: the host's TW_* variables (bash quoting, so not read by stage 1).
+[ -f "$RUNDIR/env.user" ] && . "$RUNDIR/env.user"
 umask 022
 
 # Stage 1 (our initramfs) has done all of this already; under vng it has not.

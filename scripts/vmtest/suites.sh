@@ -7,6 +7,9 @@
 set -u
 O=${1:-build}
 rc=0
+# Under TCG everything runs 5-7x slower than on the host (and the 6.1 verifier is slower
+# still): give each e2e scenario more than run.sh's host default of 120 s.
+export TW_E2E_TIMEOUT=${TW_E2E_TIMEOUT:-600}
 
 run() { # run LABEL COMMAND...
 	local label=$1 r=0

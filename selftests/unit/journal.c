@@ -564,7 +564,7 @@ static void subtest_disk_full(void)
 	struct tw_journal *j = NULL;
 	struct rows *rows = NULL;
 	struct tw_record r;
-	int oldns = -1, err = 0, n_ok = 0, i;
+	int oldns = -1, cwd = -1, err = 0, n_ok = 0, i;
 	bool mounted = false, unshared = false;
 
 	if (!test__need_root())
@@ -575,6 +575,7 @@ static void subtest_disk_full(void)
 	oldns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (!ASSERT_GE(oldns, 0, "open own mount ns"))
 		goto out;
+	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (unshare(CLONE_NEWNS)) {
 		test__skip("unshare(CLONE_NEWNS): %s", strerror(errno));
 		goto out;
@@ -636,10 +637,17 @@ out:
 	j = NULL;
 	if (mounted)
 		ASSERT_OK(umount2(t.dir, MNT_DETACH), "umount");
-	if (unshared)
+	if (unshared) {
+		/* setns() into a mount namespace moves the cwd to its root:
+		 * later tests open files relative to the source tree */
 		ASSERT_OK(setns(oldns, CLONE_NEWNS), "back to the original mount ns");
+		if (cwd >= 0)
+			ASSERT_OK(fchdir(cwd), "back to the original cwd");
+	}
 	if (oldns >= 0)
 		close(oldns);
+	if (cwd >= 0)
+		close(cwd);
 	tj_clean(&t);
 	free(rows);
 }
