@@ -4,12 +4,14 @@
  * strongSwan): tw_tun_in runs on TC ingress (packets from clients),
  * tw_tun_out on TC egress (packets to clients).
  *
- * from client: parse -> source client -> state -> tenant isolation ->
- *              open flow? -> allowlist (PERMIT: from-client, SANDBOX:
- *              sandbox) -> record reply flow -> count -> pass
- * to client:   parse -> destination client -> state -> tenant isolation ->
- *              open flow? -> to-client allowlist (PERMIT only) -> record
- *              reply flow -> count -> pass
+ * fast path, every packet: parse -> the connection in tw1_flows (one hash
+ *   lookup, both directions) -> the client's slot still the same session and
+ *   not banned -> tenant re-check only if a client address was installed
+ *   since -> count -> pass
+ * slow path, a connection's first packet: client lookup by tunnel address
+ *   -> state -> tenant isolation -> allowlist (PERMIT: from-client or
+ *   to-client list; SANDBOX: sandbox list, nothing unsolicited) -> open the
+ *   connection -> count -> pass
  *
  * Pass is TC_ACT_UNSPEC (tcx: TCX_NEXT) so programs attached after ours
  * still run; drop is TC_ACT_SHOT.
@@ -141,6 +143,7 @@ static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8
 		.slot = c->slot,
 		.gen = c->cl->gen,
 		.addr_gen = c->addr_gen,
+		.opened = (__u8)c->dir,
 	};
 	struct tw_flow_key k;
 

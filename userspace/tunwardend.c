@@ -213,6 +213,17 @@ static int policy_reload(struct daemon *d)
 		tw_policy_nprofiles(np));
 	push_profiles(d);
 	reconcile_sessions(d);
+	{
+		/* connections admitted under the old allowlists that the new
+		 * ones refuse end now, not when they go idle */
+		int n = tw_dp_flows_revalidate(d->dp);
+
+		if (n > 0)
+			tw_info("policy %llu: %d admitted connections no longer allowed, ended",
+				(unsigned long long)tw_policy_version(np), n);
+		else if (n < 0)
+			tw_err("%s", tw_dp_errstr(d->dp));
+	}
 	return 0;
 }
 

@@ -207,8 +207,11 @@ struct tw_flow_val {
 	__u32 slot;
 	__u32 gen;	/* tw_slot.gen when admitted */
 	__u64 addr_gen; /* tw_ctl.addr_gen when the tenant check last ran */
+	__u8 opened;	/* enum tw_dir of the packet that opened it: userspace
+			 * re-checks admitted connections when an allowlist changes */
+	__u8 pad[7];
 };
-_Static_assert(sizeof(struct tw_flow_val) == 24, "tw_flow_val size");
+_Static_assert(sizeof(struct tw_flow_val) == 32, "tw_flow_val size");
 
 /* tw1_ctl: ARRAY[1]. addr_gen is bumped by userspace after every client
  * address it installs. */

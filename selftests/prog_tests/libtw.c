@@ -5,6 +5,7 @@
  * errors, and tcx / cls_bpf attach next to someone else's program.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <linux/pkt_cls.h>
 #include "test.h"
 #include "tw_dp.h"
+#include "packet.h"
 
 static char pin_root[128];
 
@@ -368,6 +370,74 @@ static void in_netns(enum tw_attach_mode mode, const char *root)
 	close(self);
 }
 
+static int run_in(struct tw_dp *dp, const char *src, const char *dst, uint16_t dport)
+{
+	struct pkt_spec spec = { .family = 4, .src = src, .dst = dst, .proto = IPPROTO_TCP,
+				 .sport = 40000, .dport = dport };
+	struct __sk_buff ctx = { .ifindex = 1 };
+	struct pkt p;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+
+	if (pkt_build(&p, &spec))
+		return -100;
+	o.data_in = p.data;
+	o.data_size_in = p.len;
+	if (bpf_prog_test_run_opts(tw_dp_prog_fd_in(dp), &o))
+		return -101;
+	return (int)o.retval;
+}
+
+static int count_flows(struct tw_dp *dp)
+{
+	struct tw_flow_key k, *prev = NULL, next;
+	int n = 0;
+
+	while (bpf_map_get_next_key(tw_dp_map_fd(dp, TW_MAP_FLOWS), prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+/* A changed allowlist ends the admitted connections it no longer allows. */
+static void subtest_revalidate(void)
+{
+	struct tw_client c = { .slot = 5, .ifindex = 1, .tenant = 1, .profile = 3,
+			       .state = TW_STATE_PERMIT, .naddrs = 1 };
+	struct tw_rule r = { .list = TW_LIST_FROM_CLIENT, .proto = IPPROTO_TCP };
+	struct tw_dp *dp = open_dp("");
+
+	if (!ASSERT_OK_PTR(dp, "open"))
+		return;
+	mkaddr(&c.addrs[0], "10.8.0.5");
+	tw_prefix_parse("10.0.0.0/8", &r.prefix, &r.plen);
+	r.port_lo = r.port_hi = 80;
+	if (!ASSERT_OK(tw_dp_profile_set(dp, 3, &r, 1), "profile: tcp/80") ||
+	    !ASSERT_OK(tw_dp_client_add(dp, &c), "client"))
+		goto out;
+	ASSERT_EQ(run_in(dp, "10.8.0.5", "10.1.1.1", 80), -1, "tcp/80 admitted");
+	ASSERT_EQ(count_flows(dp), 1, "one connection open");
+	ASSERT_EQ(tw_dp_flows_revalidate(dp), 0, "nothing to end under the same list");
+
+	r.port_lo = r.port_hi = 443;
+	if (!ASSERT_OK(tw_dp_profile_set(dp, 3, &r, 1), "profile: tcp/443 only"))
+		goto out;
+	/* before the re-check the open connection still rides its flow entry */
+	ASSERT_EQ(run_in(dp, "10.8.0.5", "10.1.1.1", 80), -1, "admitted connection until re-check");
+	ASSERT_EQ(run_in(dp, "10.8.0.5", "10.1.1.1", 443), -1, "tcp/443 admitted");
+	ASSERT_EQ(tw_dp_flows_revalidate(dp), 1, "the tcp/80 connection ended");
+	ASSERT_EQ(count_flows(dp), 1, "the tcp/443 connection stays");
+	ASSERT_EQ(run_in(dp, "10.8.0.5", "10.1.1.1", 80), 2, "tcp/80 dropped now");
+
+	/* an ended session's connections go too */
+	ASSERT_OK(tw_dp_client_remove(dp, &c), "remove");
+	ASSERT_EQ(tw_dp_flows_revalidate(dp), 1, "ended session's connection removed");
+	ASSERT_EQ(count_flows(dp), 0, "no connections left");
+out:
+	tw_dp_close(dp);
+}
+
 void test_libtw(void)
 {
 	if (!test__need_bpffs())
@@ -386,6 +456,8 @@ void test_libtw(void)
 		subtest_map_full();
 	if (test__start_subtest("counters"))
 		subtest_counters();
+	if (test__start_subtest("revalidate"))
+		subtest_revalidate();
 	if (test__start_subtest("attach_tcx"))
 		in_netns(TW_ATTACH_TCX, pin_root);
 	if (test__start_subtest("attach_tc"))

@@ -59,6 +59,8 @@ struct tw_dp {
 	int ncpus;
 	/* tcx links of an unpinned dp (tests) live only as fds */
 	struct tw_mem_link mem_links[TW_MAX_MEM_LINKS];
+	/* the allowlists this dp installed, for re-checking connections */
+	int acl_fd[TW_MAX_PROFILES];
 	char err[512];
 };
 
@@ -207,6 +209,8 @@ struct tw_dp *tw_dp_open(const struct tw_dp_opts *opts)
 		return NULL;
 	for (i = 0; i < TW_MAX_MEM_LINKS; i++)
 		dp->mem_links[i].fd[0] = dp->mem_links[i].fd[1] = -1;
+	for (i = 0; i < TW_MAX_PROFILES; i++)
+		dp->acl_fd[i] = -1;
 	snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", o->pin_root ? o->pin_root : TW_PIN_ROOT);
 	libbpf_set_print(tw_libbpf_print);
 
@@ -268,6 +272,9 @@ void tw_dp_close(struct tw_dp *dp)
 		if (dp->mem_links[i].fd[1] >= 0)
 			close(dp->mem_links[i].fd[1]);
 	}
+	for (i = 0; i < TW_MAX_PROFILES; i++)
+		if (dp->acl_fd[i] >= 0)
+			close(dp->acl_fd[i]);
 	tw_uplink__destroy(dp->up);
 	tw_tunnel__destroy(dp->tun);
 	free(dp);
@@ -936,11 +943,18 @@ int tw_dp_profile_set(struct tw_dp *dp, uint32_t profile, const struct tw_rule *
 		}
 	}
 	/* The swap: one update of the outer slot. */
-	if (bpf_map_update_elem(dp->map_fd[TW_MAP_ACL], &profile, &fd, BPF_ANY))
+	if (bpf_map_update_elem(dp->map_fd[TW_MAP_ACL], &profile, &fd, BPF_ANY)) {
 		err = dp_err(dp, -errno, "install allowlist of profile %u: %s", profile,
 			     strerror(errno));
+		goto out_close;
+	}
+	if (dp->acl_fd[profile] >= 0)
+		close(dp->acl_fd[profile]);
+	dp->acl_fd[profile] = fd;
+	fd = -1;
 out_close:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 out:
 	free(e);
 	return err;
@@ -950,9 +964,103 @@ int tw_dp_profile_clear(struct tw_dp *dp, uint32_t profile)
 {
 	if (profile >= TW_MAX_PROFILES)
 		return -ERANGE;
+	if (dp->acl_fd[profile] >= 0) {
+		close(dp->acl_fd[profile]);
+		dp->acl_fd[profile] = -1;
+	}
 	if (bpf_map_delete_elem(dp->map_fd[TW_MAP_ACL], &profile) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Would the allowlist admit the packet that opened this connection now?
+ * The same LPM lookup and rule match the datapath does, on the same map.
+ * -ENOENT when this dp has no allowlist of the profile (keep the flow).
+ */
+static int flow_still_allowed(struct tw_dp *dp, const struct tw_flow_key *k,
+			      const struct tw_flow_val *v, const struct tw_slot *sl)
+{
+	struct tw_acl_key ak = { .family = k->family };
+	struct tw_acl_val av;
+	bool ports = k->proto == 6 || k->proto == 17 || k->proto == 132 || k->proto == 136;
+	uint16_t port;
+
+	if (sl->profile >= TW_MAX_PROFILES || dp->acl_fd[sl->profile] < 0)
+		return -ENOENT;
+	if (v->opened == TW_DIR_FROM_CLIENT) {
+		ak.list = sl->state == TW_STATE_SANDBOX ? TW_LIST_SANDBOX : TW_LIST_FROM_CLIENT;
+		port = ntohs(k->rport);
+	} else {
+		if (sl->state == TW_STATE_SANDBOX)
+			return 0;
+		ak.list = TW_LIST_TO_CLIENT;
+		port = ntohs(k->cport);
+	}
+	memcpy(ak.addr, k->raddr, 16);
+	ak.prefixlen = TW_ACL_KEY_FIXED_BITS + (k->family == TW_FAM_V4 ? 32 : 128);
+	if (bpf_map_lookup_elem(dp->acl_fd[sl->profile], &ak, &av))
+		return 0;
+	for (int i = 0; i < av.nrules && i < TW_ACL_RULES_PER_PREFIX; i++) {
+		const struct tw_port_rule *r = &av.rules[i];
+
+		if (r->proto != TW_PROTO_ANY && r->proto != k->proto)
+			continue;
+		if (!ports) {
+			if (r->proto != TW_PROTO_ANY || (r->port_lo == 0 && r->port_hi == 0xffff))
+				return 1;
+			continue;
+		}
+		if (port >= r->port_lo && port <= r->port_hi)
+			return 1;
+	}
+	return 0;
+}
+
+int tw_dp_flows_revalidate(struct tw_dp *dp)
+{
+	int fd = dp->map_fd[TW_MAP_FLOWS], n = 0, err = 0;
+	struct tw_flow_key k, next, *prev = NULL, *dead = NULL;
+	size_t ndead = 0, cap = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct tw_flow_val v;
+		struct tw_slot sl;
+		bool drop;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue; /* evicted meanwhile */
+		if (v.slot >= dp->max_clients ||
+		    bpf_map_lookup_elem(dp->map_fd[TW_MAP_SLOTS], &v.slot, &sl))
+			continue;
+		/* connections of ended sessions are dead weight: the datapath
+		 * already ignores them (generation), the LRU would age them out */
+		drop = sl.gen != v.gen || sl.state == TW_STATE_FREE;
+		if (!drop && k.kind == TW_FLOW_CONN)
+			drop = flow_still_allowed(dp, &k, &v, &sl) == 0;
+		if (!drop)
+			continue;
+		/* deleting while walking would restart the walk: collect */
+		if (ndead == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			struct tw_flow_key *nd = realloc(dead, ncap * sizeof(*nd));
+
+			if (!nd) {
+				err = -ENOMEM;
+				break;
+			}
+			dead = nd;
+			cap = ncap;
+		}
+		dead[ndead++] = k;
+	}
+	for (size_t i = 0; i < ndead; i++)
+		if (bpf_map_delete_elem(fd, &dead[i]) == 0)
+			n++;
+	free(dead);
+	return err ? dp_err(dp, err, "revalidate connections: %s", strerror(-err)) : n;
 }
 
 /* -------------------------------------------------------------- counters */

@@ -113,6 +113,14 @@ int tw_dp_profile_set(struct tw_dp *dp, uint32_t profile, const struct tw_rule *
 		      size_t nrules);
 int tw_dp_profile_clear(struct tw_dp *dp, uint32_t profile);
 
+/*
+ * After allowlists changed: end the admitted connections whose opening
+ * packet the current allowlists (of profiles this dp installed) would no
+ * longer admit, and those of ended sessions. Returns how many, or -errno.
+ * One walk over tw1_flows: a policy reload, not a per-packet matter.
+ */
+int tw_dp_flows_revalidate(struct tw_dp *dp);
+
 /* ---- counters ---- */
 
 /* Sum the per-CPU counters of slots [first, first+n) into out[0..n). */
