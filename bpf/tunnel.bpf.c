@@ -296,10 +296,9 @@ static __always_inline int tw_slow(struct tw_ctx *c, struct __sk_buff *skb)
 			      tw_acl_check(c, TW_LIST_SANDBOX, TW_DROP_SANDBOXED) :
 			      -TW_DROP_SANDBOXED;
 	else
-		err = tw_acl_check(c,
-				   c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT :
-								  TW_LIST_TO_CLIENT,
-				   TW_DROP_NOT_ALLOWED);
+		err = tw_acl_check(
+			c, c->dir == TW_DIR_FROM_CLIENT ? TW_LIST_FROM_CLIENT : TW_LIST_TO_CLIENT,
+			TW_DROP_NOT_ALLOWED);
 	if (err)
 		return err;
 	tw_flow_record(c, skb->ifindex, TW_FLOW_CONN);
@@ -321,8 +320,7 @@ static __always_inline int tw_handle(struct __sk_buff *skb, int dir)
 		return TC_ACT_SHOT_;
 	}
 
-	err = tw_fast(&c, skb->ifindex,
-		      c.p.frag == TW_FRAG_LATER ? TW_FLOW_FRAG : TW_FLOW_CONN);
+	err = tw_fast(&c, skb->ifindex, c.p.frag == TW_FRAG_LATER ? TW_FLOW_FRAG : TW_FLOW_CONN);
 	if (err == 0 && c.p.frag != TW_FRAG_LATER)
 		tw_gcount(TW_G_REPLY, c.p.bytes, c.p.pkts);
 	else if (err > 0)

@@ -123,8 +123,7 @@ static void fmt_join(char *buf, size_t len, const json_t *arr)
 	char one[256];
 
 	buf[0] = '\0';
-	json_array_foreach(arr, i, e)
-	{
+	json_array_foreach(arr, i, e) {
 		fmt_value(one, sizeof(one), e, F_STR);
 		off += snprintf(buf + off, off < len ? len - off : 0, "%s%s", i ? "," : "", one);
 		if (off >= len)
@@ -285,10 +284,8 @@ static int print_generic_table(const json_t *rows)
 	char *heads[32];
 	int err;
 
-	json_array_foreach(rows, i, row)
-	{
-		json_object_foreach((json_t *)row, k, v)
-		{
+	json_array_foreach(rows, i, row) {
+		json_object_foreach((json_t *)row, k, v) {
 			for (c = 0; c < n && strcmp(cols[c].key, k) != 0; c++)
 				;
 			if (c < n || n == 32)
@@ -326,12 +323,10 @@ static bool is_named_rows(const json_t *obj)
 
 	if (!json_is_object(obj) || json_object_size(obj) < 2)
 		return false;
-	json_object_foreach((json_t *)obj, k, row)
-	{
+	json_object_foreach((json_t *)obj, k, row) {
 		if (!json_is_object(row) || !json_object_size(row))
 			return false;
-		json_object_foreach((json_t *)row, k2, v)
-		{
+		json_object_foreach((json_t *)row, k2, v) {
 			if (json_is_object(v) || json_is_array(v))
 				return false;
 		}
@@ -348,8 +343,7 @@ static void print_named_rows(const json_t *obj, const char *head)
 
 	if (!rows)
 		return;
-	json_object_foreach((json_t *)obj, k, v)
-	{
+	json_object_foreach((json_t *)obj, k, v) {
 		row = json_pack("{s:s}", head, k);
 		if (!row || json_object_update(row, (json_t *)v) ||
 		    json_array_append_new(rows, row))
@@ -373,8 +367,7 @@ static void print_kv(const json_t *obj, const char *prefix, int width)
 	const json_t *v, *first;
 	const char *k;
 
-	json_object_foreach((json_t *)obj, k, v)
-	{
+	json_object_foreach((json_t *)obj, k, v) {
 		if (!*prefix && !strcmp(k, "ok"))
 			continue;
 		snprintf(key, sizeof(key), "%s%s", prefix, k);
@@ -403,8 +396,7 @@ static void print_tables(const json_t *obj, const char *prefix)
 	const char *k;
 	char sub[128];
 
-	json_object_foreach((json_t *)obj, k, v)
-	{
+	json_object_foreach((json_t *)obj, k, v) {
 		snprintf(sub, sizeof(sub), "%s%s", prefix, k);
 		if (is_named_rows(v)) {
 			printf("%s%s:\n", printed ? "\n" : "", sub);
@@ -456,8 +448,7 @@ static int kv_width(const json_t *obj, const char *prefix)
 	const char *k;
 	int w = 0, n;
 
-	json_object_foreach((json_t *)obj, k, v)
-	{
+	json_object_foreach((json_t *)obj, k, v) {
 		n = (int)(strlen(prefix) + strlen(k));
 		if (json_is_object(v)) {
 			char sub[128];
@@ -507,8 +498,7 @@ static void print_clients(const json_t *resp)
 		json_decref(rows);
 		return;
 	}
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach(rows, i, row) {
 		join_real_port(row);
 	}
 	print_table(rows, client_cols, NCOLS(client_cols));

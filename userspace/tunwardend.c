@@ -230,7 +230,7 @@ static int policy_reload(struct daemon *d)
 static void policy_cold_start(struct daemon *d)
 {
 	char err[512] = "", *buf = NULL;
-	size_t len;
+	size_t len = 0;
 
 	if (!policy_reload(d))
 		return;
@@ -656,7 +656,8 @@ static json_t *op_disconnect(struct daemon *d, json_t *req)
 	    (ra.family != s->real_family || memcmp(ra.addr, s->real_addr, 16) ||
 	     (uint16_t)atoi(jstr(env, "trusted_port")) != s->real_port)) {
 		tw_info("disconnect %s from %s:%s: not the live session's peer, ignored", cn,
-			jstr(env, "trusted_ip")[0] ? jstr(env, "trusted_ip") : jstr(env, "trusted_ip6"),
+			jstr(env, "trusted_ip")[0] ? jstr(env, "trusted_ip") :
+						     jstr(env, "trusted_ip6"),
 			jstr(env, "trusted_port"));
 		return json_pack("{s:b,s:s}", "ok", 1, "note", "not the live session");
 	}
@@ -1222,8 +1223,8 @@ static void tick(struct daemon *d)
 
 static int load_config(struct daemon *d)
 {
-	char err[512], *buf = NULL;
-	size_t len;
+	char err[512] = "", *buf = NULL;
+	size_t len = 0;
 	int rc = read_file(d->cfg_path, &buf, &len);
 
 	if (rc) {
@@ -1248,9 +1249,7 @@ int main(int argc, char **argv)
 					    { "check-config", no_argument, NULL, 'C' },
 					    { "help", no_argument, NULL, 'h' },
 					    {} };
-	struct daemon d = {
-		.cfg_path = TW_CONF_PATH, .lfd = -1, .sfd = -1, .tfd = -1, .mfd = -1
-	};
+	struct daemon d = { .cfg_path = TW_CONF_PATH, .lfd = -1, .sfd = -1, .tfd = -1, .mfd = -1 };
 	struct tw_journal_opts jo = {};
 	struct tw_dp_opts dpo = {};
 	struct epoll_event ev;

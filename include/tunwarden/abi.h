@@ -193,7 +193,7 @@ struct tw_flow_key {
 	__u32 ifindex;
 	__u8 family;
 	__u8 proto;
-	__u8 kind;   /* enum tw_flow_kind */
+	__u8 kind; /* enum tw_flow_kind */
 	__u8 pad;
 	__u16 cport; /* the client's port, network order */
 	__u16 rport; /* the remote port */
@@ -205,9 +205,9 @@ _Static_assert(sizeof(struct tw_flow_key) == 44, "tw_flow_key size");
 struct tw_flow_val {
 	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */
 	__u32 slot;
-	__u32 gen;	/* tw_slot.gen when admitted */
+	__u32 gen; /* tw_slot.gen when admitted */
 	__u64 addr_gen; /* tw_ctl.addr_gen when the tenant check last ran */
-	__u8 opened;	/* enum tw_dir of the packet that opened it: userspace
+	__u8 opened; /* enum tw_dir of the packet that opened it: userspace
 			 * re-checks admitted connections when an allowlist changes */
 	__u8 pad[7];
 };

@@ -38,9 +38,11 @@ static int cmp_u64(const void *a, const void *b)
 
 static void report(const char *name, uint64_t *v, int n)
 {
+	size_t p50 = (size_t)n / 2, p99 = (size_t)n * 99 / 100, max = (size_t)n - 1;
+
 	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-	printf("  %-28s p50 %8.1f us   p99 %8.1f us   max %8.1f us\n", name, v[n / 2] / 1e3,
-	       v[n * 99 / 100] / 1e3, v[n - 1] / 1e3);
+	printf("  %-28s p50 %8.1f us   p99 %8.1f us   max %8.1f us\n", name, (double)v[p50] / 1e3,
+	       (double)v[p99] / 1e3, (double)v[max] / 1e3);
 }
 
 static void client_addr(struct tw_addr *a, uint32_t i)
@@ -64,7 +66,7 @@ int main(int argc, char **argv)
 	struct tw_journal *jr = NULL;
 	struct tw_dp *dp = NULL;
 	struct tw_config cfg;
-	char path[512], err[256] = "", *buf = NULL;
+	char path[512] = "", err[256] = "", *buf = NULL;
 	size_t cap, n = 0;
 
 	while ((opt = getopt(argc, argv, "n:r:d:")) != -1) {
@@ -116,8 +118,12 @@ int main(int argc, char **argv)
 
 	/* the node is already full: 100k live clients in the maps */
 	for (int i = 0; i < nclients; i++) {
-		struct tw_client c = { .slot = (uint32_t)i, .ifindex = 1, .tenant = 1,
-				       .profile = 1, .state = TW_STATE_PERMIT, .naddrs = 1 };
+		struct tw_client c = { .slot = (uint32_t)i,
+				       .ifindex = 1,
+				       .tenant = 1,
+				       .profile = 1,
+				       .state = TW_STATE_PERMIT,
+				       .naddrs = 1 };
 
 		client_addr(&c.addrs[0], (uint32_t)i);
 		if (tw_dp_client_add(dp, &c)) {

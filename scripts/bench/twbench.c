@@ -153,6 +153,8 @@ static int load_policy(struct tw_dp *dp, int ifindex, double *secs)
 			fprintf(stderr, "twbench: profile %u: %s\n", p, tw_dp_errstr(dp));
 	}
 	free(r);
+	if (!cfg.profiles) /* checked at option parsing; for the analyzer */
+		return -EINVAL;
 	for (uint32_t i = 0; i < cfg.clients && !err; i++) {
 		struct tw_client c = { .slot = i,
 				       .ifindex = ifindex,
@@ -299,7 +301,7 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 		{ "tw1_flows update (LRU)", "once per connection", -1 },
 		{ "allowlist LPM lookup", "once per connection, denied 1", -1 },
 	};
-	uint64_t base[MAX_ROUNDS], v[MAX_ROUNDS];
+	uint64_t base[MAX_ROUNDS] = { 0 }, v[MAX_ROUNDS] = { 0 };
 	uint32_t rv, ns = 0;
 
 	a = htonl((10u << 24 | 128u << 16) + client);
@@ -465,7 +467,7 @@ static int bench_test_run(void)
 	}
 	/* the allowed packet opens the flow the reply case hits */
 	for (i = 0; i < 5; i++) {
-		uint32_t rv, ns;
+		uint32_t rv = 0, ns = 0;
 		int fd = cases[i].out ? tw_dp_prog_fd_out(dp) : tw_dp_prog_fd_in(dp);
 
 		err = test_run(fd, cases[i].pkt, cases[i].len, 1, &rv, &ns);
@@ -652,9 +654,12 @@ static double measure(struct tunns *t, double *wall_pps)
 
 static int write_nft(const char *path, bool ct)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f;
 	char a[64];
 
+	if (!cfg.profiles) /* checked at option parsing; for the analyzer */
+		return -EINVAL;
+	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	fprintf(f, "flush ruleset\ntable inet tw {\n");

@@ -557,7 +557,7 @@ int e2e_cap_drain(int fd, bool outgoing, struct pkt_log *l)
 	int cnt = 0;
 
 	for (;;) {
-		struct sockaddr_ll sll;
+		struct sockaddr_ll sll = {};
 		socklen_t sl = sizeof(sll);
 		ssize_t r = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&sll, &sl);
 

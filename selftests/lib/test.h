@@ -28,69 +28,68 @@ bool test__start_subtest(const char *name);
 bool test__verbose(void);
 void test__diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define ASSERT_TRUE(cond, name)                                                        \
-	({                                                                             \
-		bool ___ok = !!(cond);                                                 \
-		if (!___ok)                                                            \
+#define ASSERT_TRUE(cond, name)                                                         \
+	({                                                                              \
+		bool ___ok = !!(cond);                                                  \
+		if (!___ok)                                                             \
 			test__fail(__FILE__, __LINE__, "%s: unexpected false", (name)); \
-		___ok;                                                                 \
+		___ok;                                                                  \
 	})
 #define ASSERT_FALSE(cond, name) ASSERT_TRUE(!(cond), name)
 
-#define ASSERT_OK(res, name)                                                                   \
+#define ASSERT_OK(res, name)                                                                     \
+	({                                                                                       \
+		long long ___res = (res);                                                        \
+		bool ___ok = ___res == 0;                                                        \
+		if (!___ok)                                                                      \
+			test__fail(__FILE__, __LINE__, "%s: unexpected error %lld (%s)", (name), \
+				   ___res, strerror(___res < 0 ? (int)-___res : errno));         \
+		___ok;                                                                           \
+	})
+
+#define ASSERT_ERR(res, name)                                                                  \
 	({                                                                                     \
 		long long ___res = (res);                                                      \
-		bool ___ok = ___res == 0;                                                      \
+		bool ___ok = ___res < 0;                                                       \
 		if (!___ok)                                                                    \
-			test__fail(__FILE__, __LINE__, "%s: unexpected error %lld (%s)", (name), \
-				   ___res, strerror(___res < 0 ? (int)-___res : errno));       \
+			test__fail(__FILE__, __LINE__, "%s: expected error, got %lld", (name), \
+				   ___res);                                                    \
 		___ok;                                                                         \
 	})
 
-#define ASSERT_ERR(res, name)                                                             \
-	({                                                                                \
-		long long ___res = (res);                                                 \
-		bool ___ok = ___res < 0;                                                  \
-		if (!___ok)                                                               \
-			test__fail(__FILE__, __LINE__, "%s: expected error, got %lld", (name), \
-				   ___res);                                               \
-		___ok;                                                                    \
-	})
-
-#define ASSERT_CMP(a, op, b, name)                                                            \
-	({                                                                                    \
-		long long ___a = (long long)(a), ___b = (long long)(b);                       \
-		bool ___ok = ___a op ___b;                                                    \
-		if (!___ok)                                                                   \
+#define ASSERT_CMP(a, op, b, name)                                                               \
+	({                                                                                       \
+		long long ___a = (long long)(a), ___b = (long long)(b);                          \
+		bool ___ok = ___a op ___b;                                                       \
+		if (!___ok)                                                                      \
 			test__fail(__FILE__, __LINE__, "%s: expected %lld " #op " %lld", (name), \
-				   ___a, ___b);                                               \
-		___ok;                                                                        \
+				   ___a, ___b);                                                  \
+		___ok;                                                                           \
 	})
-#define ASSERT_EQ(a, b, name) ASSERT_CMP(a, ==, b, name)
+#define ASSERT_EQ(a, b, name)  ASSERT_CMP(a, ==, b, name)
 #define ASSERT_NEQ(a, b, name) ASSERT_CMP(a, !=, b, name)
-#define ASSERT_LT(a, b, name) ASSERT_CMP(a, <, b, name)
-#define ASSERT_LE(a, b, name) ASSERT_CMP(a, <=, b, name)
-#define ASSERT_GT(a, b, name) ASSERT_CMP(a, >, b, name)
-#define ASSERT_GE(a, b, name) ASSERT_CMP(a, >=, b, name)
+#define ASSERT_LT(a, b, name)  ASSERT_CMP(a, <, b, name)
+#define ASSERT_LE(a, b, name)  ASSERT_CMP(a, <=, b, name)
+#define ASSERT_GT(a, b, name)  ASSERT_CMP(a, >, b, name)
+#define ASSERT_GE(a, b, name)  ASSERT_CMP(a, >=, b, name)
 
-#define ASSERT_OK_PTR(p, name)                                                          \
-	({                                                                              \
-		const void *___p = (p);                                                 \
-		bool ___ok = ___p != NULL;                                              \
-		if (!___ok)                                                             \
-			test__fail(__FILE__, __LINE__, "%s: NULL (%s)", (name),         \
-				   strerror(errno));                                    \
-		___ok;                                                                  \
+#define ASSERT_OK_PTR(p, name)                                                                    \
+	({                                                                                        \
+		const void *___p = (p);                                                           \
+		bool ___ok = ___p != NULL;                                                        \
+		if (!___ok)                                                                       \
+			test__fail(__FILE__, __LINE__, "%s: NULL (%s)", (name), strerror(errno)); \
+		___ok;                                                                            \
 	})
 
-#define ASSERT_STREQ(a, b, name)                                                           \
-	({                                                                                 \
-		const char *___a = (a), *___b = (b);                                       \
-		bool ___ok = ___a && ___b && strcmp(___a, ___b) == 0;                      \
-		if (!___ok)                                                                \
-			test__fail(__FILE__, __LINE__, "%s: \"%s\" != \"%s\"", (name),     \
-				   ___a ? ___a : "(null)", ___b ? ___b : "(null)");        \
-		___ok;                                                                     \
+#define ASSERT_STREQ(a, b, name)                                                       \
+	({                                                                             \
+		const char *___a = (a), *___b = (b);                                   \
+		bool ___ok = ___a && ___b && strcmp(___a, ___b) == 0;                  \
+		if (!___ok)                                                            \
+			test__fail(__FILE__, __LINE__, "%s: \"%s\" != \"%s\"", (name), \
+				   ___a ? ___a : "(null)", ___b ? ___b : "(null)");    \
+		___ok;                                                                 \
 	})
 
 /* Environment checks shared by suites: each returns true when the test

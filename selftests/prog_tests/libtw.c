@@ -77,7 +77,7 @@ static void subtest_pin_readopt(void)
 			       .state = TW_STATE_PERMIT,
 			       .naddrs = 1 };
 	struct tw_dp *dp = NULL, *dp2 = NULL;
-	struct tw_slot s;
+	struct tw_slot s = {};
 	struct stat st;
 	char path[256];
 
@@ -122,8 +122,8 @@ static void subtest_clients(void)
 			       .naddrs = 1 };
 	struct tw_client_key k = { .ifindex = 0, .family = TW_FAM_V6 };
 	struct tw_dp *dp = open_dp("");
-	struct tw_slot s;
-	uint32_t slot;
+	struct tw_slot s = {};
+	uint32_t slot = 0;
 	int err;
 
 	if (!ASSERT_OK_PTR(dp, "open"))
@@ -164,7 +164,7 @@ out:
 static void subtest_acl_flatten(void)
 {
 	struct tw_rule r[4] = {};
-	struct tw_acl_val v;
+	struct tw_acl_val v = {};
 	struct tw_dp *dp = open_dp("");
 	int i;
 
@@ -372,8 +372,12 @@ static void in_netns(enum tw_attach_mode mode, const char *root)
 
 static int run_in(struct tw_dp *dp, const char *src, const char *dst, uint16_t dport)
 {
-	struct pkt_spec spec = { .family = 4, .src = src, .dst = dst, .proto = IPPROTO_TCP,
-				 .sport = 40000, .dport = dport };
+	struct pkt_spec spec = { .family = 4,
+				 .src = src,
+				 .dst = dst,
+				 .proto = IPPROTO_TCP,
+				 .sport = 40000,
+				 .dport = dport };
 	struct __sk_buff ctx = { .ifindex = 1 };
 	struct pkt p;
 	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
@@ -403,8 +407,12 @@ static int count_flows(struct tw_dp *dp)
 /* A changed allowlist ends the admitted connections it no longer allows. */
 static void subtest_revalidate(void)
 {
-	struct tw_client c = { .slot = 5, .ifindex = 1, .tenant = 1, .profile = 3,
-			       .state = TW_STATE_PERMIT, .naddrs = 1 };
+	struct tw_client c = { .slot = 5,
+			       .ifindex = 1,
+			       .tenant = 1,
+			       .profile = 3,
+			       .state = TW_STATE_PERMIT,
+			       .naddrs = 1 };
 	struct tw_rule r = { .list = TW_LIST_FROM_CLIENT, .proto = IPPROTO_TCP };
 	struct tw_dp *dp = open_dp("");
 

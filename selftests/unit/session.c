@@ -156,10 +156,11 @@ static void subtest_decide_100k(void)
 			      "{\"type\":\"snapshot\",\"version\":1,\"profiles\":[{\"id\":\"p\","
 			      "\"interfaces\":[\"tun0\"]}],\"subjects\":[");
 	for (int i = 0; i < 100000; i++)
-		n += (size_t)snprintf(buf + n, cap - n,
-				      "%s{\"kind\":\"cn\",\"id\":\"device-%06d\",\"profiles\":[\"p\"],"
-				      "\"state\":\"enabled\"}",
-				      i ? "," : "", i);
+		n += (size_t)snprintf(
+			buf + n, cap - n,
+			"%s{\"kind\":\"cn\",\"id\":\"device-%06d\",\"profiles\":[\"p\"],"
+			"\"state\":\"enabled\"}",
+			i ? "," : "", i);
 	n += (size_t)snprintf(buf + n, cap - n, "]}");
 	pol = tw_policy_parse(buf, n, err, sizeof(err));
 	if (!ASSERT_OK_PTR(pol, err))

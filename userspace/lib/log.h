@@ -14,9 +14,9 @@ void tw_log_init(const char *ident, enum tw_log_level level);
 void tw_log_set_level(enum tw_log_level level);
 void tw_log(enum tw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define tw_err(...) tw_log(TW_LOG_ERR, __VA_ARGS__)
+#define tw_err(...)  tw_log(TW_LOG_ERR, __VA_ARGS__)
 #define tw_warn(...) tw_log(TW_LOG_WARN, __VA_ARGS__)
 #define tw_info(...) tw_log(TW_LOG_INFO, __VA_ARGS__)
-#define tw_dbg(...) tw_log(TW_LOG_DEBUG, __VA_ARGS__)
+#define tw_dbg(...)  tw_log(TW_LOG_DEBUG, __VA_ARGS__)
 
 #endif

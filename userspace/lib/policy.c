@@ -438,8 +438,7 @@ static int check_keys(struct pctx *x, const char *path, json_t *obj, const char 
 	json_t *v;
 	int i;
 
-	json_object_foreach(obj, key, v)
-	{
+	json_object_foreach(obj, key, v) {
 		for (i = 0; allowed[i]; i++)
 			if (!strcmp(key, allowed[i]))
 				break;

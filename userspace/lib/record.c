@@ -513,8 +513,7 @@ static int get_counters(struct pctx *p, struct tw_record *r)
 		return bad(p, "drops", "expected an object of reason: packets", drops);
 	if (!r->has_counters)
 		return bad(p, "drops", "given without from_bytes and the other counters", drops);
-	json_object_foreach(drops, key, v)
-	{
+	json_object_foreach(drops, key, v) {
 		for (reason = 1; reason < TW_DROP__MAX; reason++)
 			if (!strcmp(key, drop_names[reason]))
 				break;
@@ -543,8 +542,7 @@ static int get_gaps(struct pctx *p, struct tw_record *r)
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > TW_REC_GAP_RANGES)
 		return bad(p, "dropped", "expected an array of 1..32 [first,last] pairs", arr);
-	json_array_foreach(arr, i, pair)
-	{
+	json_array_foreach(arr, i, pair) {
 		if (!json_is_array(pair) || json_array_size(pair) != 2)
 			return bad(p, "dropped", "expected a [first,last] pair", pair);
 		if (int_of(p, "dropped", json_array_get(pair, 0), 1, REC_INT_MAX,

@@ -66,15 +66,15 @@ const char *tw_sessdb_errstr(struct tw_sessdb *s)
 	return s && s->db ? sqlite3_errmsg(s->db) : "not open";
 }
 
-int tw_sessdb_put(struct tw_sessdb *s, const struct tw_session *se)
+int tw_sessdb_put(struct tw_sessdb *db, const struct tw_session *se)
 {
 	int rc;
 
-	sqlite3_bind_int64(s->put, 1, se->slot);
-	sqlite3_bind_int64(s->put, 2, (sqlite3_int64)sizeof(*se));
-	sqlite3_bind_blob(s->put, 3, se, (int)sizeof(*se), SQLITE_STATIC);
-	rc = sqlite3_step(s->put);
-	sqlite3_reset(s->put);
+	sqlite3_bind_int64(db->put, 1, se->slot);
+	sqlite3_bind_int64(db->put, 2, (sqlite3_int64)sizeof(*se));
+	sqlite3_bind_blob(db->put, 3, se, (int)sizeof(*se), SQLITE_STATIC);
+	rc = sqlite3_step(db->put);
+	sqlite3_reset(db->put);
 	return rc == SQLITE_DONE ? 0 : sql_err(rc);
 }
 

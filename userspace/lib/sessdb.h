@@ -16,7 +16,7 @@ struct tw_sessdb;
 
 struct tw_sessdb *tw_sessdb_open(const char *path); /* NULL + errno */
 void tw_sessdb_close(struct tw_sessdb *db);
-int tw_sessdb_put(struct tw_sessdb *db, const struct tw_session *s);
+int tw_sessdb_put(struct tw_sessdb *db, const struct tw_session *se);
 int tw_sessdb_del(struct tw_sessdb *db, uint32_t slot);
 /* Calls @cb for every stored session; returns how many, or -errno. */
 int tw_sessdb_load(struct tw_sessdb *db, int (*cb)(const struct tw_session *s, void *ctx),

@@ -70,7 +70,8 @@ void tw_decide(const struct tw_policy *pol, const struct tw_config *cfg, enum tw
 		return;
 	}
 	if (s->state == TW_SUBJ_DISABLED || s->state == TW_SUBJ_REVOKED) {
-		snprintf(d->reason, sizeof(d->reason), "subject %s", tw_subject_state_name(s->state));
+		snprintf(d->reason, sizeof(d->reason), "subject %s",
+			 tw_subject_state_name(s->state));
 		return;
 	}
 	p = pick_profile(pol, cfg, s, ifname);
@@ -98,12 +99,12 @@ void tw_decide(const struct tw_policy *pol, const struct tw_config *cfg, enum tw
 
 struct tw_sessions {
 	uint32_t nslots, count;
-	struct tw_session *s;	/* by slot */
-	uint32_t *free;		/* stack of free slots */
+	struct tw_session *s; /* by slot */
+	uint32_t *free; /* stack of free slots */
 	uint32_t nfree;
-	uint32_t *idx;		/* open addressing: slot + 1, 0 = empty, UINT32_MAX = tomb */
-	uint32_t idx_size;	/* power of two, >= 2 * nslots */
-	bool free_dirty;	/* slots restored: rebuild the free stack before use */
+	uint32_t *idx; /* open addressing: slot + 1, 0 = empty, UINT32_MAX = tomb */
+	uint32_t idx_size; /* power of two, >= 2 * nslots */
+	bool free_dirty; /* slots restored: rebuild the free stack before use */
 };
 
 #define TOMB UINT32_MAX

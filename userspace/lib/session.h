@@ -52,7 +52,7 @@ struct tw_session {
 	char ifname[IF_NAMESIZE];
 	int ifindex;
 	struct tw_client client; /* as installed in the dataplane */
-	uint32_t state;		 /* enum tw_state */
+	uint32_t state; /* enum tw_state */
 	char tenant[TW_REC_NAME_MAX];
 	char profile[TW_REC_NAME_MAX];
 	uint8_t real_family, real_addr[16];

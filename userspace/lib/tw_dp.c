@@ -86,6 +86,10 @@ const char *tw_dp_errstr(const struct tw_dp *dp)
  * verifier log) reach stderr; info and debug only with TW_DEBUG set. */
 static bool tw_quiet; /* around probes whose failure is an answer, not an error */
 
+/* libbpf hands us its own format strings: a vprintf wrapper by design */
+static int tw_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static int tw_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static int debug = -1;
