@@ -224,6 +224,41 @@ static __always_inline int tw_tenant_check(const struct tw_ctx *c)
 }
 
 /*
+ * An ICMP error about a packet of one of this client's admitted connections
+ * passes with it: path MTU discovery (fragmentation needed, packet too big)
+ * and unreachables must reach the end that sent the packet. The quoted
+ * packet went the other way: from the client when the error travels to it.
+ */
+static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifindex)
+{
+	const struct tw_pkt *p = &c->p;
+	struct tw_flow_key k;
+	struct tw_flow_val *v;
+
+	if (!p->related)
+		return false;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.ifindex = ifindex;
+	k.family = p->family;
+	k.proto = p->in_proto;
+	k.kind = TW_FLOW_CONN;
+	if (c->dir == TW_DIR_TO_CLIENT) {
+		k.cport = p->in_sport;
+		k.rport = p->in_dport;
+		__builtin_memcpy(k.caddr, p->in_saddr, 16);
+		__builtin_memcpy(k.raddr, p->in_daddr, 16);
+	} else {
+		k.cport = p->in_dport;
+		k.rport = p->in_sport;
+		__builtin_memcpy(k.caddr, p->in_daddr, 16);
+		__builtin_memcpy(k.raddr, p->in_saddr, 16);
+	}
+	v = bpf_map_lookup_elem(&tw1_flows, &k);
+	return v && v->slot == c->slot && v->gen == c->cl->gen &&
+	       bpf_ktime_get_coarse_ns() - v->last_seen_ns <= tw_flow_timeout_ns;
+}
+
+/*
  * The fast path: a packet of an admitted connection. Returns 1 (not an
  * open connection: take the slow path), 0 (pass) or a negative drop
  * reason; c->slot and c->cl are set whenever the connection's client is
@@ -290,6 +325,10 @@ static __always_inline int tw_slow(struct tw_ctx *c, struct __sk_buff *skb)
 	err = tw_tenant_check(c);
 	if (err)
 		return err;
+	if (tw_related_open(c, skb->ifindex)) {
+		tw_gcount(TW_G_REPLY, c->p.bytes, c->p.pkts);
+		return 0;
+	}
 	/* a new connection: the allowlist decides */
 	if (c->cl->state == TW_STATE_SANDBOX)
 		err = c->dir == TW_DIR_FROM_CLIENT ?

@@ -54,6 +54,15 @@ struct tw_pkt {
 	 * the fragment header's next header, which is not the transport
 	 * protocol when extension headers follow the fragment header). */
 	__u8 frag_proto;
+	/* ICMP errors (unreachable, fragmentation needed / packet too big,
+	 * time exceeded, parameter problem): the header of the packet they are
+	 * about, so they can pass with the connection it belongs to. */
+	__u8 related; /* an ICMP error whose quoted header parsed */
+	__u8 in_proto;
+	__u16 in_sport; /* network order */
+	__u16 in_dport;
+	__u8 in_saddr[16];
+	__u8 in_daddr[16];
 };
 
 struct tw_l4info {
@@ -91,6 +100,56 @@ static __always_inline bool tw_proto_has_ports(__u8 proto)
  * Transport header at @off, which must end within @end (the IP datagram's
  * end). Fills ports and the transport header length.
  */
+/*
+ * The packet an ICMP error quotes: its IP header and the first 8 bytes
+ * after it (the ports). A quote that does not parse leaves the error
+ * unrelated (the allowlist decides); it is never a drop reason of its own.
+ * IPv6 quotes with extension headers are not followed.
+ */
+static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
+					    __u32 end)
+{
+	__u8 ports[4];
+	__u32 l4;
+
+	if (p->family == TW_FAM_V4) {
+		struct iphdr ip;
+
+		if (off + sizeof(ip) > end || tw_load(skb, off, &ip, sizeof(ip)) ||
+		    ip.version != 4 || ip.ihl < 5 || (bpf_ntohs(ip.frag_off) & 0x1fff))
+			return;
+		p->in_proto = ip.protocol;
+		__builtin_memcpy(p->in_saddr, &ip.saddr, 4);
+		__builtin_memcpy(p->in_daddr, &ip.daddr, 4);
+		l4 = off + ip.ihl * 4;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (off + sizeof(ip6) > end || tw_load(skb, off, &ip6, sizeof(ip6)) ||
+		    ip6.version != 6)
+			return;
+		p->in_proto = ip6.nexthdr;
+		__builtin_memcpy(p->in_saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->in_daddr, &ip6.daddr, 16);
+		l4 = off + sizeof(ip6);
+	}
+	if (tw_proto_has_ports(p->in_proto)) {
+		if (l4 + 4 > end || tw_load(skb, l4, ports, 4))
+			return;
+		__builtin_memcpy(&p->in_sport, &ports[0], 2);
+		__builtin_memcpy(&p->in_dport, &ports[2], 2);
+	} else if (p->in_proto == IPPROTO_ICMP_ || p->in_proto == IPPROTO_ICMPV6_) {
+		__u8 icmp[8];
+
+		/* a quoted echo request: its identifier is the connection's port */
+		if (l4 + 8 > end || tw_load(skb, l4, icmp, 8))
+			return;
+		__builtin_memcpy(&p->in_sport, &icmp[4], 2);
+		p->in_dport = p->in_sport;
+	}
+	p->related = 1;
+}
+
 static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
 				       __u32 end, __u32 *l4len)
 {
@@ -134,6 +193,9 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 			p->dport = p->sport;
 		}
 		*l4len = 8;
+		if ((p->proto == IPPROTO_ICMP_ && (b[0] == 3 || b[0] == 11 || b[0] == 12)) ||
+		    (p->proto == IPPROTO_ICMPV6_ && b[0] >= 1 && b[0] <= 4))
+			tw_parse_quoted(skb, p, off + 8, end);
 	}
 	return 0;
 }
