@@ -48,6 +48,10 @@ static __always_inline void tw_client_drop(__u32 slot, __u32 reason, __u64 bytes
 {
 	struct tw_client_ctr *c = bpf_map_lookup_elem(&tw1_ccnt, &slot);
 
+	/* clang drops the bound check below when it can prove the callers'
+	 * reasons are small; kernels before 6.18 then reject the index as
+	 * unbounded. The barrier keeps the check. */
+	barrier_var(reason);
 	if (!c || reason >= TW_DROP__MAX)
 		return;
 	c->drops[reason] += pkts;

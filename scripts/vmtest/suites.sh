@@ -27,8 +27,18 @@ else
 	rc=1
 fi
 
+# The scenarios in the VMs: TW_VM_E2E (names, or "all"). By default the dataplane scenario
+# (real tun and veth, both attach modes, re-adoption) and the OpenVPN smoke scenario (real
+# OpenVPN server and clients, the hook). The controller scenarios (openvpn_admission, _sandbox,
+# _restart, _badinput) wait on OpenVPN's own timers with bounds tuned for a real CPU; under TCG
+# they need a slack factor they do not have yet, so they run on the host only (make check).
+# TW_E2E_SLACK stretches the bounds of the scenarios that take it.
+export TW_E2E_SLACK=${TW_E2E_SLACK:-8}
 if [ -f selftests/e2e/run.sh ]; then
-	run e2e bash selftests/e2e/run.sh "$O"
+	e2e=${TW_VM_E2E:-dataplane openvpn_smoke}
+	[ "$e2e" = all ] && e2e=
+	# shellcheck disable=SC2086 # a list of names
+	run e2e bash selftests/e2e/run.sh "$O" $e2e
 else
 	echo "vmtest-suites: selftests/e2e/run.sh not present, e2e suite not run"
 fi

@@ -1132,6 +1132,13 @@ static void test_bucket_math(struct fixture *f)
 
 		if (!ASSERT_OK(uplink_cfg(f, c->rate, c->burst, 32, 64), "cfg"))
 			return;
+		/* a freshly booted VM: the clock has not run that long yet, and a
+		 * stamp before boot would wrap into the future */
+		if (c->ago_ns > 0 && (uint64_t)c->ago_ns >= mono_ns()) {
+			test__diag("'%s' left out: CLOCK_MONOTONIC is only %llu s", c->name,
+				   (unsigned long long)(mono_ns() / NSEC));
+			continue;
+		}
 		seed.last_ns = mono_ns() - c->ago_ns;
 		seed.tokens_milli = c->tokens;
 		if (!ASSERT_OK(bpf_map_update_elem(f->hsrate_fd, &k, &seed, BPF_ANY), "seed"))
