@@ -106,7 +106,8 @@ static int build(const struct spec *s, uint8_t *buf, size_t cap)
 	if (!s->fam) {
 		if ((size_t)ETH_LEN + s->pl_len > cap)
 			return -1;
-		memcpy(buf + ETH_LEN, s->pl, s->pl_len);
+		if (s->pl_len) /* memcpy(.., NULL, 0) is undefined */
+			memcpy(buf + ETH_LEN, s->pl, s->pl_len);
 		return ETH_LEN + s->pl_len;
 	}
 
@@ -162,7 +163,8 @@ static int build(const struct spec *s, uint8_t *buf, size_t cap)
 		put16(buf + l4 + 4, l4h + s->pl_len);
 	}
 	if (s->pl_len)
-		memcpy(buf + l4 + l4h, s->pl, s->pl_len);
+		if (s->pl_len)
+			memcpy(buf + l4 + l4h, s->pl, s->pl_len);
 
 	switch (s->dmg) {
 	case DMG_IHL4:
