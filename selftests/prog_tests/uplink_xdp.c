@@ -163,8 +163,7 @@ static int build(const struct spec *s, uint8_t *buf, size_t cap)
 		put16(buf + l4 + 4, l4h + s->pl_len);
 	}
 	if (s->pl_len)
-		if (s->pl_len)
-			memcpy(buf + l4 + l4h, s->pl, s->pl_len);
+		memcpy(buf + l4 + l4h, s->pl, s->pl_len);
 
 	switch (s->dmg) {
 	case DMG_IHL4:
