@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -51,6 +53,7 @@
 struct conn {
 	int fd;
 	uid_t uid;
+	gid_t gid;
 	struct tw_ctl_frame *fr;
 };
 
@@ -81,6 +84,8 @@ struct daemon {
 	char node[TW_REC_NODE_MAX];
 	bool stop;
 	uint64_t nconnect, ndeny;
+	uid_t hook_uid; /* (uid_t)-1: none besides root */
+	gid_t hook_gid;
 };
 
 /* ------------------------------------------------------------ policy */
@@ -855,10 +860,16 @@ static json_t *dispatch(struct daemon *d, struct conn *c, json_t *req)
 
 	if (!op)
 		return tw_ctl_error("request has no \"op\"");
-	if (!strcmp(op, "connect"))
-		return op_connect(d, req);
-	if (!strcmp(op, "disconnect"))
-		return op_disconnect(d, req);
+	if (!strcmp(op, "connect") || !strcmp(op, "disconnect")) {
+		/* any local user can reach the socket: only root and the hook's
+		 * configured user or group may admit or end sessions */
+		if (!admin && (d->hook_uid == (uid_t)-1 || c->uid != d->hook_uid) &&
+		    (d->hook_gid == (gid_t)-1 || c->gid != d->hook_gid))
+			return tw_ctl_error("%s: permission denied (uid %u is not root or the "
+					    "configured hook_user/hook_group)",
+					    op, (unsigned)c->uid);
+		return !strcmp(op, "connect") ? op_connect(d, req) : op_disconnect(d, req);
+	}
 	if (!admin)
 		return tw_ctl_error("%s: permission denied (uid %u)", op, (unsigned)c->uid);
 	if (!strcmp(op, "status"))
@@ -958,6 +969,7 @@ static void conn_accept(struct daemon *d)
 	}
 	d->conns[i].fd = fd;
 	d->conns[i].uid = cred.uid;
+	d->conns[i].gid = cred.gid;
 	d->conns[i].fr = malloc(sizeof(*d->conns[i].fr));
 	if (!d->conns[i].fr) {
 		close(fd);
@@ -1238,6 +1250,44 @@ static int load_config(struct daemon *d)
 	return rc;
 }
 
+/* [openvpn] hook_user / hook_group: names or numbers, resolved once. */
+static int resolve_hook_ids(struct daemon *d)
+{
+	char *end;
+
+	d->hook_uid = (uid_t)-1;
+	d->hook_gid = (gid_t)-1;
+	if (d->cfg.hook_user[0]) {
+		struct passwd *pw = getpwnam(d->cfg.hook_user);
+		unsigned long n = strtoul(d->cfg.hook_user, &end, 10);
+
+		if (pw)
+			d->hook_uid = pw->pw_uid;
+		else if (!*end)
+			d->hook_uid = (uid_t)n;
+		else {
+			tw_err("%s: [openvpn] hook_user '%s': no such user", d->cfg_path,
+			       d->cfg.hook_user);
+			return -ENOENT;
+		}
+	}
+	if (d->cfg.hook_group[0]) {
+		struct group *gr = getgrnam(d->cfg.hook_group);
+		unsigned long n = strtoul(d->cfg.hook_group, &end, 10);
+
+		if (gr)
+			d->hook_gid = gr->gr_gid;
+		else if (!*end)
+			d->hook_gid = (gid_t)n;
+		else {
+			tw_err("%s: [openvpn] hook_group '%s': no such group", d->cfg_path,
+			       d->cfg.hook_group);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: tunwardend [-c CONFIG] [--check-config]\n");
@@ -1277,6 +1327,8 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 	tw_log_init("tunwardend", d.cfg.log_level);
+	if (resolve_hook_ids(&d))
+		return EXIT_FAILURE;
 	for (int i = 0; i < MAX_CLIENTS_CONN; i++)
 		d.conns[i].fd = -1;
 	if (d.cfg.node_id[0])

@@ -45,6 +45,15 @@ rc=$?
 tw_check "connect on an unknown interface is refused" eval '[ $rc -eq 1 ]'
 tw_check "... naming the interface" grep -q "unknown interface 'nope0'" "$TW_DIR/h3.out"
 
+# Any local user can reach the socket; only root and the configured hook user may connect.
+env -i TUNWARDEN_SOCKET="$TUNWARDEN_SOCKET" script_type=client-connect dev=tun0 \
+	common_name=bob trusted_ip=198.18.0.50 trusted_port=5000 ifconfig_pool_remote_ip=10.8.0.50 \
+	ip netns exec "$TW_SRV_NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$TW_BIN/tunwarden-hook" "$TW_DIR/cc4.out" >"$TW_DIR/h4.out" 2>&1
+rc=$?
+tw_check "an unprivileged user's connect is refused" eval '[ $rc -eq 1 ]'
+tw_check "... as a permission matter" grep -q "permission denied" "$TW_DIR/h4.out"
+
 # Garbage on the control socket: an error line back, and the daemon keeps serving.
 reply=$(python3 - "$TUNWARDEN_SOCKET" <<'PY'
 import socket, sys

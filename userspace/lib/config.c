@@ -305,6 +305,8 @@ static const struct kdesc keys[] = {
 	KN(SEC_CONFIRMATION, "ban_duration", K_DURATION, ban_duration_s, 0, 365 * DAY),
 
 	KF(SEC_OPENVPN, "management", k_mgmt, true),
+	KS(SEC_OPENVPN, "hook_user", K_STR, hook_user),
+	KS(SEC_OPENVPN, "hook_group", K_STR, hook_group),
 
 	KF(SEC_METRICS, "listen", k_metrics, false),
 };

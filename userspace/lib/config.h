@@ -100,6 +100,10 @@ struct tw_config {
 	/* [openvpn] */
 	char ovpn_mgmt[TW_CFG_MAX_MGMT][TW_CFG_SUN_PATH_MAX];
 	uint32_t novpn_mgmt;
+	/* who runs tunwarden-hook (OpenVPN's `user`/`group`), besides root:
+	 * the only peers allowed the hook operations; names or numbers */
+	char hook_user[TW_CFG_NAME_MAX];
+	char hook_group[TW_CFG_NAME_MAX];
 
 	/* [metrics] */
 	bool metrics_enabled;
