@@ -93,4 +93,10 @@ tw_check "corrupt policy reported" tw_wait_for "grep -q 'policy $TW_DIR/policy.j
 tw_check "policy version unchanged" eval '[ "$(tw_cli --json policy | tw_jq "j[\"version\"]")" = "$ver" ]'
 tw_check "alice still reaches tcp/8080" tw_tcp_ok "$A" 8080
 
+# Taking the programs off: enforcement stops on that interface, nothing else changes.
+tw_check "tunwarden detach tun0" eval 'tw_cli detach tun0 >/dev/null'
+tw_check "without the programs alice reaches tcp/8081" tw_tcp_ok "$A" 8081
+tw_check "no tcx link or cls_bpf filter left on tun0" \
+	eval '! ip netns exec "$TW_SRV_NS" bpftool net show dev tun0 | grep -q tw_tun'
+
 tw_done
