@@ -23,4 +23,6 @@ if [ ! -x "$bin" ]; then
 	exit 1
 fi
 # bound the whole run even if the driver's own watchdog were defeated
-exec timeout -k 5 150 "$bin" "$@"
+# inside run.sh's own bound (TW_E2E_TIMEOUT, longer in a VM), with room to clean up
+t=$((${TW_E2E_TIMEOUT:-155} - 5))
+exec timeout -k 5 "$t" "$bin" "$@"
