@@ -47,6 +47,12 @@ set +e
 		echo
 		echo "# the tun path again with a single flow: caches hot, per-packet work only"
 		"$bin" -X -f 1
+		echo
+		echo "# the controller: connect path with 100k clients loaded (decision, dataplane"
+		echo "# install, durable journal record), then the journal's append rate"
+		"$O/bench/connect_bench"
+		echo
+		"$O/bench/journal_bench"
 	fi
 	echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$out"
