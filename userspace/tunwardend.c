@@ -767,10 +767,43 @@ static json_t *op_log(struct daemon *d, json_t *req)
 	return json_pack("{s:b,s:o}", "ok", 1, "records", arr);
 }
 
+/* ban / unban of a real source address or prefix: the uplink map only */
+static json_t *op_addr_ban(struct daemon *d, json_t *req, const char *op, const char *addr)
+{
+	json_int_t dur = json_integer_value(json_object_get(req, "duration"));
+	struct tw_addr a;
+	uint8_t plen;
+	int err;
+
+	if (tw_prefix_parse(addr, &a, &plen))
+		return tw_ctl_error("%s: '%s' is not an address or prefix (host bits must be zero)",
+				    op, addr);
+	if (!strcmp(op, "ban")) {
+		uint64_t secs = dur > 0 ? (uint64_t)dur : d->cfg.ban_duration_s;
+
+		err = tw_dp_ban_add(d->dp, &a, plen, secs * 1000000000ull);
+		if (err)
+			return tw_ctl_error("ban %s: %s", addr, tw_dp_errstr(d->dp));
+		tw_info("source %s banned for %llu s by the operator", addr,
+			(unsigned long long)secs);
+		return json_pack("{s:b,s:I}", "ok", 1, "until", (json_int_t)(time(NULL) + secs));
+	}
+	err = tw_dp_ban_remove(d->dp, &a, plen);
+	if (err)
+		return tw_ctl_error("unban %s: %s", addr,
+				    err == -ENOENT ? "not banned" : strerror(-err));
+	tw_info("source %s unbanned by the operator", addr);
+	return json_pack("{s:b,s:b}", "ok", 1, "removed", 1);
+}
+
 static json_t *op_state_change(struct daemon *d, json_t *req, const char *op)
 {
 	const char *cn = json_string_value(json_object_get(req, "cn"));
+	const char *addr = json_string_value(json_object_get(req, "addr"));
 	struct tw_session *s = cn ? tw_sessions_find(d->ss, cn) : NULL;
+
+	if (addr && (!strcmp(op, "ban") || !strcmp(op, "unban")))
+		return op_addr_ban(d, req, op, addr);
 
 	if (!strcmp(op, "unban")) {
 		struct attempt *a = cn ? attempt_get(d, cn, false) : NULL;

@@ -54,6 +54,16 @@ rc=$?
 tw_check "an unprivileged user's connect is refused" eval '[ $rc -eq 1 ]'
 tw_check "... as a permission matter" grep -q "permission denied" "$TW_DIR/h4.out"
 
+# Operator bans of a real source address go to the uplink map.
+tw_check "tunwarden ban ADDR --for 1h" eval 'tw_cli ban 203.0.113.7 --for 1h >/dev/null'
+tw_check "the address is in the uplink ban map" \
+	eval "bpftool map dump pinned '$TW_D_PINROOT/tw1_bans' | grep -q '\"prefixlen\": 64'"
+tw_check "a prefix with host bits is refused, naming it" \
+	eval 'tw_cli ban 203.0.113.7/24 2>&1 | grep -q "203.0.113.7/24"'
+tw_check "tunwarden unban ADDR" eval 'tw_cli unban 203.0.113.7 >/dev/null'
+tw_check "the ban map is empty again" \
+	eval "! bpftool map dump pinned '$TW_D_PINROOT/tw1_bans' | grep -q prefixlen"
+
 # Garbage on the control socket: an error line back, and the daemon keeps serving.
 reply=$(python3 - "$TUNWARDEN_SOCKET" <<'PY'
 import socket, sys
