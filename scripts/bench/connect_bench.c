@@ -174,17 +174,8 @@ int main(int argc, char **argv)
 out:
 	if (jr)
 		tw_journal_close(jr);
-	if (path[0]) {
-		char p2[600];
-
-		unlink(path);
-		snprintf(p2, sizeof(p2), "%s-wal", path);
-		unlink(p2);
-		snprintf(p2, sizeof(p2), "%s-shm", path);
-		unlink(p2);
-		snprintf(p2, sizeof(p2), "%s-reserve", path);
-		unlink(p2);
-	}
+	if (path[0])
+		tw_journal_remove(path);
 	tw_dp_close(dp);
 	tw_policy_free(pol);
 	free(buf);

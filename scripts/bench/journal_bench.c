@@ -58,7 +58,7 @@ static void interim(struct tw_record *r, unsigned int i)
 static double run(const char *dir, const char *name, unsigned int n, uint32_t batch, bool durable)
 {
 	struct tw_journal_opts o = { .node_id = "bench", .batch_max = batch };
-	char path[512], p2[600];
+	char path[512];
 	struct tw_journal *j;
 	struct tw_record r;
 	double t0, t;
@@ -87,13 +87,7 @@ static double run(const char *dir, const char *name, unsigned int n, uint32_t ba
 		err = -EIO;
 	}
 	tw_journal_close(j);
-	unlink(path);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-reserve", path);
-	unlink(p2);
+	tw_journal_remove(path);
 	if (err)
 		return -1;
 	printf("%-8s %-44s %7u records in %7.3f s = %10.0f records/s\n", name,

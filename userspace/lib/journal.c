@@ -27,6 +27,7 @@
  * process may be assigned again: nothing outside ever saw it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -985,6 +986,17 @@ err_free:
 	free(j);
 	errno = -err;
 	return NULL;
+}
+
+void tw_journal_remove(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-reserve" };
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		unlink(p);
+	}
 }
 
 int tw_journal_close(struct tw_journal *j)

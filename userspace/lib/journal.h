@@ -54,6 +54,8 @@ struct tw_journal_opts {
 struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opts *opts);
 /* Flush what is queued, then close. Returns the flush's error (queued records lost). */
 int tw_journal_close(struct tw_journal *j);
+/* Delete a closed journal's files: the database, its WAL, shm and reserve. */
+void tw_journal_remove(const char *path);
 
 /*
  * Append @rec: node, log_id and seq are filled in (also in @rec), and
