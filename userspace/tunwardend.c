@@ -786,7 +786,8 @@ static json_t *op_addr_ban(struct daemon *d, json_t *req, const char *op, const 
 			return tw_ctl_error("ban %s: %s", addr, tw_dp_errstr(d->dp));
 		tw_info("source %s banned for %llu s by the operator", addr,
 			(unsigned long long)secs);
-		return json_pack("{s:b,s:I}", "ok", 1, "until", (json_int_t)time(NULL) + (json_int_t)secs);
+		return json_pack("{s:b,s:I}", "ok", 1, "until",
+				 (json_int_t)time(NULL) + (json_int_t)secs);
 	}
 	err = tw_dp_ban_remove(d->dp, &a, plen);
 	if (err)
