@@ -528,9 +528,12 @@ out:
 
 /* ------------------------------------------------------------ tun path */
 
-enum { CFG_NONE, CFG_TW, CFG_NFT_CT, CFG_NFT, CFG__MAX };
+/* CFG_EMPTY: an empty program on the same tcx hook. It is what the hook
+ * alone costs, the floor for any tc design, measured in the same rounds. */
+enum { CFG_NONE, CFG_EMPTY, CFG_TW, CFG_NFT_CT, CFG_NFT, CFG__MAX };
 static const char *const cfg_name[CFG__MAX] = {
 	[CFG_NONE] = "no filter",
+	[CFG_EMPTY] = "empty tc program (tcx)",
 	[CFG_TW] = "tunwarden (tcx)",
 	[CFG_NFT_CT] = "nftables + conntrack",
 	[CFG_NFT] = "nftables, no conntrack",
@@ -540,13 +543,15 @@ struct tunns {
 	char ns[48];
 	int fd;
 	int sink_map, sink_prog, sink_link;
+	int empty_prog, empty_link; /* CFG_EMPTY only */
 };
 
 static struct tunns tns[CFG__MAX];
 static uint8_t flows[NFLOWS][128];
 static int flow_len[NFLOWS];
 
-#define TCX_EGRESS 47 /* BPF_TCX_EGRESS: not in Debian 12's uapi headers */
+#define TCX_INGRESS 46 /* BPF_TCX_INGRESS: not in Debian 12's uapi headers */
+#define TCX_EGRESS  47 /* BPF_TCX_EGRESS */
 
 /*
  * A namespace with the tun device and a packet sink: packets to
@@ -561,6 +566,7 @@ static int tun_ns_setup(struct tunns *t, const char *name)
 
 	snprintf(t->ns, sizeof(t->ns), "%s%s", pfx, name);
 	t->fd = t->sink_map = t->sink_prog = t->sink_link = -1;
+	t->empty_prog = t->empty_link = -1;
 	err = e2e_ns_create(t->ns)					 ?:
 		      e2e_ns_enter(t->ns)				 ?:
 		      e2e_sysctl("net.ipv4.ip_forward", "1")		 ?:
@@ -796,7 +802,7 @@ static double median(double *v, int n)
 
 static int bench_tun(void)
 {
-	static const char *const ns_suffix[CFG__MAX] = { "none", "tw", "nftct", "nft" };
+	static const char *const ns_suffix[CFG__MAX] = { "none", "empty", "tw", "nftct", "nft" };
 	double pps[CFG__MAX][MAX_ROUNDS], wps[CFG__MAX][MAX_ROUNDS], med[CFG__MAX];
 	struct tw_dp_opts o = { .pin_root = "", .l3_off = 0 };
 	char nftpath[128];
@@ -826,6 +832,18 @@ static int bench_tun(void)
 		err = tw_dp_attach(dp, e2e_ifindex(tns[CFG_TW].ns, "bt0"), TW_ATTACH_AUTO, NULL);
 	if (err) {
 		fprintf(stderr, "twbench: tunwarden setup: %s\n", tw_dp_errstr(dp));
+		goto out_ns;
+	}
+	/* the hook alone: an empty program where tunwarden's tw_tun_in sits */
+	e2e_ns_enter(tns[CFG_EMPTY].ns);
+	tns[CFG_EMPTY].empty_prog = e2e_empty_prog();
+	if (tns[CFG_EMPTY].empty_prog >= 0)
+		tns[CFG_EMPTY].empty_link =
+			bpf_link_create(tns[CFG_EMPTY].empty_prog,
+					e2e_ifindex(tns[CFG_EMPTY].ns, "bt0"), TCX_INGRESS, NULL);
+	if (tns[CFG_EMPTY].empty_link < 0) {
+		err = -errno;
+		fprintf(stderr, "twbench: empty program on bt0 (tcx): %s\n", strerror(errno));
 		goto out_ns;
 	}
 	e2e_ns_enter(NULL);
@@ -885,6 +903,9 @@ static int bench_tun(void)
 	}
 	printf("\n  tunwarden / no filter      %.3f   (target >= 0.97: %s)\n",
 	       med[CFG_TW] / med[CFG_NONE], med[CFG_TW] / med[CFG_NONE] >= 0.97 ? "ok" : "MISSED");
+	printf("  empty tc program / no filter %.3f (the tcx hook alone: the ceiling for any tc "
+	       "program)\n  tunwarden / empty tc program %.3f\n",
+	       med[CFG_EMPTY] / med[CFG_NONE], med[CFG_TW] / med[CFG_EMPTY]);
 	if (ncfg > CFG_NFT_CT) {
 		printf("  tunwarden / nft+conntrack  %.3f   (target >= 1.4: %s)\n",
 		       med[CFG_TW] / med[CFG_NFT_CT],
@@ -892,8 +913,9 @@ static int bench_tun(void)
 		printf("  tunwarden / nft stateless  %.3f   (no conntrack: cannot admit replies only "
 		       "for opened flows)\n",
 		       med[CFG_TW] / med[CFG_NFT]);
-		printf("  per-packet cost over no filter (ns): tunwarden %.0f, nft+ct %.0f, nft %.0f\n",
-		       1e9 / med[CFG_TW] - 1e9 / med[CFG_NONE],
+		printf("  per-packet cost over no filter (ns): empty tc program %.0f, tunwarden %.0f, "
+		       "nft+ct %.0f, nft %.0f\n",
+		       1e9 / med[CFG_EMPTY] - 1e9 / med[CFG_NONE], 1e9 / med[CFG_TW] - 1e9 / med[CFG_NONE],
 		       1e9 / med[CFG_NFT_CT] - 1e9 / med[CFG_NONE],
 		       1e9 / med[CFG_NFT] - 1e9 / med[CFG_NONE]);
 	}
@@ -912,6 +934,10 @@ out:
 			close(tns[c].sink_prog);
 		if (tns[c].sink_map >= 0)
 			close(tns[c].sink_map);
+		if (tns[c].empty_link >= 0)
+			close(tns[c].empty_link);
+		if (tns[c].empty_prog >= 0)
+			close(tns[c].empty_prog);
 	}
 	e2e_cleanup();
 	return err;

@@ -280,11 +280,16 @@ tw_cleanup() {
 
 # --- waiting -------------------------------------------------------------------------------------
 
+# TW_E2E_SLACK (integer, default 1) stretches every wait bound below: the VM suites set 8, since
+# a guest under TCG runs 5-7x slower than the host. The bounds are what a real CPU needs; a slow
+# machine only waits longer for the same outcome, and no check is made weaker in any other way.
+TW_E2E_SLACK=${TW_E2E_SLACK:-1}
+
 # tw_wait_for CMD TIMEOUT: poll the shell command CMD (evaluated) every 0.1 s until it succeeds
-# or TIMEOUT seconds (integer) have passed. Returns 1 on timeout.
+# or TIMEOUT x TW_E2E_SLACK seconds (integer) have passed. Returns 1 on timeout.
 tw_wait_for() {
 	local cmd=$1 timeout=${2:-10} i
-	for ((i = 0; i < timeout * 10; i++)); do
+	for ((i = 0; i < timeout * TW_E2E_SLACK * 10; i++)); do
 		eval "$cmd" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done

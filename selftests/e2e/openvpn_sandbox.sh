@@ -13,7 +13,10 @@ tw_need_cmd openvpn python3
 [ -x "$TW_BIN/tunwardend" ] || tw_skip_all "build the daemon first (make)"
 tw_on_cleanup tw_daemon_cleanup
 
-TW_CONFIRM_TIMEOUT=15s TW_BAN_N=2
+# The confirmation deadline (which the hook also hands OpenVPN as session-timeout) must outlast
+# the checks made before `confirm`; on a slow machine (TW_E2E_SLACK) it grows with them.
+CONFIRM_S=$((TW_E2E_SLACK > 2 ? 15 * TW_E2E_SLACK / 2 : 15))
+TW_CONFIRM_TIMEOUT=${CONFIRM_S}s TW_BAN_N=2
 tw_topo_create 2
 tw_daemon_setup
 tw_pki erin frank
@@ -26,7 +29,7 @@ E=$(tw_client_ns 1)
 
 tw_check "erin is sandboxed" eval '[ "$(tw_client_field erin state)" = sandbox ]'
 tw_check "erin's hook wrote session-timeout for OpenVPN" \
-	tw_wait_for "grep -q 'erin/.*Timers:.*session-timeout 15' '$TW_SRV_LOG'" 5
+	tw_wait_for "grep -q 'erin/.*Timers:.*session-timeout $CONFIRM_S' '$TW_SRV_LOG'" 5
 tw_udp_send "$E" "$TW_SVC_ADDR" 5353 3 100
 tw_check "sandboxed erin reaches the sandbox allowlist (udp/5353)" \
 	tw_wait_for "grep -q '^3 ' '$TW_DIR/sink5353'" 3

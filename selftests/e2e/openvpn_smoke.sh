@@ -129,7 +129,7 @@ sb=$SANDBOXED
 if tw_wait_for "[ -s '$TW_DIR/hook/client-disconnect.$sb' ]" $((SANDBOX_TIMEOUT + 8)); then
 	got=$(env_of client-disconnect "$sb" time_duration)
 	tw_expect "$sb: hook's session-timeout $SANDBOX_TIMEOUT ended the session after ${got}s" \
-		"time_duration='$got'" in_range "$got" $SANDBOX_TIMEOUT $((SANDBOX_TIMEOUT + ${TW_E2E_SLACK:-2}))
+		"time_duration='$got'" in_range "$got" $SANDBOX_TIMEOUT $((SANDBOX_TIMEOUT + 2 * TW_E2E_SLACK))
 else
 	tw_fail "$sb: hook's session-timeout ended the session" "no client-disconnect"
 fi
