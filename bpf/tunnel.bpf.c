@@ -4,8 +4,8 @@
  * strongSwan): tw_tun_in runs on TC ingress (packets from clients),
  * tw_tun_out on TC egress (packets to clients).
  *
- * fast path, every packet: parse -> the connection in tw1_flows (one hash
- *   lookup, both directions) -> the client's slot still the same session and
+ * fast path, every packet: parse -> the connection in tw1_flows4 / tw1_flows
+ *   (one hash lookup, both directions) -> the client's slot still the same session and
  *   not banned -> tenant re-check only if a client address was installed
  *   since -> count -> pass
  * slow path, a connection's first packet: client lookup by tunnel address
@@ -100,31 +100,111 @@ static __always_inline void tw_client_key(struct tw_client_key *k, __u32 ifindex
 		__builtin_memcpy(k->addr, addr, 16);
 }
 
-/* One key for both directions of a connection, from what the packet carries. */
-static __always_inline void tw_flow_key(struct tw_flow_key *k, const struct tw_pkt *p,
-					__u32 ifindex, int dir, __u8 kind)
+/*
+ * A connection as both directions name it: the interface, the client's
+ * address and port, the remote address and port. IPv4 connections live in
+ * tw1_flows4 (20-byte key), IPv6 ones in tw1_flows (44 bytes): the map
+ * hashes and compares the whole key on every packet.
+ */
+struct tw_conn {
+	__u32 ifindex;
+	__u8 family;
+	__u8 proto;
+	__u8 kind; /* enum tw_flow_kind */
+	__u16 cport;
+	__u16 rport;
+	const __u8 *caddr; /* into struct tw_pkt: 4-byte aligned */
+	const __u8 *raddr;
+};
+
+/* Two call sites, one per map: the verifier inlines a lookup only where
+ * a call site always sees the same map. */
+static __always_inline struct tw_flow_val *tw_conn_get(const struct tw_conn *t)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	k->ifindex = ifindex;
-	k->family = p->family;
+	if (t->family == TW_FAM_V4) {
+		struct tw_flow4_key k = {
+			.ifindex = t->ifindex,
+			.cport = t->cport,
+			.rport = t->rport,
+			.proto = t->proto,
+			.kind = t->kind,
+		};
+
+		__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
+		__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+		return bpf_map_lookup_elem(&tw1_flows4, &k);
+	} else {
+		struct tw_flow_key k = {
+			.ifindex = t->ifindex,
+			.family = t->family,
+			.proto = t->proto,
+			.kind = t->kind,
+			.cport = t->cport,
+			.rport = t->rport,
+		};
+
+		__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
+		__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+		return bpf_map_lookup_elem(&tw1_flows, &k);
+	}
+}
+
+static __always_inline int tw_conn_put(const struct tw_conn *t, const struct tw_flow_val *v)
+{
+	if (t->family == TW_FAM_V4) {
+		struct tw_flow4_key k = {
+			.ifindex = t->ifindex,
+			.cport = t->cport,
+			.rport = t->rport,
+			.proto = t->proto,
+			.kind = t->kind,
+		};
+
+		__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
+		__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+		return bpf_map_update_elem(&tw1_flows4, &k, v, BPF_ANY);
+	} else {
+		struct tw_flow_key k = {
+			.ifindex = t->ifindex,
+			.family = t->family,
+			.proto = t->proto,
+			.kind = t->kind,
+			.cport = t->cport,
+			.rport = t->rport,
+		};
+
+		__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
+		__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+		return bpf_map_update_elem(&tw1_flows, &k, v, BPF_ANY);
+	}
+}
+
+/* The connection a packet belongs to, from what it carries. */
+static __always_inline void tw_conn_of(struct tw_conn *t, const struct tw_pkt *p, __u32 ifindex,
+				       int dir, __u8 kind)
+{
+	t->ifindex = ifindex;
+	t->family = p->family;
 	/* a later IPv6 fragment names the header after the fragment header,
 	 * which may be an extension header: the first fragment records that */
-	k->proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
-	k->kind = kind;
+	t->proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
+	t->kind = kind;
+	t->cport = 0;
+	t->rport = 0;
 	if (dir == TW_DIR_FROM_CLIENT) {
 		if (kind == TW_FLOW_CONN) {
-			k->cport = p->sport;
-			k->rport = p->dport;
+			t->cport = p->sport;
+			t->rport = p->dport;
 		}
-		__builtin_memcpy(k->caddr, p->saddr, 16);
-		__builtin_memcpy(k->raddr, p->daddr, 16);
+		t->caddr = p->saddr;
+		t->raddr = p->daddr;
 	} else {
 		if (kind == TW_FLOW_CONN) {
-			k->cport = p->dport;
-			k->rport = p->sport;
+			t->cport = p->dport;
+			t->rport = p->sport;
 		}
-		__builtin_memcpy(k->caddr, p->daddr, 16);
-		__builtin_memcpy(k->raddr, p->saddr, 16);
+		t->caddr = p->daddr;
+		t->raddr = p->saddr;
 	}
 }
 
@@ -145,10 +225,10 @@ static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8
 		.addr_gen = c->addr_gen,
 		.opened = (__u8)c->dir,
 	};
-	struct tw_flow_key k;
+	struct tw_conn t;
 
-	tw_flow_key(&k, &c->p, ifindex, c->dir, kind);
-	if (bpf_map_update_elem(&tw1_flows, &k, &v, BPF_ANY) == 0 && kind == TW_FLOW_CONN)
+	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
+	if (tw_conn_put(&t, &v) == 0 && kind == TW_FLOW_CONN)
 		tw_gcount(TW_G_FLOW_NEW, 0, 1);
 }
 
@@ -232,28 +312,28 @@ static __always_inline int tw_tenant_check(const struct tw_ctx *c)
 static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifindex)
 {
 	const struct tw_pkt *p = &c->p;
-	struct tw_flow_key k;
+	struct tw_conn t = {
+		.ifindex = ifindex,
+		.family = p->family,
+		.proto = p->in_proto,
+		.kind = TW_FLOW_CONN,
+	};
 	struct tw_flow_val *v;
 
 	if (!p->related)
 		return false;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.ifindex = ifindex;
-	k.family = p->family;
-	k.proto = p->in_proto;
-	k.kind = TW_FLOW_CONN;
 	if (c->dir == TW_DIR_TO_CLIENT) {
-		k.cport = p->in_sport;
-		k.rport = p->in_dport;
-		__builtin_memcpy(k.caddr, p->in_saddr, 16);
-		__builtin_memcpy(k.raddr, p->in_daddr, 16);
+		t.cport = p->in_sport;
+		t.rport = p->in_dport;
+		t.caddr = p->in_saddr;
+		t.raddr = p->in_daddr;
 	} else {
-		k.cport = p->in_dport;
-		k.rport = p->in_sport;
-		__builtin_memcpy(k.caddr, p->in_daddr, 16);
-		__builtin_memcpy(k.raddr, p->in_saddr, 16);
+		t.cport = p->in_dport;
+		t.rport = p->in_sport;
+		t.caddr = p->in_daddr;
+		t.raddr = p->in_saddr;
 	}
-	v = bpf_map_lookup_elem(&tw1_flows, &k);
+	v = tw_conn_get(&t);
 	return v && v->slot == c->slot && v->gen == c->cl->gen &&
 	       bpf_ktime_get_coarse_ns() - v->last_seen_ns <= tw_flow_timeout_ns;
 }
@@ -266,12 +346,12 @@ static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifinde
  */
 static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
-	struct tw_flow_key k;
 	struct tw_flow_val *v;
+	struct tw_conn t;
 	__u64 now, gen;
 
-	tw_flow_key(&k, &c->p, ifindex, c->dir, kind);
-	v = bpf_map_lookup_elem(&tw1_flows, &k);
+	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
+	v = tw_conn_get(&t);
 	if (!v)
 		return 1;
 	now = bpf_ktime_get_coarse_ns();

@@ -76,6 +76,14 @@ struct {
 } tw1_flows SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TW_MAX_FLOWS);
+	__type(key, struct tw_flow4_key);
+	__type(value, struct tw_flow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tw1_flows4 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);

@@ -173,7 +173,8 @@ struct tw_acl_val {
 _Static_assert(sizeof(struct tw_acl_val) == 4 + 6 * TW_ACL_RULES_PER_PREFIX, "tw_acl_val size");
 
 /*
- * tw1_flows: LRU_HASH of admitted connections, one entry per connection for
+ * tw1_flows: LRU_HASH of admitted IPv6 connections (IPv4: tw1_flows4, below),
+ * one entry per connection for
  * both directions, keyed by what a packet carries: the interface, the
  * client's address and port, the remote address and port. A packet of an
  * admitted connection, either way, costs this one hash lookup: the value
@@ -201,6 +202,25 @@ struct tw_flow_key {
 	__u8 raddr[16]; /* the remote address */
 };
 _Static_assert(sizeof(struct tw_flow_key) == 44, "tw_flow_key size");
+
+/*
+ * tw1_flows4: the same for IPv4 connections, with a 20-byte key. The map
+ * hashes the whole key on every lookup, and an IPv4 connection has no use
+ * for 24 of the 44 bytes: the short key halves the hashing and the key
+ * compare on the fast path. tw1_flows holds the IPv6 connections. Same
+ * value, same rules.
+ */
+struct tw_flow4_key {
+	__u32 ifindex;
+	__u32 caddr; /* the client's tunnel address, network order */
+	__u32 raddr; /* the remote address */
+	__u16 cport; /* network order */
+	__u16 rport;
+	__u8 proto;
+	__u8 kind; /* enum tw_flow_kind */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct tw_flow4_key) == 20, "tw_flow4_key size");
 
 struct tw_flow_val {
 	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */

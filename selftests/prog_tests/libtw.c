@@ -391,15 +391,22 @@ static int run_in(struct tw_dp *dp, const char *src, const char *dst, uint16_t d
 	return (int)o.retval;
 }
 
+/* Connections in both maps (IPv4 and IPv6). */
 static int count_flows(struct tw_dp *dp)
 {
-	struct tw_flow_key k, *prev = NULL, next;
+	static const enum tw_map_id maps[] = { TW_MAP_FLOWS4, TW_MAP_FLOWS };
+	struct tw_flow_key k, next; /* the larger key: room for either */
 	int n = 0;
 
-	while (bpf_map_get_next_key(tw_dp_map_fd(dp, TW_MAP_FLOWS), prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		n++;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		bool first = true;
+
+		while (bpf_map_get_next_key(tw_dp_map_fd(dp, maps[i]), first ? NULL : &k, &next) ==
+		       0) {
+			k = next;
+			first = false;
+			n++;
+		}
 	}
 	return n;
 }

@@ -128,6 +128,7 @@ static const char *const map_names[TW_MAP__MAX] = {
 	[TW_MAP_CLIENTS] = "tw1_clients", [TW_MAP_SLOTS] = "tw1_slots",
 	[TW_MAP_CCNT] = "tw1_ccnt",	  [TW_MAP_GCNT] = "tw1_gcnt",
 	[TW_MAP_ACL] = "tw1_acl",	  [TW_MAP_FLOWS] = "tw1_flows",
+	[TW_MAP_FLOWS4] = "tw1_flows4",
 	[TW_MAP_BANS] = "tw1_bans",	  [TW_MAP_VPORTS] = "tw1_vports",
 	[TW_MAP_UCFG] = "tw1_ucfg",	  [TW_MAP_HSRATE] = "tw1_hsrate",
 	[TW_MAP_UCNT] = "tw1_ucnt",	  [TW_MAP_CTL] = "tw1_ctl",
@@ -158,8 +159,10 @@ static int open_tunnel(struct tw_dp *dp, const struct tw_dp_opts *o)
 		bpf_map__set_max_entries(dp->tun->maps.tw1_slots, o->max_clients);
 		bpf_map__set_max_entries(dp->tun->maps.tw1_ccnt, o->max_clients);
 	}
-	if (o->max_flows)
+	if (o->max_flows) {
 		bpf_map__set_max_entries(dp->tun->maps.tw1_flows, o->max_flows);
+		bpf_map__set_max_entries(dp->tun->maps.tw1_flows4, o->max_flows);
+	}
 
 	err = tw_tunnel__load(dp->tun);
 	if (err)
@@ -1021,35 +1024,60 @@ static int flow_still_allowed(struct tw_dp *dp, const struct tw_flow_key *k,
 	return 0;
 }
 
-int tw_dp_flows_revalidate(struct tw_dp *dp)
+/* An IPv4 connection's key in the layout the IPv6 map and the checks use. */
+static void flow4_widen(struct tw_flow_key *k, const struct tw_flow4_key *k4)
 {
-	int fd = dp->map_fd[TW_MAP_FLOWS], n = 0, err = 0;
-	struct tw_flow_key k, next, *prev = NULL, *dead = NULL;
-	size_t ndead = 0, cap = 0;
+	memset(k, 0, sizeof(*k));
+	k->ifindex = k4->ifindex;
+	k->family = TW_FAM_V4;
+	k->proto = k4->proto;
+	k->kind = k4->kind;
+	k->cport = k4->cport;
+	k->rport = k4->rport;
+	memcpy(k->caddr, &k4->caddr, 4);
+	memcpy(k->raddr, &k4->raddr, 4);
+}
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+/* One connection map: collect the dead keys first (deleting while walking
+ * would restart the walk), then delete them. Returns how many went. */
+static int flows_revalidate_map(struct tw_dp *dp, int fd, size_t key_size, bool v4)
+{
+	union {
+		struct tw_flow_key k6;
+		struct tw_flow4_key k4;
+	} k, next;
+	unsigned char *dead = NULL;
+	size_t ndead = 0, cap = 0;
+	bool first = true;
+	int n = 0, err = 0;
+
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+		struct tw_flow_key wide;
 		struct tw_flow_val v;
 		struct tw_slot sl;
 		bool drop;
 
 		k = next;
-		prev = &k;
+		first = false;
 		if (bpf_map_lookup_elem(fd, &k, &v))
 			continue; /* evicted meanwhile */
 		if (v.slot >= dp->max_clients ||
 		    bpf_map_lookup_elem(dp->map_fd[TW_MAP_SLOTS], &v.slot, &sl))
 			continue;
+		if (v4)
+			flow4_widen(&wide, &k.k4);
+		else
+			wide = k.k6;
 		/* connections of ended sessions are dead weight: the datapath
 		 * already ignores them (generation), the LRU would age them out */
 		drop = sl.gen != v.gen || sl.state == TW_STATE_FREE;
-		if (!drop && k.kind == TW_FLOW_CONN)
-			drop = flow_still_allowed(dp, &k, &v, &sl) == 0;
+		if (!drop && wide.kind == TW_FLOW_CONN)
+			drop = flow_still_allowed(dp, &wide, &v, &sl) == 0;
 		if (!drop)
 			continue;
-		/* deleting while walking would restart the walk: collect */
 		if (ndead == cap) {
 			size_t ncap = cap ? 2 * cap : 256;
-			struct tw_flow_key *nd = realloc(dead, ncap * sizeof(*nd));
+			unsigned char *nd = realloc(dead, ncap * key_size);
 
 			if (!nd) {
 				err = -ENOMEM;
@@ -1058,13 +1086,25 @@ int tw_dp_flows_revalidate(struct tw_dp *dp)
 			dead = nd;
 			cap = ncap;
 		}
-		dead[ndead++] = k;
+		memcpy(dead + ndead++ * key_size, &k, key_size);
 	}
 	for (size_t i = 0; i < ndead; i++)
-		if (bpf_map_delete_elem(fd, &dead[i]) == 0)
+		if (bpf_map_delete_elem(fd, dead + i * key_size) == 0)
 			n++;
 	free(dead);
-	return err ? dp_err(dp, err, "revalidate connections: %s", strerror(-err)) : n;
+	return err ? err : n;
+}
+
+int tw_dp_flows_revalidate(struct tw_dp *dp)
+{
+	int n4, n6;
+
+	n4 = flows_revalidate_map(dp, dp->map_fd[TW_MAP_FLOWS4], sizeof(struct tw_flow4_key), true);
+	n6 = flows_revalidate_map(dp, dp->map_fd[TW_MAP_FLOWS], sizeof(struct tw_flow_key), false);
+	if (n4 < 0 || n6 < 0)
+		return dp_err(dp, n4 < 0 ? n4 : n6, "revalidate connections: %s",
+			      strerror(n4 < 0 ? -n4 : -n6));
+	return n4 + n6;
 }
 
 /* -------------------------------------------------------------- counters */

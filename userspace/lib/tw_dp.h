@@ -117,7 +117,8 @@ int tw_dp_profile_clear(struct tw_dp *dp, uint32_t profile);
  * After allowlists changed: end the admitted connections whose opening
  * packet the current allowlists (of profiles this dp installed) would no
  * longer admit, and those of ended sessions. Returns how many, or -errno.
- * One walk over tw1_flows: a policy reload, not a per-packet matter.
+ * One walk over tw1_flows4 and tw1_flows: a policy reload, not a per-packet
+ * matter.
  */
 int tw_dp_flows_revalidate(struct tw_dp *dp);
 
@@ -142,7 +143,8 @@ enum tw_map_id {
 	TW_MAP_CCNT,
 	TW_MAP_GCNT,
 	TW_MAP_ACL,
-	TW_MAP_FLOWS,
+	TW_MAP_FLOWS, /* IPv6 connections (struct tw_flow_key) */
+	TW_MAP_FLOWS4, /* IPv4 connections (struct tw_flow4_key) */
 	TW_MAP_BANS,
 	TW_MAP_VPORTS,
 	TW_MAP_UCFG,
