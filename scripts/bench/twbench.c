@@ -326,8 +326,7 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 	ops[3].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), NULL, 0);
 	ops[4].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), NULL, 0);
 	fk4.kind = TW_FLOW_FRAG; /* a different key from the lookup's, so that one stays a miss */
-	ops[5].fd =
-		raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), &fv, sizeof(fv));
+	ops[5].fd = raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), &fv, sizeof(fv));
 	ops[6].fd = inner >= 0 ? raw_op(1, inner, &ak, sizeof(ak), NULL, 0) : -EINVAL;
 
 	printf("\nbuilding blocks (PROG_TEST_RUN of one helper call on the loaded maps, ns over "
@@ -528,8 +527,7 @@ static int bench_test_run(void)
 	printf("\nBPF_PROG_TEST_RUN, repeat=%d, %d reps (ns per packet; over empty: per rep, "
 	       "median and best rep)\n",
 	       cfg.repeat, cfg.reps);
-	printf("  %-28s %8s %12s %10s %8s\n", "path", "ns/pkt", "over empty", "best rep",
-	       "target");
+	printf("  %-28s %8s %12s %10s %8s\n", "path", "ns/pkt", "over empty", "best rep", "target");
 	printf("  %-28s %8llu %12s\n", "empty tc program", (unsigned long long)med[0], "-");
 	for (i = 0; i < 5; i++)
 		printf("  %-28s %8llu %12lld %10lld %8s\n", cases[i].name,
@@ -857,9 +855,9 @@ static int bench_tun(void)
 	e2e_ns_enter(tns[CFG_EMPTY].ns);
 	tns[CFG_EMPTY].empty_prog = e2e_empty_prog();
 	if (tns[CFG_EMPTY].empty_prog >= 0)
-		tns[CFG_EMPTY].empty_link =
-			bpf_link_create(tns[CFG_EMPTY].empty_prog,
-					e2e_ifindex(tns[CFG_EMPTY].ns, "bt0"), TCX_INGRESS, NULL);
+		tns[CFG_EMPTY].empty_link = bpf_link_create(tns[CFG_EMPTY].empty_prog,
+							    e2e_ifindex(tns[CFG_EMPTY].ns, "bt0"),
+							    TCX_INGRESS, NULL);
 	if (tns[CFG_EMPTY].empty_link < 0) {
 		err = -errno;
 		fprintf(stderr, "twbench: empty program on bt0 (tcx): %s\n", strerror(errno));
@@ -934,7 +932,8 @@ static int bench_tun(void)
 		       med[CFG_TW] / med[CFG_NFT]);
 		printf("  per-packet cost over no filter (ns): empty tc program %.0f, tunwarden %.0f, "
 		       "nft+ct %.0f, nft %.0f\n",
-		       1e9 / med[CFG_EMPTY] - 1e9 / med[CFG_NONE], 1e9 / med[CFG_TW] - 1e9 / med[CFG_NONE],
+		       1e9 / med[CFG_EMPTY] - 1e9 / med[CFG_NONE],
+		       1e9 / med[CFG_TW] - 1e9 / med[CFG_NONE],
 		       1e9 / med[CFG_NFT_CT] - 1e9 / med[CFG_NONE],
 		       1e9 / med[CFG_NFT] - 1e9 / med[CFG_NONE]);
 	}

@@ -128,10 +128,10 @@ static const char *const map_names[TW_MAP__MAX] = {
 	[TW_MAP_CLIENTS] = "tw1_clients", [TW_MAP_SLOTS] = "tw1_slots",
 	[TW_MAP_CCNT] = "tw1_ccnt",	  [TW_MAP_GCNT] = "tw1_gcnt",
 	[TW_MAP_ACL] = "tw1_acl",	  [TW_MAP_FLOWS] = "tw1_flows",
-	[TW_MAP_FLOWS4] = "tw1_flows4",
-	[TW_MAP_BANS] = "tw1_bans",	  [TW_MAP_VPORTS] = "tw1_vports",
-	[TW_MAP_UCFG] = "tw1_ucfg",	  [TW_MAP_HSRATE] = "tw1_hsrate",
-	[TW_MAP_UCNT] = "tw1_ucnt",	  [TW_MAP_CTL] = "tw1_ctl",
+	[TW_MAP_FLOWS4] = "tw1_flows4",	  [TW_MAP_BANS] = "tw1_bans",
+	[TW_MAP_VPORTS] = "tw1_vports",	  [TW_MAP_UCFG] = "tw1_ucfg",
+	[TW_MAP_HSRATE] = "tw1_hsrate",	  [TW_MAP_UCNT] = "tw1_ucnt",
+	[TW_MAP_CTL] = "tw1_ctl",
 };
 
 static int open_tunnel(struct tw_dp *dp, const struct tw_dp_opts *o)
