@@ -149,34 +149,46 @@ static __always_inline struct tw_flow_val *tw_conn_get(const struct tw_conn *t)
 	}
 }
 
+/*
+ * Opening a connection, once per connection. One subprogram per map: when
+ * both updates were inlined, clang merged them into one call site fed with
+ * either map, and the verifier then falls back to the generic (indirect)
+ * update for both.
+ */
+static __noinline int tw_conn_put4(const struct tw_conn *t, const struct tw_flow_val *v)
+{
+	struct tw_flow4_key k = {
+		.ifindex = t->ifindex,
+		.cport = t->cport,
+		.rport = t->rport,
+		.proto = t->proto,
+		.kind = t->kind,
+	};
+
+	__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
+	__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+	return bpf_map_update_elem(&tw1_flows4, &k, v, BPF_ANY);
+}
+
+static __noinline int tw_conn_put6(const struct tw_conn *t, const struct tw_flow_val *v)
+{
+	struct tw_flow_key k = {
+		.ifindex = t->ifindex,
+		.family = t->family,
+		.proto = t->proto,
+		.kind = t->kind,
+		.cport = t->cport,
+		.rport = t->rport,
+	};
+
+	__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
+	__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+	return bpf_map_update_elem(&tw1_flows, &k, v, BPF_ANY);
+}
+
 static __always_inline int tw_conn_put(const struct tw_conn *t, const struct tw_flow_val *v)
 {
-	if (t->family == TW_FAM_V4) {
-		struct tw_flow4_key k = {
-			.ifindex = t->ifindex,
-			.cport = t->cport,
-			.rport = t->rport,
-			.proto = t->proto,
-			.kind = t->kind,
-		};
-
-		__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
-		__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
-		return bpf_map_update_elem(&tw1_flows4, &k, v, BPF_ANY);
-	} else {
-		struct tw_flow_key k = {
-			.ifindex = t->ifindex,
-			.family = t->family,
-			.proto = t->proto,
-			.kind = t->kind,
-			.cport = t->cport,
-			.rport = t->rport,
-		};
-
-		__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
-		__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
-		return bpf_map_update_elem(&tw1_flows, &k, v, BPF_ANY);
-	}
+	return t->family == TW_FAM_V4 ? tw_conn_put4(t, v) : tw_conn_put6(t, v);
 }
 
 /* The connection a packet belongs to, from what it carries. */
