@@ -26,7 +26,10 @@ A=$(tw_client_ns 1) B=$(tw_client_ns 2) C=$(tw_client_ns 3)
 a_ip=$(tw_tun_addr "$A") b_ip=$(tw_tun_addr "$B") c_ip=$(tw_tun_addr "$C")
 tw_diag "alice $a_ip, bob $b_ip, carol $c_ip"
 
-tw_check "alice reaches the service on tcp/8080" tw_tcp_ok "$A" 8080
+# The tunnel carries packets before the first assertion on what it carries (bounded).
+tw_wait_for "tw_nsexec '$A' ping -c1 -W1 '$TW_SVC_ADDR'" 10 || tw_diag "alice's tunnel: no ping reply in 10 s"
+tw_check "alice reaches the service on tcp/8080" tw_tcp_ok "$A" 8080 ||
+	tw_diag "$(tw_cli client alice 2>&1 | tr '\n' ' ')"
 tw_check "alice does not reach tcp/8081" eval '! tw_tcp_ok "$A" 8081'
 tw_check "alice pings the service" tw_nsexec "$A" ping -c1 -W2 "$TW_SVC_ADDR"
 tw_check "alice pings bob (same tenant)" tw_nsexec "$A" ping -c1 -W2 "$b_ip"
