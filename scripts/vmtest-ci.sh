@@ -6,8 +6,8 @@
 # SKIP with the reason and exits 0. Anything else that goes wrong (kernel download, a guest
 # that hangs or panics, a failing test) fails the step.
 #   VMTEST_JOBS     kernels booted at once (default 2: TCG keeps one host core busy per guest)
-#   VMTEST_TIMEOUT  per-kernel bound in seconds (default 3600; every scenario took 23 min (6.12)
-#                   and 37 min (6.1) here)
+#   VMTEST_TIMEOUT  per-kernel bound in seconds (default 3600; every scenario took 10 min (6.12)
+#                   and 13 min (6.1) on an idle machine, 23 and 37 min under load)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 O=${O:-build}
