@@ -34,9 +34,9 @@ finish() {
 	# sysrq o is an immediate poweroff; QEMU runs with -no-reboot, so if it fails the exit of
 	# PID 1 panics, panic=-1 reboots and QEMU exits anyway.
 	echo o >/proc/sysrq-trigger
-	# Wait for the poweroff, bounded by bash's own clock: a 6.1 guest was seen failing the exec
-	# of sleep once the poweroff had begun, and PID 1's early exit printed a panic after the
-	# result (harmless, but it reads like a failure).
+	# Wait for the poweroff, bounded by bash's own clock: in a 6.1 guest `sleep 10` once
+	# returned within 0.1 s of the sysrq (why is not known), and PID 1's early exit printed a
+	# panic after the result (harmless, but it reads like a failure).
 	local end=$((SECONDS + 10))
 	while [ $SECONDS -lt $end ]; do
 		sleep 1 2>/dev/null
