@@ -38,6 +38,13 @@
 const volatile __u32 tw_l3_off = 0; /* 0 on tun/wg, 14 on tap/veth and PROG_TEST_RUN */
 const volatile __u64 tw_flow_timeout_ns = 300ULL * 1000000000ULL;
 const volatile __u8 tw_pass_arp = 1; /* L2 offset only: ARP passes uncounted */
+/* Nanoseconds per jiffy (10^9 / CONFIG_HZ), set by libtw when it knows the
+ * kernel's HZ. The flow clock is then bpf_jiffies64() * tw_jiffy_ns: the
+ * verifier inlines bpf_jiffies64() to one load, where the coarse clock is a
+ * helper call reading the timekeeper under its seqcount (15 ns a packet on
+ * the machine benchmarked). 0: bpf_ktime_get_coarse_ns(). Both advance once
+ * a tick; only differences of one clock are ever compared. */
+const volatile __u64 tw_jiffy_ns = 0;
 
 /* Refresh a flow's timestamp at most this often: a write per packet would
  * bounce the cache line between CPUs on busy flows. */
@@ -48,6 +55,13 @@ const volatile __u8 tw_pass_arp = 1; /* L2 offset only: ARP passes uncounted */
 static __always_inline bool tw_flow_refresh_due(__u64 age)
 {
 	return age > TW_FLOW_REFRESH_NS || age > tw_flow_timeout_ns / 2;
+}
+
+static __always_inline __u64 tw_now(void)
+{
+	if (tw_jiffy_ns)
+		return bpf_jiffies64() * tw_jiffy_ns;
+	return bpf_ktime_get_coarse_ns();
 }
 
 struct tw_ctx {
@@ -231,7 +245,7 @@ static __always_inline __u64 tw_addr_gen(void)
 static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
 	struct tw_flow_val v = {
-		.last_seen_ns = bpf_ktime_get_coarse_ns(),
+		.last_seen_ns = tw_now(),
 		.slot = c->slot,
 		.gen = c->cl->gen,
 		.addr_gen = c->addr_gen,
@@ -347,7 +361,7 @@ static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifinde
 	}
 	v = tw_conn_get(&t);
 	return v && v->slot == c->slot && v->gen == c->cl->gen &&
-	       bpf_ktime_get_coarse_ns() - v->last_seen_ns <= tw_flow_timeout_ns;
+	       tw_now() - v->last_seen_ns <= tw_flow_timeout_ns;
 }
 
 /*
@@ -366,7 +380,7 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 	v = tw_conn_get(&t);
 	if (!v)
 		return 1;
-	now = bpf_ktime_get_coarse_ns();
+	now = tw_now();
 	if (now - v->last_seen_ns > tw_flow_timeout_ns)
 		return 1;
 	c->slot = v->slot;

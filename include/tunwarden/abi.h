@@ -223,7 +223,8 @@ struct tw_flow4_key {
 _Static_assert(sizeof(struct tw_flow4_key) == 20, "tw_flow4_key size");
 
 struct tw_flow_val {
-	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */
+	__u64 last_seen_ns; /* the flow clock: jiffies * ns per jiffy, or the
+				 * coarse clock when HZ is unknown (tw_jiffy_ns) */
 	__u32 slot;
 	__u32 gen; /* tw_slot.gen when admitted */
 	__u64 addr_gen; /* tw_ctl.addr_gen when the tenant check last ran */

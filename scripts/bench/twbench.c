@@ -248,7 +248,8 @@ static void raw_ldmap(struct rawprog *b, int reg, int fd)
 	b->in[b->n++] = RAW(0, 0, 0, 0, 0);
 }
 
-/* kind 0: ktime; 1: lookup(map, key); 2: update(map, key, val) */
+/* kind 0: the clock helper @map_fd names (a BPF_FUNC_*); 1: lookup(map, key);
+ * 2: update(map, key, val) */
 static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct rawprog b = { .n = 0 };
@@ -256,7 +257,7 @@ static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void
 	int fd;
 
 	if (kind == 0) {
-		b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
+		b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0, map_fd);
 	} else {
 		raw_stack(&b, koff, key, klen);
 		if (kind == 2)
@@ -278,7 +279,7 @@ static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void
 	return fd < 0 ? -errno : fd;
 }
 
-#define NBLOCKS 7
+#define NBLOCKS 9
 
 static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt, uint32_t client,
 			 uint32_t profile)
@@ -297,7 +298,9 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 		const char *name, *per_pkt;
 		int fd;
 	} ops[NBLOCKS] = {
-		{ "bpf_ktime_get_ns()", "0 (the coarse clock instead)", -1 },
+		{ "bpf_ktime_get_ns()", "0 (a coarser clock instead)", -1 },
+		{ "bpf_ktime_get_coarse_ns()", "TWCOARSE", -1 },
+		{ "bpf_jiffies64()", "TWJIFFIES", -1 },
 		{ "tw1_clients lookup, hit", "first packet of a connection", -1 },
 		{ "tw1_clients lookup, miss", "first packet (tenant check: peer)", -1 },
 		{ "tw1_flows4 lookup (20 B key)", "1 per IPv4 packet", -1 },
@@ -318,16 +321,18 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 	if (bpf_map_lookup_elem(tw_dp_map_fd(dp, TW_MAP_ACL), &profile, &inner_id) == 0)
 		inner = bpf_map_get_fd_by_id(inner_id);
 
-	ops[0].fd = raw_op(0, -1, NULL, 0, NULL, 0);
-	ops[1].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &ck, sizeof(ck), NULL, 0);
-	ops[2].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &miss, sizeof(miss), NULL, 0);
+	ops[0].fd = raw_op(0, BPF_FUNC_ktime_get_ns, NULL, 0, NULL, 0);
+	ops[1].fd = raw_op(0, BPF_FUNC_ktime_get_coarse_ns, NULL, 0, NULL, 0);
+	ops[2].fd = raw_op(0, BPF_FUNC_jiffies64, NULL, 0, NULL, 0);
+	ops[3].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &ck, sizeof(ck), NULL, 0);
+	ops[4].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_CLIENTS), &miss, sizeof(miss), NULL, 0);
 	/* lookups of keys that are not there: a hit costs the same hash and
 	 * one key compare more */
-	ops[3].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), NULL, 0);
-	ops[4].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), NULL, 0);
+	ops[5].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), NULL, 0);
+	ops[6].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), NULL, 0);
 	fk4.kind = TW_FLOW_FRAG; /* a different key from the lookup's, so that one stays a miss */
-	ops[5].fd = raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), &fv, sizeof(fv));
-	ops[6].fd = inner >= 0 ? raw_op(1, inner, &ak, sizeof(ak), NULL, 0) : -EINVAL;
+	ops[7].fd = raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), &fv, sizeof(fv));
+	ops[8].fd = inner >= 0 ? raw_op(1, inner, &ak, sizeof(ak), NULL, 0) : -EINVAL;
 
 	printf("\nbuilding blocks (PROG_TEST_RUN of one helper call on the loaded maps, ns over "
 	       "the empty program, median of %d)\n",

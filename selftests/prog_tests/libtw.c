@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <zlib.h>
 #include "test.h"
 #include "tw_dp.h"
 #include "packet.h"
@@ -453,6 +454,76 @@ out:
 	tw_dp_close(dp);
 }
 
+/* The kernel config lines the flow clock's HZ comes from. */
+static int hz_of(const char *text, bool gz)
+{
+	char path[] = "/tmp/tw-hz-XXXXXX";
+	int fd = mkstemp(path), hz;
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (gz) {
+		gzFile f = gzopen(path, "w");
+
+		if (!f) {
+			unlink(path);
+			return -EIO;
+		}
+		gzputs(f, text);
+		gzclose(f);
+	} else {
+		FILE *f = fopen(path, "w");
+
+		if (!f) {
+			unlink(path);
+			return -EIO;
+		}
+		fputs(text, f);
+		fclose(f);
+	}
+	hz = tw_config_hz(path);
+	unlink(path);
+	return hz;
+}
+
+static void subtest_config_hz(void)
+{
+	static const char head[] = "#\n# Automatically generated file; DO NOT EDIT.\n"
+				   "CONFIG_HZ_250=y\n# CONFIG_HZ_1000 is not set\n";
+	static const struct {
+		const char *line;
+		int want;
+	} cases[] = {
+		{ "CONFIG_HZ=250\n", 250 },
+		{ "CONFIG_HZ=1000\n", 1000 },
+		{ "CONFIG_HZ=100", 100 }, /* no newline at the end */
+		{ "CONFIG_HZ=300\n", 300 },
+		{ "CONFIG_HZ=\n", -EINVAL },
+		{ "CONFIG_HZ=25O\n", -EINVAL },
+		{ "CONFIG_HZ=7\n", -EINVAL },
+		{ "CONFIG_HZ=99999999999999999999\n", -EINVAL },
+		{ "CONFIG_HZ_PERIODIC=y\n", -ENOENT }, /* a longer name is not CONFIG_HZ */
+		{ "", -ENOENT },
+	};
+	char text[512];
+	int khz;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int want = cases[i].want;
+
+		snprintf(text, sizeof(text), "%s%s", head, cases[i].line);
+		ASSERT_EQ(hz_of(text, false), want, cases[i].line);
+		ASSERT_EQ(hz_of(text, true), want, "gzip");
+	}
+	ASSERT_EQ(tw_config_hz("/nonexistent/config"), -ENOENT, "missing file");
+	khz = tw_kernel_hz();
+	if (khz == -ENOENT)
+		test__diag("this kernel's config is not readable: flows use the coarse clock");
+	else
+		ASSERT_GT(khz, 0, "this kernel's CONFIG_HZ");
+}
+
 void test_libtw(void)
 {
 	if (!test__need_bpffs())
@@ -461,6 +532,8 @@ void test_libtw(void)
 
 	if (test__start_subtest("prefix_parse"))
 		subtest_prefix_parse();
+	if (test__start_subtest("config_hz"))
+		subtest_config_hz();
 	if (test__start_subtest("pin_readopt"))
 		subtest_pin_readopt();
 	if (test__start_subtest("clients"))

@@ -1010,12 +1010,14 @@ static int setup(struct tw_dp *dp)
 	return err;
 }
 
-static struct tw_dp *open_dp(uint32_t l3_off, uint64_t flow_timeout_ns)
+/* @hz: the flow clock, as tw_dp_opts.hz (0: jiffies where HZ is known) */
+static struct tw_dp *open_dp_clock(uint32_t l3_off, uint64_t flow_timeout_ns, int hz)
 {
 	struct tw_dp_opts o = {
 		.pin_root = "", /* private maps: nothing pinned, nothing shared */
 		.l3_off = l3_off,
 		.flow_timeout_ns = flow_timeout_ns,
+		.hz = hz,
 		.max_clients = 16,
 		.max_flows = 1024,
 	};
@@ -1028,6 +1030,11 @@ static struct tw_dp *open_dp(uint32_t l3_off, uint64_t flow_timeout_ns)
 		return NULL;
 	}
 	return dp;
+}
+
+static struct tw_dp *open_dp(uint32_t l3_off, uint64_t flow_timeout_ns)
+{
+	return open_dp_clock(l3_off, flow_timeout_ns, 0);
 }
 
 /* ---- flow lifecycle ---- */
@@ -1069,8 +1076,9 @@ static void test_slot_reuse(struct tw_dp *dp)
 }
 
 /*
- * Timing subtests. Each packet is bracketed by CLOCK_MONOTONIC readings,
- * the clock the datapath stamps flows with (its coarse variant, hence the
+ * Timing subtests, on each flow clock: jiffies (where the kernel's HZ is
+ * known) and the coarse monotonic clock. Each packet is bracketed by
+ * CLOCK_MONOTONIC readings; both flow clocks advance once a tick (hence the
  * slack), so the age the program saw is known within the bracket. A run
  * whose packets left the window its check needs (a loaded machine) is
  * repeated, never judged: a verdict is asserted only when it must hold.
@@ -1130,9 +1138,27 @@ static int timed_send(struct tw_dp *dp, int dir, const struct pkt_spec *s, struc
  */
 #define SHORT_TIMEOUT (200 * MSEC)
 
-static void test_flow_timeout(void)
+static struct tw_dp *open_timing_dp(uint64_t timeout, int hz)
 {
-	struct tw_dp *dp = open_dp(PKT_ETH_LEN, SHORT_TIMEOUT);
+	int khz = tw_kernel_hz();
+	struct tw_dp *dp;
+
+	if (hz == 0 && khz < 0) {
+		test__skip("the kernel's CONFIG_HZ is unknown (no /boot/config-$(uname -r), no "
+			   "/proc/config.gz): the jiffies clock is not used");
+		return NULL;
+	}
+	dp = open_dp_clock(PKT_ETH_LEN, timeout, hz);
+	if (dp && !ASSERT_EQ(tw_dp_hz(dp), hz < 0 ? 0 : khz, "flow clock")) {
+		tw_dp_close(dp);
+		return NULL;
+	}
+	return dp;
+}
+
+static void test_flow_timeout(int hz)
+{
+	struct tw_dp *dp = open_timing_dp(SHORT_TIMEOUT, hz);
 	const uint64_t t = SHORT_TIMEOUT;
 	int try;
 
@@ -1177,9 +1203,9 @@ out:
  */
 #define KEEP_TIMEOUT (1000 * MSEC)
 
-static void test_flow_kept_by_replies(void)
+static void test_flow_kept_by_replies(int hz)
 {
-	struct tw_dp *dp = open_dp(PKT_ETH_LEN, KEEP_TIMEOUT);
+	struct tw_dp *dp = open_timing_dp(KEEP_TIMEOUT, hz);
 	const uint64_t t = KEEP_TIMEOUT;
 	int try;
 
@@ -1381,9 +1407,13 @@ void test_tunnel_verdicts(void)
 	tw_dp_close(dp);
 
 	if (test__start_subtest("flow_timeout_and_revival"))
-		test_flow_timeout();
+		test_flow_timeout(0);
+	if (test__start_subtest("flow_timeout_and_revival_coarse_clock"))
+		test_flow_timeout(-1);
 	if (test__start_subtest("flow_kept_open_by_replies"))
-		test_flow_kept_by_replies();
+		test_flow_kept_by_replies(0);
+	if (test__start_subtest("flow_kept_open_by_replies_coarse_clock"))
+		test_flow_kept_by_replies(-1);
 	if (test__start_subtest("sandbox_demotion_stops_open_connections"))
 		test_sandbox_demotion();
 	if (test__start_subtest("tenant_rechecked_when_an_address_moves"))

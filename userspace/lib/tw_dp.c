@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <zlib.h>
 
 #include "tw_dp.h"
 #include "tunnel.skel.h"
@@ -57,6 +59,7 @@ struct tw_dp {
 	int map_fd[TW_MAP__MAX];
 	uint32_t max_clients;
 	int ncpus;
+	int hz; /* of the flow clock; 0: the coarse clock */
 	/* tcx links of an unpinned dp (tests) live only as fds */
 	struct tw_mem_link mem_links[TW_MAX_MEM_LINKS];
 	/* the allowlists this dp installed, for re-checking connections */
@@ -124,6 +127,53 @@ mkroot:
 	return 0;
 }
 
+/* CONFIG_HZ=N in a kernel config (plain or gzip: gzopen reads both). */
+int tw_config_hz(const char *path)
+{
+	char line[256];
+	gzFile f = gzopen(path, "r");
+	int hz = -ENOENT;
+
+	if (!f)
+		return -ENOENT;
+	while (gzgets(f, line, sizeof(line))) {
+		char *end;
+		long v;
+
+		if (strncmp(line, "CONFIG_HZ=", 10))
+			continue;
+		errno = 0;
+		v = strtol(line + 10, &end, 10);
+		/* Kconfig offers 100, 250, 300 and 1000 (some architectures 24 to 1024) */
+		hz = (errno || end == line + 10 || (*end != '\n' && *end) || v < 24 || v > 10000) ?
+			     -EINVAL :
+			     (int)v;
+		break;
+	}
+	gzclose(f);
+	return hz;
+}
+
+int tw_kernel_hz(void)
+{
+	struct utsname u;
+	char path[128 + sizeof(u.release)];
+	int hz = -ENOENT;
+
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		hz = tw_config_hz(path);
+	}
+	if (hz == -ENOENT)
+		hz = tw_config_hz("/proc/config.gz");
+	return hz;
+}
+
+int tw_dp_hz(const struct tw_dp *dp)
+{
+	return dp->hz;
+}
+
 static const char *const map_names[TW_MAP__MAX] = {
 	[TW_MAP_CLIENTS] = "tw1_clients", [TW_MAP_SLOTS] = "tw1_slots",
 	[TW_MAP_CCNT] = "tw1_ccnt",	  [TW_MAP_GCNT] = "tw1_gcnt",
@@ -149,6 +199,13 @@ static int open_tunnel(struct tw_dp *dp, const struct tw_dp_opts *o)
 	dp->tun->rodata->tw_l3_off = o->l3_off;
 	if (o->flow_timeout_ns)
 		dp->tun->rodata->tw_flow_timeout_ns = o->flow_timeout_ns;
+	dp->hz = o->hz > 0 ? o->hz : o->hz < 0 ? 0 : tw_kernel_hz();
+	if (dp->hz < 0)
+		dp->hz = 0; /* not known: the coarse clock, same behaviour, one helper call more */
+	if (dp->hz > 10000)
+		return dp_err(dp, -EINVAL, "flow clock: HZ %d is out of range", dp->hz);
+	/* HZ 300: 3,333,333 ns a jiffy, 10^-7 short: 30 us over a 300 s timeout */
+	dp->tun->rodata->tw_jiffy_ns = dp->hz ? 1000000000ULL / (unsigned)dp->hz : 0;
 
 	bpf_object__for_each_map(m, dp->tun->obj) {
 		if (!dp->pin_root[0] && bpf_map__pin_path(m))

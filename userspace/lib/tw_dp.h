@@ -27,6 +27,10 @@ struct tw_dp_opts {
 	/* IP header offset: 0 for L3 tunnels, 14 for veth/tap and PROG_TEST_RUN. */
 	uint32_t l3_off;
 	uint64_t flow_timeout_ns; /* 0: default (300 s) */
+	/* The flow clock. 0: jiffies when the kernel's CONFIG_HZ is known
+	 * (tw_kernel_hz()), else the coarse clock; < 0: always the coarse
+	 * clock; > 0: jiffies at this HZ (tests). */
+	int hz;
 	/* Map sizes; 0: the ABI maximum. Smaller keeps tests fast. */
 	uint32_t max_clients;
 	uint32_t max_flows;
@@ -39,6 +43,18 @@ struct tw_dp_opts {
  */
 struct tw_dp *tw_dp_open(const struct tw_dp_opts *opts);
 void tw_dp_close(struct tw_dp *dp); /* leaves pinned maps and links in place */
+
+/*
+ * The running kernel's CONFIG_HZ, from /boot/config-$(uname -r) or
+ * /proc/config.gz; -ENOENT when neither is there, -EINVAL when the value
+ * is not one a kernel can have. The programs of a tw_dp stamp flows with
+ * the inlined jiffies counter when this is known.
+ */
+int tw_kernel_hz(void);
+/* CONFIG_HZ in the kernel config at @path (plain text or gzip), same errors. */
+int tw_config_hz(const char *path);
+/* The HZ a dp's flow clock runs on; 0: the coarse clock (HZ unknown). */
+int tw_dp_hz(const struct tw_dp *dp);
 
 /* Program fds, for PROG_TEST_RUN and for attaching by hand. */
 int tw_dp_prog_fd_in(const struct tw_dp *dp);
