@@ -333,6 +333,7 @@ run_one() {
 		echo "VMTEST_REPO=$(printf %q "$REPO")"
 		echo "VMTEST_KVER=$(printf %q "$kver")"
 		echo "VMTEST_MODDIR=$(printf %q "$kdir/root/lib/modules/$kver")"
+		echo "VMTEST_BOOTDIR=$(printf %q "$kdir/root/boot")"
 		echo "VMTEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	} >"$run/env"
 	# The suites' own knobs (TW_E2E_TIMEOUT, ...) follow the command into the guest.

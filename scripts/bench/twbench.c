@@ -40,6 +40,7 @@
 static struct {
 	uint32_t clients, profiles, rules_per_profile;
 	int rounds, repeat, reps, nflows;
+	int pkt_size; /* IP bytes of the tun writer's packets */
 	unsigned int dur_ms;
 	bool no_tun, no_nft, no_test_run;
 	int profile_s;
@@ -53,6 +54,7 @@ static struct {
 	.reps = 5,
 	.dur_ms = 1000,
 	.nflows = NFLOWS,
+	.pkt_size = 92,
 };
 
 static char pfx[32];
@@ -569,7 +571,9 @@ struct tunns {
 };
 
 static struct tunns tns[CFG__MAX];
-static uint8_t flows[NFLOWS][128];
+#define MAX_PKT 1500 /* the tun device's MTU */
+static uint8_t flows[NFLOWS][MAX_PKT];
+static const uint8_t flow_payload[MAX_PKT];
 static int flow_len[NFLOWS];
 
 #define TCX_INGRESS 46 /* BPF_TCX_INGRESS: not in Debian 12's uapi headers */
@@ -801,8 +805,8 @@ static void build_flows(void)
 				      .proto = IPPROTO_UDP,
 				      .sport = (uint16_t)(10000 + k),
 				      .dport = 1000,
-				      .payload = flows,
-				      .payload_len = 64 };
+				      .payload = flow_payload,
+				      .payload_len = (size_t)cfg.pkt_size - 28 };
 
 		client_v4(c, src, sizeof(src));
 		ip4str(rule_net4(p, 0) + 1 + (uint32_t)(k % 200), dst, sizeof(dst));
@@ -903,10 +907,10 @@ static int bench_tun(void)
 			pps[c][r] = measure(&tns[c], &wps[c][r]);
 		}
 	}
-	printf("\ntun write path: 1 writer pinned to CPU %ld, %d flows of %d clients, 92-byte "
+	printf("\ntun write path: 1 writer pinned to CPU %ld, %d flows of %d clients, %d-byte "
 	       "UDP packets forwarded to a veth sink;\n%d rounds x %.1f s, interleaved, median; "
 	       "ratios use packets per CPU-second of the writer\n",
-	       sysconf(_SC_NPROCESSORS_ONLN) - 1, cfg.nflows, cfg.nflows, cfg.rounds,
+	       sysconf(_SC_NPROCESSORS_ONLN) - 1, cfg.nflows, cfg.nflows, cfg.pkt_size, cfg.rounds,
 	       cfg.dur_ms / 1000.0);
 	printf("  %-26s %14s %10s %14s   %s\n", "config", "pkts/CPU-s", "vs none", "pkts/wall-s",
 	       "rounds (k pkts/CPU-s)");
@@ -971,9 +975,10 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [-c CLIENTS] [-p PROFILES] [-R RULES_PER_PROFILE] [-r ROUNDS]\n"
 		"          [-d MS_PER_MEASUREMENT] [-n TEST_RUN_REPEAT] [-f FLOWS] [-P SECS] [-X]\n"
-		"          [-T] [-N]\n"
+		"          [-s BYTES] [-T] [-N]\n"
 		"          [-o NFT_FILE]\n"
 		"  -f  flows (= clients) the tun writer cycles through, 1..1024 (default 1024)\n"
+		"  -s  IP bytes of the tun writer's UDP packets, 29..1500 (default 92)\n"
 		"  -P  after the PROG_TEST_RUN table, profile the v4 allowed case for P s (perf)\n"
 		"  -X  skip PROG_TEST_RUN\n"
 		"  -T  skip the tun path   -N  skip the nftables configs\n"
@@ -985,7 +990,7 @@ int main(int argc, char **argv)
 {
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "c:p:R:r:d:n:f:P:XTNo:h")) != -1) {
+	while ((opt = getopt(argc, argv, "c:p:R:r:d:n:f:s:P:XTNo:h")) != -1) {
 		switch (opt) {
 		case 'c':
 			cfg.clients = (uint32_t)strtoul(optarg, NULL, 0);
@@ -1007,6 +1012,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			cfg.nflows = atoi(optarg);
+			break;
+		case 's':
+			cfg.pkt_size = atoi(optarg);
 			break;
 		case 'P':
 			cfg.profile_s = atoi(optarg);
@@ -1031,7 +1039,8 @@ int main(int argc, char **argv)
 	if (!cfg.clients || cfg.clients > TW_MAX_CLIENTS || !cfg.profiles ||
 	    cfg.profiles > TW_MAX_PROFILES || cfg.rules_per_profile < 100 ||
 	    cfg.rules_per_profile > 256 || cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS ||
-	    cfg.repeat < 1 || cfg.nflows < 1 || cfg.nflows > NFLOWS) {
+	    cfg.repeat < 1 || cfg.nflows < 1 || cfg.nflows > NFLOWS ||
+	    cfg.pkt_size < 29 || cfg.pkt_size > MAX_PKT) {
 		usage(argv[0]);
 		return EXIT_FAILURE;
 	}

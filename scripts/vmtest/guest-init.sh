@@ -77,6 +77,10 @@ if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
 		mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
 			say "warning: cannot bind $VMTEST_MODDIR on $kmods"
 	fi
+	# Its config too (libtw reads CONFIG_HZ from /boot/config-$(uname -r) for the flow clock).
+	if ! [ -e "/boot/config-$VMTEST_KVER" ] && [ -e "${VMTEST_BOOTDIR:-}/config-$VMTEST_KVER" ]; then
+		mount --bind "$VMTEST_BOOTDIR" /boot || say "warning: cannot bind $VMTEST_BOOTDIR on /boot"
+	fi
 
 	hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
 	ip link set lo up 2>/dev/null
