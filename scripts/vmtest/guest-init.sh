@@ -12,7 +12,8 @@ RUNDIR=${VMTEST_RUNDIR:-/run/vmtest}
 pid1=1
 [ "${1:-}" = --no-poweroff ] && pid1=0
 
-# env carries VMTEST_REPO, VMTEST_KVER, VMTEST_MODDIR, VMTEST_PATH (written by vmtest.sh).
+# env carries VMTEST_REPO, VMTEST_KVER, VMTEST_MODDIR, VMTEST_BOOTDIR, VMTEST_PATH (written by
+# vmtest.sh).
 . "$RUNDIR/env"
 
 say() { echo "vmtest-guest: $*"; }
@@ -77,13 +78,14 @@ if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
 		mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
 			say "warning: cannot bind $VMTEST_MODDIR on $kmods"
 	fi
-	# Its config too (libtw reads CONFIG_HZ from /boot/config-$(uname -r) for the flow clock).
-	if ! [ -e "/boot/config-$VMTEST_KVER" ] && [ -e "${VMTEST_BOOTDIR:-}/config-$VMTEST_KVER" ]; then
-		mount --bind "$VMTEST_BOOTDIR" /boot || say "warning: cannot bind $VMTEST_BOOTDIR on /boot"
-	fi
 
 	hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
 	ip link set lo up 2>/dev/null
+fi
+# The guest kernel's /boot (its config: libtw reads CONFIG_HZ from /boot/config-$(uname -r) for
+# the flow clock) over the host's, in both paths.
+if ! [ -e "/boot/config-$VMTEST_KVER" ] && [ -e "${VMTEST_BOOTDIR:-}/config-$VMTEST_KVER" ]; then
+	mount --bind "$VMTEST_BOOTDIR" /boot || say "warning: cannot bind $VMTEST_BOOTDIR on /boot"
 fi
 
 cd "$VMTEST_REPO" || {
