@@ -57,6 +57,39 @@ static __always_inline bool tw_flow_refresh_due(__u64 age)
 	return age > TW_FLOW_REFRESH_NS || age > tw_flow_timeout_ns / 2;
 }
 
+/* The per-CPU connection cache (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TW_FCACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct tw_fcache_ent);
+} tw_fcache SEC(".maps");
+
+/* How long a cache entry stands for a look at tw1_flows4: at most the
+ * refresh interval, and a quarter of a short timeout, so a connection that
+ * only ever hits the cache still refreshes its tw1_flows4 entry in time. */
+static __always_inline __u64 tw_fcache_ttl(void)
+{
+	__u64 q = tw_flow_timeout_ns / 4;
+
+	return q < TW_FLOW_REFRESH_NS ? q : TW_FLOW_REFRESH_NS;
+}
+
+static __always_inline bool tw_flow4_key_eq(const struct tw_flow4_key *a,
+					    const struct tw_flow4_key *b)
+{
+	__u64 a0, b0, a1, b1;
+	__u32 a2, b2;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&a1, (const __u8 *)a + 8, 8);
+	__builtin_memcpy(&b1, (const __u8 *)b + 8, 8);
+	__builtin_memcpy(&a2, (const __u8 *)a + 16, 4);
+	__builtin_memcpy(&b2, (const __u8 *)b + 16, 4);
+	return a0 == b0 && a1 == b1 && a2 == b2;
+}
+
 static __always_inline __u64 tw_now(void)
 {
 	if (tw_jiffy_ns)
@@ -370,31 +403,64 @@ static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifinde
  * reason; c->slot and c->cl are set whenever the connection's client is
  * known, so drops are counted per client.
  */
-static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
+/* The slot a connection names: still its session (generation), not freed. */
+static __always_inline int tw_fast_slot(struct tw_ctx *c, __u32 slot, __u32 gen)
 {
-	struct tw_flow_val *v;
-	struct tw_conn t;
-	__u64 now, gen;
-
-	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
-	v = tw_conn_get(&t);
-	if (!v)
-		return 1;
-	now = tw_now();
-	if (now - v->last_seen_ns > tw_flow_timeout_ns)
-		return 1;
-	c->slot = v->slot;
+	c->slot = slot;
 	c->cl = bpf_map_lookup_elem(&tw1_slots, &c->slot);
-	if (!c->cl || c->cl->gen != v->gen || c->cl->state == TW_STATE_FREE) {
+	if (!c->cl || c->cl->gen != gen || c->cl->state == TW_STATE_FREE) {
 		c->cl = NULL;
 		return 1;
 	}
 	if (c->cl->state == TW_STATE_BANNED)
 		return -TW_DROP_BANNED;
-	gen = tw_addr_gen();
-	if (v->addr_gen != gen) {
-		int err = tw_tenant_check(c);
+	return 0;
+}
 
+static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
+{
+	struct tw_fcache_ent *e = NULL;
+	struct tw_flow4_key k4;
+	struct tw_flow_val *v;
+	struct tw_conn t;
+	__u64 now, gen;
+	int err;
+
+	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
+	/* read before tw1_flows4 is: userspace deletes connections, then bumps it */
+	gen = tw_addr_gen();
+	now = tw_now();
+	if (t.family == TW_FAM_V4 && kind == TW_FLOW_CONN) {
+		__u32 idx;
+
+		__builtin_memset(&k4, 0, sizeof(k4));
+		k4.ifindex = t.ifindex;
+		k4.cport = t.cport;
+		k4.rport = t.rport;
+		k4.proto = t.proto;
+		k4.kind = t.kind;
+		__builtin_memcpy(&k4.caddr, __builtin_assume_aligned(t.caddr, 4), 4);
+		__builtin_memcpy(&k4.raddr, __builtin_assume_aligned(t.raddr, 4), 4);
+		idx = tw_fcache_idx(&k4);
+		e = bpf_map_lookup_elem(&tw_fcache, &idx);
+		if (e && e->addr_gen == gen && now - e->checked_ns <= tw_fcache_ttl() &&
+		    tw_flow4_key_eq(&e->key, &k4)) {
+			err = tw_fast_slot(c, e->slot, e->gen);
+			if (err <= 0)
+				return err;
+			/* the session ended: what tw1_flows4 says decides */
+		}
+	}
+	v = tw_conn_get(&t);
+	if (!v)
+		return 1;
+	if (now - v->last_seen_ns > tw_flow_timeout_ns)
+		return 1;
+	err = tw_fast_slot(c, v->slot, v->gen);
+	if (err)
+		return err;
+	if (v->addr_gen != gen) {
+		err = tw_tenant_check(c);
 		if (err)
 			return err;
 		v->addr_gen = gen;
@@ -402,6 +468,13 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 	/* a write per packet would bounce the line between CPUs on busy flows */
 	if (tw_flow_refresh_due(now - v->last_seen_ns))
 		v->last_seen_ns = now;
+	if (e) {
+		e->key = k4;
+		e->slot = v->slot;
+		e->gen = v->gen;
+		e->addr_gen = gen;
+		e->checked_ns = now;
+	}
 	return 0;
 }
 

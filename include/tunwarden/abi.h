@@ -235,11 +235,44 @@ struct tw_flow_val {
 _Static_assert(sizeof(struct tw_flow_val) == 32, "tw_flow_val size");
 
 /* tw1_ctl: ARRAY[1]. addr_gen is bumped by userspace after every client
- * address it installs. */
+ * address it installs and after it deletes connections: the datapath then
+ * re-runs the tenant check of each connection once, and forgets what its
+ * per-CPU connection cache holds. */
 struct tw_ctl {
 	__u64 addr_gen;
 };
 _Static_assert(sizeof(struct tw_ctl) == 8, "tw_ctl size");
+
+/*
+ * tw_fcache: PERCPU_ARRAY of TW_FCACHE_SIZE, private to each loaded tunnel
+ * object (not pinned, not ABI: nothing outside the programs reads it). A
+ * direct-mapped cache of IPv4 connections tw1_flows4 admitted, indexed by a
+ * hash of the key: a hit is an inlined array lookup instead of a hash-map
+ * lookup (four kernel calls). An entry is good for TW_FCACHE_TTL_NS at most
+ * (less with short flow timeouts), holds the slot generation and addr_gen it
+ * was checked at, and never overrides the slot's state.
+ */
+#define TW_FCACHE_SIZE 4096
+struct tw_fcache_ent {
+	struct tw_flow4_key key;
+	__u32 slot;
+	__u32 gen; /* the connection's tw_flow_val.gen */
+	__u32 pad;
+	__u64 addr_gen; /* tw_ctl.addr_gen read before the connection was looked up */
+	__u64 checked_ns; /* when the connection was last found live in tw1_flows4 */
+};
+_Static_assert(sizeof(struct tw_fcache_ent) == 48, "tw_fcache_ent size");
+
+/* The entry a connection takes (shared with the tests, which build
+ * connections that take the same one). */
+static inline __u32 tw_fcache_idx(const struct tw_flow4_key *k)
+{
+	__u32 ports = (__u32)k->cport | (__u32)k->rport << 16, h;
+
+	h = k->caddr * 0x9E3779B1u ^ k->raddr * 0x85EBCA77u ^ ports * 0xC2B2AE3Du ^
+	    (k->ifindex << 8 | k->proto) * 0x27D4EB2Fu;
+	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);
+}
 
 /* ---- uplink XDP ---- */
 

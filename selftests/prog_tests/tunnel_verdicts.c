@@ -1075,6 +1075,106 @@ static void test_slot_reuse(struct tw_dp *dp)
 		send_spec(dp, OUT, &reply, PASS);
 }
 
+/* The cache entry the connection of client @caddr port @cport to @raddr port @rport takes. */
+static uint32_t fcache_idx_of(const char *caddr, uint16_t cport, const char *raddr, uint16_t rport)
+{
+	struct tw_flow4_key k = { .ifindex = LO_IFINDEX,
+				  .cport = htons(cport),
+				  .rport = htons(rport),
+				  .proto = IPPROTO_TCP,
+				  .kind = TW_FLOW_CONN };
+
+	inet_pton(AF_INET, caddr, &k.caddr);
+	inet_pton(AF_INET, raddr, &k.raddr);
+	return tw_fcache_idx(&k);
+}
+
+/*
+ * The per-CPU connection cache in front of tw1_flows4 is direct-mapped:
+ * connections whose keys hash to one entry take turns in it. Pairs of
+ * connections of two clients that share an entry, answered alternately:
+ * every reply passes and is counted to its own client (a hit on the other
+ * connection's entry would count it to the other client).
+ */
+static void test_fcache_shared_entries(struct tw_dp *dp)
+{
+	enum { PAIRS = 8, ROUNDS = 3 };
+	uint16_t pa[PAIRS], pb[PAIRS];
+	struct tw_client_ctr a0, b0, a1, b1;
+	int n = 0, i, r;
+
+	/* A's port 30000 + i and the first port of B's that takes the same entry */
+	for (i = 0; n < PAIRS && i < 1000; i++) {
+		uint32_t want = fcache_idx_of(A4, (uint16_t)(30000 + i), WEB4, 1500);
+
+		for (uint32_t p = 40000; p < 65536; p++) {
+			if (fcache_idx_of(B4, (uint16_t)p, WEB4, 1500) == want) {
+				pa[n] = (uint16_t)(30000 + i);
+				pb[n++] = (uint16_t)p;
+				break;
+			}
+		}
+	}
+	if (!ASSERT_EQ(n, PAIRS, "connection pairs sharing a cache entry"))
+		return;
+	if (!ASSERT_OK(tw_dp_counters_read(dp, SL_A, 1, &a0), "counters A") ||
+	    !ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &b0), "counters B"))
+		return;
+	for (i = 0; i < PAIRS; i++) {
+		const struct pkt_spec oa = { V4(A4, WEB4), TCP(pa[i], 1500) };
+		const struct pkt_spec ob = { V4(B4, WEB4), TCP(pb[i], 1500) };
+
+		if (!send_spec(dp, IN, &oa, PASS) || !send_spec(dp, IN, &ob, PASS))
+			return;
+		for (r = 0; r < ROUNDS; r++) {
+			const struct pkt_spec ra = { V4(WEB4, A4), TCP(1500, pa[i]) };
+			const struct pkt_spec rb = { V4(WEB4, B4), TCP(1500, pb[i]), .payload = 7 };
+
+			/* twice each: the second meets the entry the first filled */
+			if (!send_spec(dp, OUT, &ra, PASS) || !send_spec(dp, OUT, &ra, PASS) ||
+			    !send_spec(dp, OUT, &rb, PASS) || !send_spec(dp, OUT, &rb, PASS))
+				return;
+		}
+	}
+	if (!ASSERT_OK(tw_dp_counters_read(dp, SL_A, 1, &a1), "counters A") ||
+	    !ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &b1), "counters B"))
+		return;
+	ASSERT_EQ(a1.from_pkts - a0.from_pkts, PAIRS, "A's opening packets");
+	ASSERT_EQ(b1.from_pkts - b0.from_pkts, PAIRS, "B's opening packets");
+	ASSERT_EQ(a1.to_pkts - a0.to_pkts, PAIRS * ROUNDS * 2, "replies counted to A");
+	ASSERT_EQ(b1.to_pkts - b0.to_pkts, PAIRS * ROUNDS * 2, "replies counted to B");
+	/* B's replies carry 7 payload bytes more */
+	ASSERT_EQ((b1.to_bytes - b0.to_bytes) - (a1.to_bytes - a0.to_bytes),
+		  PAIRS * ROUNDS * 2 * 7, "bytes counted to their own client");
+}
+
+/*
+ * A ban stops a client's admitted connections at once, in both directions,
+ * also those the connection cache holds; lifting it lets them go on.
+ */
+static void test_ban_stops_cached_connection(struct tw_dp *dp)
+{
+	const struct pkt_spec out = { V4(B4, WEB4), TCP(49401, 1500) };
+	const struct pkt_spec back = { V4(WEB4, B4), TCP(1500, 49401) };
+	struct tw_client_ctr c0, c1;
+
+	if (!send_spec(dp, IN, &out, PASS) || !send_spec(dp, OUT, &back, PASS) ||
+	    !send_spec(dp, OUT, &back, PASS) || !send_spec(dp, IN, &out, PASS))
+		return;
+	if (!ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &c0), "counters") ||
+	    !ASSERT_OK(tw_dp_client_set_state(dp, SL_B, TW_STATE_BANNED), "ban"))
+		return;
+	send_spec(dp, OUT, &back, DROP);
+	send_spec(dp, IN, &out, DROP);
+	if (ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &c1), "counters"))
+		ASSERT_EQ(c1.drops[TW_DROP_BANNED] - c0.drops[TW_DROP_BANNED], 2,
+			  "both directions dropped as banned");
+	if (!ASSERT_OK(tw_dp_client_set_state(dp, SL_B, TW_STATE_PERMIT), "lift the ban"))
+		return;
+	send_spec(dp, OUT, &back, PASS);
+	send_spec(dp, IN, &out, PASS);
+}
+
 /*
  * Timing subtests, on each flow clock: jiffies (where the kernel's HZ is
  * known) and the coarse monotonic clock. Each packet is bracketed by
@@ -1404,6 +1504,10 @@ void test_tunnel_verdicts(void)
 	run_table(dp, cases, sizeof(cases) / sizeof(cases[0]));
 	if (test__start_subtest("flow_not_inherited_by_reused_slot"))
 		test_slot_reuse(dp);
+	if (test__start_subtest("connection_cache_shared_entries"))
+		test_fcache_shared_entries(dp);
+	if (test__start_subtest("ban_stops_cached_connection"))
+		test_ban_stops_cached_connection(dp);
 	tw_dp_close(dp);
 
 	if (test__start_subtest("flow_timeout_and_revival"))

@@ -1154,13 +1154,21 @@ static int flows_revalidate_map(struct tw_dp *dp, int fd, size_t key_size, bool 
 
 int tw_dp_flows_revalidate(struct tw_dp *dp)
 {
-	int n4, n6;
+	int n4, n6, err = 0;
 
 	n4 = flows_revalidate_map(dp, dp->map_fd[TW_MAP_FLOWS4], sizeof(struct tw_flow4_key), true);
 	n6 = flows_revalidate_map(dp, dp->map_fd[TW_MAP_FLOWS], sizeof(struct tw_flow_key), false);
+	/* After the deletes (a failed walk may have deleted some too): the
+	 * per-CPU connection caches of the datapath then forget every
+	 * connection they hold, since they read the generation before they
+	 * look a connection up in tw1_flows4. */
+	if (n4 || n6)
+		err = addr_gen_bump(dp);
 	if (n4 < 0 || n6 < 0)
 		return dp_err(dp, n4 < 0 ? n4 : n6, "revalidate connections: %s",
 			      strerror(n4 < 0 ? -n4 : -n6));
+	if (err)
+		return err;
 	return n4 + n6;
 }
 
