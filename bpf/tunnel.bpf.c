@@ -57,17 +57,24 @@ static __always_inline bool tw_flow_refresh_due(__u64 age)
 	return age > TW_FLOW_REFRESH_NS || age > tw_flow_timeout_ns / 2;
 }
 
-/* The per-CPU connection cache (abi.h). */
+/* The per-CPU connection caches (abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, TW_FCACHE_SIZE);
 	__type(key, __u32);
-	__type(value, struct tw_fcache_ent);
-} tw_fcache SEC(".maps");
+	__type(value, struct tw_fcache4_ent);
+} tw_fcache4 SEC(".maps");
 
-/* How long a cache entry stands for a look at tw1_flows4: at most the
- * refresh interval, and a quarter of a short timeout, so a connection that
- * only ever hits the cache still refreshes its tw1_flows4 entry in time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TW_FCACHE_SIZE);
+	__type(key, __u32);
+	__type(value, struct tw_fcache6_ent);
+} tw_fcache6 SEC(".maps");
+
+/* How long a cache entry stands for a look at the connection map: at most
+ * the refresh interval, and a quarter of a short timeout, so a connection
+ * that only ever hits the cache still refreshes its entry there in time. */
 static __always_inline __u64 tw_fcache_ttl(void)
 {
 	__u64 q = tw_flow_timeout_ns / 4;
@@ -75,19 +82,25 @@ static __always_inline __u64 tw_fcache_ttl(void)
 	return q < TW_FLOW_REFRESH_NS ? q : TW_FLOW_REFRESH_NS;
 }
 
-static __always_inline bool tw_flow4_key_eq(const struct tw_flow4_key *a,
-					    const struct tw_flow4_key *b)
+/* Equal keys, compared a word at a time (@len a multiple of 4). */
+static __always_inline bool tw_key_eq(const void *a, const void *b, const unsigned int len)
 {
-	__u64 a0, b0, a1, b1;
-	__u32 a2, b2;
+	__u64 x = 0, wa, wb;
+	__u32 ta, tb;
+	unsigned int i;
 
-	__builtin_memcpy(&a0, a, 8);
-	__builtin_memcpy(&b0, b, 8);
-	__builtin_memcpy(&a1, (const __u8 *)a + 8, 8);
-	__builtin_memcpy(&b1, (const __u8 *)b + 8, 8);
-	__builtin_memcpy(&a2, (const __u8 *)a + 16, 4);
-	__builtin_memcpy(&b2, (const __u8 *)b + 16, 4);
-	return a0 == b0 && a1 == b1 && a2 == b2;
+#pragma unroll
+	for (i = 0; i + 8 <= len; i += 8) {
+		__builtin_memcpy(&wa, (const __u8 *)a + i, 8);
+		__builtin_memcpy(&wb, (const __u8 *)b + i, 8);
+		x |= wa ^ wb;
+	}
+	if (len % 8) {
+		__builtin_memcpy(&ta, (const __u8 *)a + len - 4, 4);
+		__builtin_memcpy(&tb, (const __u8 *)b + len - 4, 4);
+		x |= ta ^ tb;
+	}
+	return x == 0;
 }
 
 static __always_inline __u64 tw_now(void)
@@ -166,32 +179,42 @@ struct tw_conn {
 
 /* Two call sites, one per map: the verifier inlines a lookup only where
  * a call site always sees the same map. */
+static __always_inline void tw_conn_key4(struct tw_flow4_key *k, const struct tw_conn *t)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = t->ifindex;
+	k->cport = t->cport;
+	k->rport = t->rport;
+	k->proto = t->proto;
+	k->kind = t->kind;
+	__builtin_memcpy(&k->caddr, __builtin_assume_aligned(t->caddr, 4), 4);
+	__builtin_memcpy(&k->raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+}
+
+static __always_inline void tw_conn_key6(struct tw_flow_key *k, const struct tw_conn *t)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = t->ifindex;
+	k->family = t->family;
+	k->proto = t->proto;
+	k->kind = t->kind;
+	k->cport = t->cport;
+	k->rport = t->rport;
+	__builtin_memcpy(k->caddr, __builtin_assume_aligned(t->caddr, 4), 16);
+	__builtin_memcpy(k->raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+}
+
 static __always_inline struct tw_flow_val *tw_conn_get(const struct tw_conn *t)
 {
 	if (t->family == TW_FAM_V4) {
-		struct tw_flow4_key k = {
-			.ifindex = t->ifindex,
-			.cport = t->cport,
-			.rport = t->rport,
-			.proto = t->proto,
-			.kind = t->kind,
-		};
+		struct tw_flow4_key k;
 
-		__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
-		__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+		tw_conn_key4(&k, t);
 		return bpf_map_lookup_elem(&tw1_flows4, &k);
 	} else {
-		struct tw_flow_key k = {
-			.ifindex = t->ifindex,
-			.family = t->family,
-			.proto = t->proto,
-			.kind = t->kind,
-			.cport = t->cport,
-			.rport = t->rport,
-		};
+		struct tw_flow_key k;
 
-		__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
-		__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+		tw_conn_key6(&k, t);
 		return bpf_map_lookup_elem(&tw1_flows, &k);
 	}
 }
@@ -419,36 +442,46 @@ static __always_inline int tw_fast_slot(struct tw_ctx *c, __u32 slot, __u32 gen)
 
 static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
-	struct tw_fcache_ent *e = NULL;
+	struct tw_fcache4_ent *e4 = NULL;
+	struct tw_fcache6_ent *e6 = NULL;
+	struct tw_fcache_val *cv = NULL;
 	struct tw_flow4_key k4;
+	struct tw_flow_key k6;
 	struct tw_flow_val *v;
 	struct tw_conn t;
+	bool same = false;
 	__u64 now, gen;
+	__u32 idx;
 	int err;
 
 	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
-	/* read before tw1_flows4 is: userspace deletes connections, then bumps it */
+	/* read before the connection map is: userspace deletes connections,
+	 * then bumps it */
 	gen = tw_addr_gen();
 	now = tw_now();
-	if (t.family == TW_FAM_V4 && kind == TW_FLOW_CONN) {
-		__u32 idx;
-
-		__builtin_memset(&k4, 0, sizeof(k4));
-		k4.ifindex = t.ifindex;
-		k4.cport = t.cport;
-		k4.rport = t.rport;
-		k4.proto = t.proto;
-		k4.kind = t.kind;
-		__builtin_memcpy(&k4.caddr, __builtin_assume_aligned(t.caddr, 4), 4);
-		__builtin_memcpy(&k4.raddr, __builtin_assume_aligned(t.raddr, 4), 4);
-		idx = tw_fcache_idx(&k4);
-		e = bpf_map_lookup_elem(&tw_fcache, &idx);
-		if (e && e->addr_gen == gen && now - e->checked_ns <= tw_fcache_ttl() &&
-		    tw_flow4_key_eq(&e->key, &k4)) {
-			err = tw_fast_slot(c, e->slot, e->gen);
+	if (kind == TW_FLOW_CONN) {
+		if (t.family == TW_FAM_V4) {
+			tw_conn_key4(&k4, &t);
+			idx = TW_FCACHE4_IDX(&k4);
+			e4 = bpf_map_lookup_elem(&tw_fcache4, &idx);
+			if (e4) {
+				cv = &e4->v;
+				same = tw_key_eq(&e4->key, &k4, sizeof(k4));
+			}
+		} else {
+			tw_conn_key6(&k6, &t);
+			idx = TW_FCACHE6_IDX(&k6);
+			e6 = bpf_map_lookup_elem(&tw_fcache6, &idx);
+			if (e6) {
+				cv = &e6->v;
+				same = tw_key_eq(&e6->key, &k6, sizeof(k6));
+			}
+		}
+		if (same && cv->addr_gen == gen && now - cv->checked_ns <= tw_fcache_ttl()) {
+			err = tw_fast_slot(c, cv->slot, cv->gen);
 			if (err <= 0)
 				return err;
-			/* the session ended: what tw1_flows4 says decides */
+			/* the session ended: what the connection map says decides */
 		}
 	}
 	v = tw_conn_get(&t);
@@ -468,12 +501,15 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 	/* a write per packet would bounce the line between CPUs on busy flows */
 	if (tw_flow_refresh_due(now - v->last_seen_ns))
 		v->last_seen_ns = now;
-	if (e) {
-		e->key = k4;
-		e->slot = v->slot;
-		e->gen = v->gen;
-		e->addr_gen = gen;
-		e->checked_ns = now;
+	if (e4)
+		e4->key = k4;
+	else if (e6)
+		e6->key = k6;
+	if (cv) {
+		cv->slot = v->slot;
+		cv->gen = v->gen;
+		cv->addr_gen = gen;
+		cv->checked_ns = now;
 	}
 	return 0;
 }

@@ -244,35 +244,54 @@ struct tw_ctl {
 _Static_assert(sizeof(struct tw_ctl) == 8, "tw_ctl size");
 
 /*
- * tw_fcache: PERCPU_ARRAY of TW_FCACHE_SIZE, private to each loaded tunnel
- * object (not pinned, not ABI: nothing outside the programs reads it). A
- * direct-mapped cache of IPv4 connections tw1_flows4 admitted, indexed by a
- * hash of the key: a hit is an inlined array lookup instead of a hash-map
- * lookup (four kernel calls). An entry is good for TW_FCACHE_TTL_NS at most
- * (less with short flow timeouts), holds the slot generation and addr_gen it
- * was checked at, and never overrides the slot's state.
+ * tw_fcache4, tw_fcache6: PERCPU_ARRAYs of TW_FCACHE_SIZE, private to each
+ * loaded tunnel object (not pinned, not ABI: nothing outside the programs
+ * reads them). Direct-mapped caches of the connections tw1_flows4 and
+ * tw1_flows admitted, indexed by a hash of the key: a hit is an inlined
+ * array lookup instead of a hash-map lookup (four kernel calls). An entry
+ * stands for one look at the connection map for TW_FLOW_REFRESH_NS at most
+ * (a quarter of a shorter flow timeout), holds the slot generation and
+ * addr_gen it was checked at, and never overrides the slot's state.
  */
 #define TW_FCACHE_SIZE 4096
-struct tw_fcache_ent {
-	struct tw_flow4_key key;
+struct tw_fcache_val {
 	__u32 slot;
 	__u32 gen; /* the connection's tw_flow_val.gen */
-	__u32 pad;
 	__u64 addr_gen; /* tw_ctl.addr_gen read before the connection was looked up */
-	__u64 checked_ns; /* when the connection was last found live in tw1_flows4 */
+	__u64 checked_ns; /* when the connection was last found live in its map */
 };
-_Static_assert(sizeof(struct tw_fcache_ent) == 48, "tw_fcache_ent size");
+struct tw_fcache4_ent {
+	struct tw_flow4_key key;
+	__u32 pad;
+	struct tw_fcache_val v;
+};
+struct tw_fcache6_ent {
+	struct tw_flow_key key;
+	__u32 pad;
+	struct tw_fcache_val v;
+};
+_Static_assert(sizeof(struct tw_fcache4_ent) == 48, "tw_fcache4_ent size");
+_Static_assert(sizeof(struct tw_fcache6_ent) == 72, "tw_fcache6_ent size");
 
-/* The entry a connection takes (shared with the tests, which build
- * connections that take the same one). */
-static inline __u32 tw_fcache_idx(const struct tw_flow4_key *k)
+/* The entry a connection takes: a multiplicative hash of the key's 32-bit
+ * words (shared with the tests, which build connections that take the same
+ * entry). Works on BPF and in userspace alike. */
+static inline __u32 tw_fcache_idx(const void *key, const unsigned int words)
 {
-	__u32 ports = (__u32)k->cport | (__u32)k->rport << 16, h;
+	__u32 h = 0, w;
+	unsigned int i;
 
-	h = k->caddr * 0x9E3779B1u ^ k->raddr * 0x85EBCA77u ^ ports * 0xC2B2AE3Du ^
-	    (k->ifindex << 8 | k->proto) * 0x27D4EB2Fu;
+#ifdef __clang__
+#pragma unroll
+#endif
+	for (i = 0; i < words; i++) {
+		__builtin_memcpy(&w, (const __u8 *)key + 4 * i, 4);
+		h ^= w * (0x9E3779B1u + i * 0x3C6EF372u);
+	}
 	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);
 }
+#define TW_FCACHE4_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow4_key) / 4)
+#define TW_FCACHE6_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow_key) / 4)
 
 /* ---- uplink XDP ---- */
 

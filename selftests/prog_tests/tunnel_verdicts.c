@@ -20,6 +20,7 @@
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -1075,40 +1076,55 @@ static void test_slot_reuse(struct tw_dp *dp)
 		send_spec(dp, OUT, &reply, PASS);
 }
 
-/* The cache entry the connection of client @caddr port @cport to @raddr port @rport takes. */
+/* The cache entry the TCP connection of client @caddr port @cport to
+ * @raddr port @rport takes (IPv4 or IPv6, from the address). */
 static uint32_t fcache_idx_of(const char *caddr, uint16_t cport, const char *raddr, uint16_t rport)
 {
-	struct tw_flow4_key k = { .ifindex = LO_IFINDEX,
-				  .cport = htons(cport),
-				  .rport = htons(rport),
-				  .proto = IPPROTO_TCP,
-				  .kind = TW_FLOW_CONN };
+	if (strchr(caddr, ':')) {
+		struct tw_flow_key k = { .ifindex = LO_IFINDEX,
+					 .family = TW_FAM_V6,
+					 .proto = IPPROTO_TCP,
+					 .kind = TW_FLOW_CONN,
+					 .cport = htons(cport),
+					 .rport = htons(rport) };
 
-	inet_pton(AF_INET, caddr, &k.caddr);
-	inet_pton(AF_INET, raddr, &k.raddr);
-	return tw_fcache_idx(&k);
+		inet_pton(AF_INET6, caddr, k.caddr);
+		inet_pton(AF_INET6, raddr, k.raddr);
+		return TW_FCACHE6_IDX(&k);
+	} else {
+		struct tw_flow4_key k = { .ifindex = LO_IFINDEX,
+					  .cport = htons(cport),
+					  .rport = htons(rport),
+					  .proto = IPPROTO_TCP,
+					  .kind = TW_FLOW_CONN };
+
+		inet_pton(AF_INET, caddr, &k.caddr);
+		inet_pton(AF_INET, raddr, &k.raddr);
+		return TW_FCACHE4_IDX(&k);
+	}
 }
 
 /*
- * The per-CPU connection cache in front of tw1_flows4 is direct-mapped:
- * connections whose keys hash to one entry take turns in it. Pairs of
- * connections of two clients that share an entry, answered alternately:
- * every reply passes and is counted to its own client (a hit on the other
- * connection's entry would count it to the other client).
+ * The per-CPU connection caches in front of tw1_flows4 and tw1_flows are
+ * direct-mapped: connections whose keys hash to one entry take turns in
+ * it. Pairs of connections of two clients that share an entry, answered
+ * alternately: every reply passes and is counted to its own client (a hit
+ * on the other connection's entry would count it to the other client).
  */
-static void test_fcache_shared_entries(struct tw_dp *dp)
+static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 {
 	enum { PAIRS = 8, ROUNDS = 3 };
+	const char *a = fam == 4 ? A4 : A6, *b = fam == 4 ? B4 : B6, *web = fam == 4 ? WEB4 : WEB6;
 	uint16_t pa[PAIRS], pb[PAIRS];
 	struct tw_client_ctr a0, b0, a1, b1;
 	int n = 0, i, r;
 
 	/* A's port 30000 + i and the first port of B's that takes the same entry */
 	for (i = 0; n < PAIRS && i < 1000; i++) {
-		uint32_t want = fcache_idx_of(A4, (uint16_t)(30000 + i), WEB4, 1500);
+		uint32_t want = fcache_idx_of(a, (uint16_t)(30000 + i), web, 1500);
 
 		for (uint32_t p = 40000; p < 65536; p++) {
-			if (fcache_idx_of(B4, (uint16_t)p, WEB4, 1500) == want) {
+			if (fcache_idx_of(b, (uint16_t)p, web, 1500) == want) {
 				pa[n] = (uint16_t)(30000 + i);
 				pb[n++] = (uint16_t)p;
 				break;
@@ -1121,14 +1137,16 @@ static void test_fcache_shared_entries(struct tw_dp *dp)
 	    !ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &b0), "counters B"))
 		return;
 	for (i = 0; i < PAIRS; i++) {
-		const struct pkt_spec oa = { V4(A4, WEB4), TCP(pa[i], 1500) };
-		const struct pkt_spec ob = { V4(B4, WEB4), TCP(pb[i], 1500) };
+		const struct pkt_spec oa = { .family = fam, .src = a, .dst = web, TCP(pa[i], 1500) };
+		const struct pkt_spec ob = { .family = fam, .src = b, .dst = web, TCP(pb[i], 1500) };
 
 		if (!send_spec(dp, IN, &oa, PASS) || !send_spec(dp, IN, &ob, PASS))
 			return;
 		for (r = 0; r < ROUNDS; r++) {
-			const struct pkt_spec ra = { V4(WEB4, A4), TCP(1500, pa[i]) };
-			const struct pkt_spec rb = { V4(WEB4, B4), TCP(1500, pb[i]), .payload = 7 };
+			const struct pkt_spec ra = { .family = fam, .src = web, .dst = a,
+						     TCP(1500, pa[i]) };
+			const struct pkt_spec rb = { .family = fam, .src = web, .dst = b,
+						     TCP(1500, pb[i]), .payload = 7 };
 
 			/* twice each: the second meets the entry the first filled */
 			if (!send_spec(dp, OUT, &ra, PASS) || !send_spec(dp, OUT, &ra, PASS) ||
@@ -1504,8 +1522,10 @@ void test_tunnel_verdicts(void)
 	run_table(dp, cases, sizeof(cases) / sizeof(cases[0]));
 	if (test__start_subtest("flow_not_inherited_by_reused_slot"))
 		test_slot_reuse(dp);
-	if (test__start_subtest("connection_cache_shared_entries"))
-		test_fcache_shared_entries(dp);
+	if (test__start_subtest("connection_cache_shared_entries_v4"))
+		test_fcache_shared_entries(dp, 4);
+	if (test__start_subtest("connection_cache_shared_entries_v6"))
+		test_fcache_shared_entries(dp, 6);
 	if (test__start_subtest("ban_stops_cached_connection"))
 		test_ban_stops_cached_connection(dp);
 	tw_dp_close(dp);
