@@ -484,7 +484,13 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 			/* the session ended: what the connection map says decides */
 		}
 	}
-	v = tw_conn_get(&t);
+	/* the keys are built already; a later fragment's is not */
+	if (e4)
+		v = bpf_map_lookup_elem(&tw1_flows4, &k4);
+	else if (e6)
+		v = bpf_map_lookup_elem(&tw1_flows, &k6);
+	else
+		v = tw_conn_get(&t);
 	if (!v)
 		return 1;
 	if (now - v->last_seen_ns > tw_flow_timeout_ns)
