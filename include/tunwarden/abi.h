@@ -275,20 +275,24 @@ _Static_assert(sizeof(struct tw_fcache6_ent) == 72, "tw_fcache6_ent size");
 
 /* The entry a connection takes: a multiplicative hash of the key's 32-bit
  * words (shared with the tests, which build connections that take the same
- * entry). Works on BPF and in userspace alike. */
+ * entry). Works on BPF and in userspace alike; the BPF fast path computes
+ * the same sum from the key's words in registers (tw_kw_idx). */
+#define TW_FCACHE_MUL(i) (0x9E3779B1u + (__u32)(i) * 0x3C6EF372u)
+static inline __u32 tw_fcache_fold(__u32 h)
+{
+	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);
+}
+
 static inline __u32 tw_fcache_idx(const void *key, const unsigned int words)
 {
 	__u32 h = 0, w;
 	unsigned int i;
 
-#ifdef __clang__
-#pragma unroll
-#endif
 	for (i = 0; i < words; i++) {
 		__builtin_memcpy(&w, (const __u8 *)key + 4 * i, 4);
-		h ^= w * (0x9E3779B1u + i * 0x3C6EF372u);
+		h ^= w * TW_FCACHE_MUL(i);
 	}
-	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);
+	return tw_fcache_fold(h);
 }
 #define TW_FCACHE4_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow4_key) / 4)
 #define TW_FCACHE6_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow_key) / 4)
