@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -1077,8 +1078,10 @@ static void test_slot_reuse(struct tw_dp *dp)
 }
 
 /* The cache entry the TCP connection of client @caddr port @cport to
- * @raddr port @rport takes (IPv4 or IPv6, from the address). */
-static uint32_t fcache_idx_of(const char *caddr, uint16_t cport, const char *raddr, uint16_t rport)
+ * @raddr port @rport takes (IPv4 or IPv6, from the address), and the key
+ * it holds there (@key, @klen: may be NULL). */
+static uint32_t fcache_key_of(const char *caddr, uint16_t cport, const char *raddr,
+			      uint16_t rport, void *key, size_t *klen)
 {
 	if (strchr(caddr, ':')) {
 		struct tw_flow_key k = { .ifindex = LO_IFINDEX,
@@ -1090,6 +1093,10 @@ static uint32_t fcache_idx_of(const char *caddr, uint16_t cport, const char *rad
 
 		inet_pton(AF_INET6, caddr, k.caddr);
 		inet_pton(AF_INET6, raddr, k.raddr);
+		if (key) {
+			memcpy(key, &k, sizeof(k));
+			*klen = sizeof(k);
+		}
 		return TW_FCACHE6_IDX(&k);
 	} else {
 		struct tw_flow4_key k = { .ifindex = LO_IFINDEX,
@@ -1100,8 +1107,56 @@ static uint32_t fcache_idx_of(const char *caddr, uint16_t cport, const char *rad
 
 		inet_pton(AF_INET, caddr, &k.caddr);
 		inet_pton(AF_INET, raddr, &k.raddr);
+		if (key) {
+			memcpy(key, &k, sizeof(k));
+			*klen = sizeof(k);
+		}
 		return TW_FCACHE4_IDX(&k);
 	}
+}
+
+/* The loaded program's connection cache of family @fam (it is not pinned:
+ * found through the program's maps), or -1. */
+static int fcache_map_fd(struct tw_dp *dp, int fam)
+{
+	const char *name = fam == 4 ? "tw_fcache4" : "tw_fcache6";
+	struct bpf_prog_info info = {};
+	__u32 ids[64], len = sizeof(info), i;
+	int fd = -1;
+
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(tw_dp_prog_fd_out(dp), &info, &len))
+		return -1;
+	for (i = 0; i < info.nr_map_ids && i < 64 && fd < 0; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int m = bpf_map_get_fd_by_id(ids[i]);
+
+		if (m < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(m, &mi, &mlen) && !strcmp(mi.name, name))
+			fd = m;
+		else
+			close(m);
+	}
+	return fd;
+}
+
+/* Does some CPU's entry @idx of cache @fd hold connection key @key? */
+static bool fcache_holds(int fd, uint32_t idx, const void *key, size_t klen, size_t entsz)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	bool found = false;
+	uint8_t *vals;
+
+	if (ncpu <= 0 || !(vals = calloc((size_t)ncpu, entsz)))
+		return false;
+	if (!bpf_map_lookup_elem(fd, &idx, vals))
+		for (i = 0; i < ncpu && !found; i++)
+			found = !memcmp(vals + (size_t)i * entsz, key, klen);
+	free(vals);
+	return found;
 }
 
 /*
@@ -1115,16 +1170,21 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 {
 	enum { PAIRS = 8, ROUNDS = 3 };
 	const char *a = fam == 4 ? A4 : A6, *b = fam == 4 ? B4 : B6, *web = fam == 4 ? WEB4 : WEB6;
+	size_t entsz = fam == 4 ? sizeof(struct tw_fcache4_ent) : sizeof(struct tw_fcache6_ent);
+	uint8_t ka[PAIRS][sizeof(struct tw_flow_key)], kb[PAIRS][sizeof(struct tw_flow_key)];
 	uint16_t pa[PAIRS], pb[PAIRS];
 	struct tw_client_ctr a0, b0, a1, b1;
-	int n = 0, i, r;
+	uint32_t want[PAIRS];
+	int n = 0, i, r, cfd;
+	size_t klen = 0;
 
 	/* A's port 30000 + i and the first port of B's that takes the same entry */
 	for (i = 0; n < PAIRS && i < 1000; i++) {
-		uint32_t want = fcache_idx_of(a, (uint16_t)(30000 + i), web, 1500);
+		uint32_t idx = fcache_key_of(a, (uint16_t)(30000 + i), web, 1500, ka[n], &klen);
 
 		for (uint32_t p = 40000; p < 65536; p++) {
-			if (fcache_idx_of(b, (uint16_t)p, web, 1500) == want) {
+			if (fcache_key_of(b, (uint16_t)p, web, 1500, kb[n], &klen) == idx) {
+				want[n] = idx;
 				pa[n] = (uint16_t)(30000 + i);
 				pb[n++] = (uint16_t)p;
 				break;
@@ -1133,15 +1193,18 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 	}
 	if (!ASSERT_EQ(n, PAIRS, "connection pairs sharing a cache entry"))
 		return;
+	cfd = fcache_map_fd(dp, fam);
+	if (!ASSERT_GE(cfd, 0, "the program's connection cache map"))
+		return;
 	if (!ASSERT_OK(tw_dp_counters_read(dp, SL_A, 1, &a0), "counters A") ||
 	    !ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &b0), "counters B"))
-		return;
+		goto out;
 	for (i = 0; i < PAIRS; i++) {
 		const struct pkt_spec oa = { .family = fam, .src = a, .dst = web, TCP(pa[i], 1500) };
 		const struct pkt_spec ob = { .family = fam, .src = b, .dst = web, TCP(pb[i], 1500) };
 
 		if (!send_spec(dp, IN, &oa, PASS) || !send_spec(dp, IN, &ob, PASS))
-			return;
+			goto out;
 		for (r = 0; r < ROUNDS; r++) {
 			const struct pkt_spec ra = { .family = fam, .src = web, .dst = a,
 						     TCP(1500, pa[i]) };
@@ -1149,14 +1212,22 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 						     TCP(1500, pb[i]), .payload = 7 };
 
 			/* twice each: the second meets the entry the first filled */
-			if (!send_spec(dp, OUT, &ra, PASS) || !send_spec(dp, OUT, &ra, PASS) ||
-			    !send_spec(dp, OUT, &rb, PASS) || !send_spec(dp, OUT, &rb, PASS))
-				return;
+			if (!send_spec(dp, OUT, &ra, PASS) || !send_spec(dp, OUT, &ra, PASS))
+				goto out;
+			/* the program's index is the one abi.h computes */
+			if (r == 0 && !ASSERT_TRUE(fcache_holds(cfd, want[i], ka[i], klen, entsz),
+						   "A's connection in the entry abi.h names"))
+				goto out;
+			if (!send_spec(dp, OUT, &rb, PASS) || !send_spec(dp, OUT, &rb, PASS))
+				goto out;
+			if (r == 0 && !ASSERT_TRUE(fcache_holds(cfd, want[i], kb[i], klen, entsz),
+						   "B's connection took over the entry"))
+				goto out;
 		}
 	}
 	if (!ASSERT_OK(tw_dp_counters_read(dp, SL_A, 1, &a1), "counters A") ||
 	    !ASSERT_OK(tw_dp_counters_read(dp, SL_B, 1, &b1), "counters B"))
-		return;
+		goto out;
 	ASSERT_EQ(a1.from_pkts - a0.from_pkts, PAIRS, "A's opening packets");
 	ASSERT_EQ(b1.from_pkts - b0.from_pkts, PAIRS, "B's opening packets");
 	ASSERT_EQ(a1.to_pkts - a0.to_pkts, PAIRS * ROUNDS * 2, "replies counted to A");
@@ -1164,6 +1235,8 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 	/* B's replies carry 7 payload bytes more */
 	ASSERT_EQ((b1.to_bytes - b0.to_bytes) - (a1.to_bytes - a0.to_bytes),
 		  PAIRS * ROUNDS * 2 * 7, "bytes counted to their own client");
+out:
+	close(cfd);
 }
 
 /*
