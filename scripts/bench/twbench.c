@@ -34,7 +34,7 @@
 #include "tw_dp.h"
 #include "e2e_util.h"
 
-#define MAX_ROUNDS 32
+#define MAX_ROUNDS 64
 #define NFLOWS	   1024
 
 static struct {
@@ -830,6 +830,27 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * The median (and quartiles) of the per-round ratios a[r] / b[r]. Each
+ * round measures every configuration back to back, so a ratio within a
+ * round cancels the machine's drift between rounds, which the ratio of two
+ * medians does not. Returns the text; *med gets the median.
+ */
+static const char *paired(const double *a, const double *b, double *med)
+{
+	static char buf[4][64];
+	static int k;
+	double q[MAX_ROUNDS];
+	int n = cfg.rounds, r;
+	char *o = buf[k++ % 4];
+
+	for (r = 0; r < n; r++)
+		q[r] = b[r] > 0 ? a[r] / b[r] : 0;
+	*med = median(q, n); /* sorts q */
+	snprintf(o, sizeof(buf[0]), "%.3f [%.3f %.3f]", *med, q[n / 4], q[(3 * n) / 4]);
+	return o;
+}
+
 static int bench_tun(void)
 {
 	static const char *const ns_suffix[CFG__MAX] = { "none", "empty", "tw", "nftct", "nft" };
@@ -931,18 +952,35 @@ static int bench_tun(void)
 			printf(" %.0f", pps[c][r] / 1000);
 		printf("\n");
 	}
-	printf("\n  tunwarden / no filter      %.3f   (target >= 0.97: %s)\n",
-	       med[CFG_TW] / med[CFG_NONE], med[CFG_TW] / med[CFG_NONE] >= 0.97 ? "ok" : "MISSED");
-	printf("  empty tc program / no filter %.3f (the tcx hook alone: the ceiling for any tc "
-	       "program)\n  tunwarden / empty tc program %.3f\n",
-	       med[CFG_EMPTY] / med[CFG_NONE], med[CFG_TW] / med[CFG_EMPTY]);
+	{
+		double r_tw, r_empty, r_own, r_ct = 0, r_nft = 0;
+		const char *p_tw = paired(pps[CFG_TW], pps[CFG_NONE], &r_tw);
+		const char *p_empty = paired(pps[CFG_EMPTY], pps[CFG_NONE], &r_empty);
+		const char *p_own = paired(pps[CFG_TW], pps[CFG_EMPTY], &r_own);
+		const char *p_ct = "", *p_nft = "";
+
+		if (ncfg > CFG_NFT_CT) {
+			p_ct = paired(pps[CFG_TW], pps[CFG_NFT_CT], &r_ct);
+			p_nft = paired(pps[CFG_TW], pps[CFG_NFT], &r_nft);
+		}
+		printf("\n  ratios: of the medians above | paired: median of the per-round ratios "
+		       "[quartiles]\n");
+		printf("  tunwarden / no filter        %.3f | %s   (target >= 0.97: %s)\n",
+		       med[CFG_TW] / med[CFG_NONE], p_tw, r_tw >= 0.97 ? "ok" : "MISSED");
+		printf("  empty tc program / no filter %.3f | %s   (the tcx hook alone: the "
+		       "ceiling for any tc program)\n",
+		       med[CFG_EMPTY] / med[CFG_NONE], p_empty);
+		printf("  tunwarden / empty tc program %.3f | %s   (the program's own cost)\n",
+		       med[CFG_TW] / med[CFG_EMPTY], p_own);
+		if (ncfg > CFG_NFT_CT) {
+			printf("  tunwarden / nft+conntrack    %.3f | %s   (target >= 1.4: %s)\n",
+			       med[CFG_TW] / med[CFG_NFT_CT], p_ct, r_ct >= 1.4 ? "ok" : "MISSED");
+			printf("  tunwarden / nft stateless    %.3f | %s   (no conntrack: cannot "
+			       "admit replies only for opened flows)\n",
+			       med[CFG_TW] / med[CFG_NFT], p_nft);
+		}
+	}
 	if (ncfg > CFG_NFT_CT) {
-		printf("  tunwarden / nft+conntrack  %.3f   (target >= 1.4: %s)\n",
-		       med[CFG_TW] / med[CFG_NFT_CT],
-		       med[CFG_TW] / med[CFG_NFT_CT] >= 1.4 ? "ok" : "MISSED");
-		printf("  tunwarden / nft stateless  %.3f   (no conntrack: cannot admit replies only "
-		       "for opened flows)\n",
-		       med[CFG_TW] / med[CFG_NFT]);
 		printf("  per-packet cost over no filter (ns): empty tc program %.0f, tunwarden %.0f, "
 		       "nft+ct %.0f, nft %.0f\n",
 		       1e9 / med[CFG_EMPTY] - 1e9 / med[CFG_NONE],
