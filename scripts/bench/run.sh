@@ -4,8 +4,9 @@
 # are in docs/performance.md.
 #   usage: scripts/bench/run.sh [BUILD_DIR] [twbench options...]
 # With no options: the full run (100k clients, 10k rules, PROG_TEST_RUN table
-# with a perf profile of the allowed path, tun write path over 5 interleaved
-# rounds with 1024 flows), then the tun path again with one flow (hot caches).
+# with a perf profile of the allowed path, tun write path over 24 interleaved
+# rounds of 0.25 s with 1024 flows), then the tun path again with one flow (hot
+# caches) and with 1400-byte packets.
 # Output is also saved to BUILD_DIR/bench/results-<UTC time>.txt.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,10 +44,15 @@ set +e
 		if command -v perf >/dev/null && perf stat -e cpu-clock true >/dev/null 2>&1; then
 			perf_opt=(-P 4)
 		fi
-		"$bin" "${perf_opt[@]}"
+		# short rounds, many of them: the paired (per-round) ratios cancel the
+		# machine's drift between rounds
+		"$bin" "${perf_opt[@]}" -r 24 -d 250
 		echo
 		echo "# the tun path again with a single flow: caches hot, per-packet work only"
-		"$bin" -X -f 1
+		"$bin" -X -f 1 -r 24 -d 250
+		echo
+		echo "# and with 1400-byte packets (bulk traffic), 1024 flows, without nftables"
+		"$bin" -X -N -s 1400 -r 24 -d 250
 		echo
 		echo "# the controller: connect path with 100k clients loaded (decision, dataplane"
 		echo "# install, durable journal record), then the journal's append rate"
