@@ -838,11 +838,11 @@ static double median(double *v, int n)
  */
 static const char *paired(const double *a, const double *b, double *med)
 {
-	static char buf[4][64];
+	static char buf[8][64];
 	static int k;
 	double q[MAX_ROUNDS];
 	int n = cfg.rounds, r;
-	char *o = buf[k++ % 4];
+	char *o = buf[k++ % 8];
 
 	for (r = 0; r < n; r++)
 		q[r] = b[r] > 0 ? a[r] / b[r] : 0;
@@ -893,7 +893,7 @@ static void tun_in_situ(int tw_fd, double none_pps)
 			goto out;
 		ns[i] = (double)(n1 - n0) / (double)(r1 - r0);
 	}
-	printf("  in place (kernel BPF run-time statistics, one %.1f s pass each): empty program "
+	printf("  in place (kernel BPF run-time statistics, one %.2f s pass each): empty program "
 	       "%.0f ns a packet, tw_tun_in %.0f ns;\n  tunwarden's own %.0f ns over the empty "
 	       "program on a %.0f ns no-filter path would make %.3f of no filter\n",
 	       cfg.dur_ms / 1000.0, ns[0], ns[1], ns[1] - ns[0], 1e9 / none_pps,
@@ -984,7 +984,7 @@ static int bench_tun(void)
 		}
 	}
 	printf("\ntun write path: 1 writer pinned to CPU %ld, %d flows of %d clients, %d-byte "
-	       "UDP packets forwarded to a veth sink;\n%d rounds x %.1f s, interleaved, median; "
+	       "UDP packets forwarded to a veth sink;\n%d rounds x %.2f s, interleaved, median; "
 	       "ratios use packets per CPU-second of the writer\n",
 	       sysconf(_SC_NPROCESSORS_ONLN) - 1, cfg.nflows, cfg.nflows, cfg.pkt_size, cfg.rounds,
 	       cfg.dur_ms / 1000.0);
