@@ -870,34 +870,49 @@ static int prog_stats(int fd, uint64_t *runs, uint64_t *ns)
  * sched_clock() by the hook): what tunwarden adds in place, with the cold
  * caches of a real path, where PROG_TEST_RUN runs it hot. The statistics
  * slow every program down a little, so they are on only in this pass, not
- * in the rounds above. Prints ns per packet for the empty program and for
- * tw_tun_in, and what the difference alone would make of the no-filter
- * path.
+ * in the rounds above. Rounds of the empty program, tw_tun_in and no
+ * filter back to back (order rotated); the medians of the per-round ns per
+ * packet, of their per-round difference, and of what that difference alone
+ * would make of the round's no-filter path.
  */
-static void tun_in_situ(int tw_fd, double none_pps)
+static void tun_in_situ(int tw_fd)
 {
-	uint64_t r0, n0, r1, n1;
-	double ns[2] = { 0, 0 }, w;
+	double e[MAX_ROUNDS], t[MAX_ROUNDS], d[MAX_ROUNDS], q[MAX_ROUNDS], w;
 	int sfd, fds[2] = { tns[CFG_EMPTY].empty_prog, tw_fd }, cfgs[2] = { CFG_EMPTY, CFG_TW };
+	int n = cfg.rounds;
 
 	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (sfd < 0) {
 		printf("  (in place: BPF_ENABLE_STATS failed: %s)\n", strerror(errno));
 		return;
 	}
-	for (int i = 0; i < 2; i++) {
-		if (prog_stats(fds[i], &r0, &n0))
-			goto out;
-		measure(&tns[cfgs[i]], &w);
-		if (prog_stats(fds[i], &r1, &n1) || r1 == r0)
-			goto out;
-		ns[i] = (double)(n1 - n0) / (double)(r1 - r0);
+	for (int r = 0; r < n; r++) {
+		double ns[2] = { 0, 0 }, none = 0;
+
+		for (int j = 0; j < 3; j++) {
+			int i = (j + r) % 3; /* 0 empty, 1 tunwarden, 2 no filter */
+			uint64_t r0 = 0, n0 = 0, r1 = 0, n1 = 0;
+
+			if (i == 2) {
+				none = 1e9 / measure(&tns[CFG_NONE], &w);
+				continue;
+			}
+			if (prog_stats(fds[i], &r0, &n0))
+				goto out;
+			measure(&tns[cfgs[i]], &w);
+			if (prog_stats(fds[i], &r1, &n1) || r1 == r0)
+				goto out;
+			ns[i] = (double)(n1 - n0) / (double)(r1 - r0);
+		}
+		e[r] = ns[0];
+		t[r] = ns[1];
+		d[r] = ns[1] - ns[0];
+		q[r] = none / (none + d[r]);
 	}
-	printf("  in place (kernel BPF run-time statistics, one %.2f s pass each): empty program "
-	       "%.0f ns a packet, tw_tun_in %.0f ns;\n  tunwarden's own %.0f ns over the empty "
-	       "program on a %.0f ns no-filter path would make %.3f of no filter\n",
-	       cfg.dur_ms / 1000.0, ns[0], ns[1], ns[1] - ns[0], 1e9 / none_pps,
-	       (1e9 / none_pps) / (1e9 / none_pps + ns[1] - ns[0]));
+	printf("  in place (kernel BPF run-time statistics, %d more rounds): empty program %.0f ns a "
+	       "packet, tw_tun_in %.0f ns,\n  the difference %.0f ns (median per round); alone it "
+	       "would make %.3f of no filter\n",
+	       n, median(e, n), median(t, n), median(d, n), median(q, n));
 out:
 	close(sfd);
 }
@@ -1031,7 +1046,7 @@ static int bench_tun(void)
 			       med[CFG_TW] / med[CFG_NFT], p_nft);
 		}
 	}
-	tun_in_situ(tw_dp_prog_fd_in(dp), med[CFG_NONE]);
+	tun_in_situ(tw_dp_prog_fd_in(dp));
 	if (ncfg > CFG_NFT_CT) {
 		printf("  per-packet cost over no filter (ns): empty tc program %.0f, tunwarden %.0f, "
 		       "nft+ct %.0f, nft %.0f\n",
