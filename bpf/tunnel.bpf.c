@@ -111,12 +111,21 @@ static __always_inline __u32 tw_word(const __u8 *a)
 /* Each of a key's words, unrolled by hand: clang kept some of these loops
  * as loops despite #pragma unroll. */
 _Static_assert(TW_KW4 == 5 && TW_KW6 == 11, "connection key words");
-#define TW_KW_EACH(n, X)                                                   \
-	do {                                                               \
-		X(0); X(1); X(2); X(3); X(4);                              \
-		if ((n) == TW_KW6) {                                       \
-			X(5); X(6); X(7); X(8); X(9); X(10);               \
-		}                                                          \
+#define TW_KW_EACH(n, X)             \
+	do {                         \
+		X(0);                \
+		X(1);                \
+		X(2);                \
+		X(3);                \
+		X(4);                \
+		if ((n) == TW_KW6) { \
+			X(5);        \
+			X(6);        \
+			X(7);        \
+			X(8);        \
+			X(9);        \
+			X(10);       \
+		}                    \
 	} while (0)
 
 /* Store @n words to @dst (4-byte aligned) */

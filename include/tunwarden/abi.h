@@ -277,7 +277,7 @@ _Static_assert(sizeof(struct tw_fcache6_ent) == 72, "tw_fcache6_ent size");
  * words (shared with the tests, which build connections that take the same
  * entry). Works on BPF and in userspace alike; the BPF fast path computes
  * the same sum from the key's words in registers (tw_kw_idx). */
-#define TW_FCACHE_MUL(i) (0x9E3779B1u + (__u32)(i) * 0x3C6EF372u)
+#define TW_FCACHE_MUL(i) (0x9E3779B1u + (__u32)(i)*0x3C6EF372u)
 static inline __u32 tw_fcache_fold(__u32 h)
 {
 	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);

@@ -1148,8 +1148,8 @@ int main(int argc, char **argv)
 	if (!cfg.clients || cfg.clients > TW_MAX_CLIENTS || !cfg.profiles ||
 	    cfg.profiles > TW_MAX_PROFILES || cfg.rules_per_profile < 100 ||
 	    cfg.rules_per_profile > 256 || cfg.rounds < 1 || cfg.rounds > MAX_ROUNDS ||
-	    cfg.repeat < 1 || cfg.nflows < 1 || cfg.nflows > NFLOWS ||
-	    cfg.pkt_size < 29 || cfg.pkt_size > MAX_PKT) {
+	    cfg.repeat < 1 || cfg.nflows < 1 || cfg.nflows > NFLOWS || cfg.pkt_size < 29 ||
+	    cfg.pkt_size > MAX_PKT) {
 		usage(argv[0]);
 		return EXIT_FAILURE;
 	}

@@ -1080,8 +1080,8 @@ static void test_slot_reuse(struct tw_dp *dp)
 /* The cache entry the TCP connection of client @caddr port @cport to
  * @raddr port @rport takes (IPv4 or IPv6, from the address), and the key
  * it holds there (@key, @klen: may be NULL). */
-static uint32_t fcache_key_of(const char *caddr, uint16_t cport, const char *raddr,
-			      uint16_t rport, void *key, size_t *klen)
+static uint32_t fcache_key_of(const char *caddr, uint16_t cport, const char *raddr, uint16_t rport,
+			      void *key, size_t *klen)
 {
 	if (strchr(caddr, ':')) {
 		struct tw_flow_key k = { .ifindex = LO_IFINDEX,
@@ -1206,10 +1206,12 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 		if (!send_spec(dp, IN, &oa, PASS) || !send_spec(dp, IN, &ob, PASS))
 			goto out;
 		for (r = 0; r < ROUNDS; r++) {
-			const struct pkt_spec ra = { .family = fam, .src = web, .dst = a,
-						     TCP(1500, pa[i]) };
-			const struct pkt_spec rb = { .family = fam, .src = web, .dst = b,
-						     TCP(1500, pb[i]), .payload = 7 };
+			const struct pkt_spec ra = {
+				.family = fam, .src = web, .dst = a, TCP(1500, pa[i])
+			};
+			const struct pkt_spec rb = {
+				.family = fam, .src = web, .dst = b, TCP(1500, pb[i]), .payload = 7
+			};
 
 			/* twice each: the second meets the entry the first filled */
 			if (!send_spec(dp, OUT, &ra, PASS) || !send_spec(dp, OUT, &ra, PASS))
@@ -1233,8 +1235,8 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 	ASSERT_EQ(a1.to_pkts - a0.to_pkts, PAIRS * ROUNDS * 2, "replies counted to A");
 	ASSERT_EQ(b1.to_pkts - b0.to_pkts, PAIRS * ROUNDS * 2, "replies counted to B");
 	/* B's replies carry 7 payload bytes more */
-	ASSERT_EQ((b1.to_bytes - b0.to_bytes) - (a1.to_bytes - a0.to_bytes),
-		  PAIRS * ROUNDS * 2 * 7, "bytes counted to their own client");
+	ASSERT_EQ((b1.to_bytes - b0.to_bytes) - (a1.to_bytes - a0.to_bytes), PAIRS * ROUNDS * 2 * 7,
+		  "bytes counted to their own client");
 out:
 	close(cfd);
 }
