@@ -221,57 +221,69 @@ static __always_inline void tw_client_key(struct tw_client_key *k, __u32 ifindex
  * A connection as both directions name it: the interface, the client's
  * address and port, the remote address and port. IPv4 connections live in
  * tw1_flows4 (20-byte key), IPv6 ones in tw1_flows (44 bytes): the map
- * hashes and compares the whole key on every packet.
+ * hashes and compares the whole key on every packet. Its key is built as
+ * words (above) by tw_kw_build(), and stored to the stack only for a map
+ * call.
  */
-struct tw_conn {
-	__u32 ifindex;
-	__u8 family;
-	__u8 proto;
-	__u8 kind; /* enum tw_flow_kind */
-	__u16 cport;
-	__u16 rport;
-	const __u8 *caddr; /* into struct tw_pkt: 4-byte aligned */
-	const __u8 *raddr;
-};
+
+/* Two ports as a packet holds them (source first), the client's first:
+ * swapping the halves swaps the two ports in either byte order. */
+static __always_inline __u32 tw_ports_of(__u32 ports, int dir)
+{
+	return dir == TW_DIR_FROM_CLIENT ? ports : ports >> 16 | ports << 16;
+}
+
+/* The words of a connection's key: struct tw_flow4_key or tw_flow_key.
+ * @ports: the client's port first; @ca, @ra: the client's and the remote
+ * address, 4-byte aligned. */
+static __always_inline void tw_kw_build(__u32 *w, __u32 ifindex, __u8 family, __u8 proto, __u8 kind,
+					__u32 ports, const __u8 *ca, const __u8 *ra)
+{
+	int i;
+
+	w[0] = ifindex;
+	if (family == TW_FAM_V4) {
+		w[1] = tw_word(ca);
+		w[2] = tw_word(ra);
+		w[3] = ports;
+		w[4] = TW_W(proto, kind, 0, 0);
+		return;
+	}
+	w[1] = TW_W(family, proto, kind, 0);
+	w[2] = ports;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		w[3 + i] = tw_word(ca + 4 * i);
+		w[7 + i] = tw_word(ra + 4 * i);
+	}
+}
+
+/* The key of the connection a packet belongs to, from what it carries. */
+static __always_inline void tw_kw_of(__u32 *w, const struct tw_pkt *p, __u32 ifindex, int dir,
+				     __u8 kind)
+{
+	/* a later IPv6 fragment names the header after the fragment header,
+	 * which may be an extension header: the first fragment records that;
+	 * a fragment entry has no ports */
+	tw_kw_build(w, ifindex, p->family, kind == TW_FLOW_FRAG ? p->frag_proto : p->proto, kind,
+		    kind == TW_FLOW_CONN ? tw_ports_of(p->ports, dir) : 0,
+		    dir == TW_DIR_FROM_CLIENT ? p->saddr : p->daddr,
+		    dir == TW_DIR_FROM_CLIENT ? p->daddr : p->saddr);
+}
 
 /* Two call sites, one per map: the verifier inlines a lookup only where
  * a call site always sees the same map. */
-static __always_inline void tw_conn_key4(struct tw_flow4_key *k, const struct tw_conn *t)
+static __always_inline struct tw_flow_val *tw_conn_get(__u8 family, const __u32 *w)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	k->ifindex = t->ifindex;
-	k->cport = t->cport;
-	k->rport = t->rport;
-	k->proto = t->proto;
-	k->kind = t->kind;
-	__builtin_memcpy(&k->caddr, __builtin_assume_aligned(t->caddr, 4), 4);
-	__builtin_memcpy(&k->raddr, __builtin_assume_aligned(t->raddr, 4), 4);
-}
-
-static __always_inline void tw_conn_key6(struct tw_flow_key *k, const struct tw_conn *t)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->ifindex = t->ifindex;
-	k->family = t->family;
-	k->proto = t->proto;
-	k->kind = t->kind;
-	k->cport = t->cport;
-	k->rport = t->rport;
-	__builtin_memcpy(k->caddr, __builtin_assume_aligned(t->caddr, 4), 16);
-	__builtin_memcpy(k->raddr, __builtin_assume_aligned(t->raddr, 4), 16);
-}
-
-static __always_inline struct tw_flow_val *tw_conn_get(const struct tw_conn *t)
-{
-	if (t->family == TW_FAM_V4) {
+	if (family == TW_FAM_V4) {
 		struct tw_flow4_key k;
 
-		tw_conn_key4(&k, t);
+		tw_kw_store(&k, w, TW_KW4);
 		return bpf_map_lookup_elem(&tw1_flows4, &k);
 	} else {
 		struct tw_flow_key k;
 
-		tw_conn_key6(&k, t);
+		tw_kw_store(&k, w, TW_KW6);
 		return bpf_map_lookup_elem(&tw1_flows, &k);
 	}
 }
@@ -282,100 +294,25 @@ static __always_inline struct tw_flow_val *tw_conn_get(const struct tw_conn *t)
  * either map, and the verifier then falls back to the generic (indirect)
  * update for both.
  */
-static __noinline int tw_conn_put4(const struct tw_conn *t, const struct tw_flow_val *v)
+static __noinline int tw_conn_put4(const __u32 *w, const struct tw_flow_val *v)
 {
-	struct tw_flow4_key k = {
-		.ifindex = t->ifindex,
-		.cport = t->cport,
-		.rport = t->rport,
-		.proto = t->proto,
-		.kind = t->kind,
-	};
+	struct tw_flow4_key k;
 
-	__builtin_memcpy(&k.caddr, __builtin_assume_aligned(t->caddr, 4), 4);
-	__builtin_memcpy(&k.raddr, __builtin_assume_aligned(t->raddr, 4), 4);
+	tw_kw_store(&k, w, TW_KW4);
 	return bpf_map_update_elem(&tw1_flows4, &k, v, BPF_ANY);
 }
 
-static __noinline int tw_conn_put6(const struct tw_conn *t, const struct tw_flow_val *v)
+static __noinline int tw_conn_put6(const __u32 *w, const struct tw_flow_val *v)
 {
-	struct tw_flow_key k = {
-		.ifindex = t->ifindex,
-		.family = t->family,
-		.proto = t->proto,
-		.kind = t->kind,
-		.cport = t->cport,
-		.rport = t->rport,
-	};
+	struct tw_flow_key k;
 
-	__builtin_memcpy(k.caddr, __builtin_assume_aligned(t->caddr, 4), 16);
-	__builtin_memcpy(k.raddr, __builtin_assume_aligned(t->raddr, 4), 16);
+	tw_kw_store(&k, w, TW_KW6);
 	return bpf_map_update_elem(&tw1_flows, &k, v, BPF_ANY);
 }
 
-static __always_inline int tw_conn_put(const struct tw_conn *t, const struct tw_flow_val *v)
+static __always_inline int tw_conn_put(__u8 family, const __u32 *w, const struct tw_flow_val *v)
 {
-	return t->family == TW_FAM_V4 ? tw_conn_put4(t, v) : tw_conn_put6(t, v);
-}
-
-/* The connection a packet belongs to, from what it carries. */
-static __always_inline void tw_conn_of(struct tw_conn *t, const struct tw_pkt *p, __u32 ifindex,
-				       int dir, __u8 kind)
-{
-	t->ifindex = ifindex;
-	t->family = p->family;
-	/* a later IPv6 fragment names the header after the fragment header,
-	 * which may be an extension header: the first fragment records that */
-	t->proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
-	t->kind = kind;
-	t->cport = 0;
-	t->rport = 0;
-	if (dir == TW_DIR_FROM_CLIENT) {
-		if (kind == TW_FLOW_CONN) {
-			t->cport = p->sport;
-			t->rport = p->dport;
-		}
-		t->caddr = p->saddr;
-		t->raddr = p->daddr;
-	} else {
-		if (kind == TW_FLOW_CONN) {
-			t->cport = p->dport;
-			t->rport = p->sport;
-		}
-		t->caddr = p->daddr;
-		t->raddr = p->saddr;
-	}
-}
-
-/* The words of the key of the connection a packet belongs to (tw_conn_of). */
-static __always_inline void tw_kw_of(__u32 *w, const struct tw_pkt *p, __u32 ifindex, int dir,
-				     __u8 kind)
-{
-	const __u8 *ca = dir == TW_DIR_FROM_CLIENT ? p->saddr : p->daddr;
-	const __u8 *ra = dir == TW_DIR_FROM_CLIENT ? p->daddr : p->saddr;
-	__u8 proto = kind == TW_FLOW_FRAG ? p->frag_proto : p->proto;
-	__u32 ports = 0;
-	int i;
-
-	/* the client's port first: swapping the halves swaps the two ports
-	 * in either byte order */
-	if (kind == TW_FLOW_CONN)
-		ports = dir == TW_DIR_FROM_CLIENT ? p->ports : p->ports >> 16 | p->ports << 16;
-	w[0] = ifindex;
-	if (p->family == TW_FAM_V4) {
-		w[1] = tw_word(ca);
-		w[2] = tw_word(ra);
-		w[3] = ports;
-		w[4] = TW_W(proto, kind, 0, 0);
-		return;
-	}
-	w[1] = TW_W(p->family, proto, kind, 0);
-	w[2] = ports;
-#pragma unroll
-	for (i = 0; i < 4; i++) {
-		w[3 + i] = tw_word(ca + 4 * i);
-		w[7 + i] = tw_word(ra + 4 * i);
-	}
+	return family == TW_FAM_V4 ? tw_conn_put4(w, v) : tw_conn_put6(w, v);
 }
 
 static __always_inline __u64 tw_addr_gen(void)
@@ -395,10 +332,10 @@ static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8
 		.addr_gen = c->addr_gen,
 		.opened = (__u8)c->dir,
 	};
-	struct tw_conn t;
+	__u32 w[TW_KW6];
 
-	tw_conn_of(&t, &c->p, ifindex, c->dir, kind);
-	if (tw_conn_put(&t, &v) == 0 && kind == TW_FLOW_CONN)
+	tw_kw_of(w, &c->p, ifindex, c->dir, kind);
+	if (tw_conn_put(c->p.family, w, &v) == 0 && kind == TW_FLOW_CONN)
 		tw_gcount(TW_G_FLOW_NEW, 0, 1);
 }
 
@@ -482,28 +419,18 @@ static __always_inline int tw_tenant_check(const struct tw_ctx *c)
 static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifindex)
 {
 	const struct tw_pkt *p = &c->p;
-	struct tw_conn t = {
-		.ifindex = ifindex,
-		.family = p->family,
-		.proto = p->in_proto,
-		.kind = TW_FLOW_CONN,
-	};
+	bool to = c->dir == TW_DIR_TO_CLIENT;
 	struct tw_flow_val *v;
+	__u32 w[TW_KW6];
 
 	if (!p->related)
 		return false;
-	if (c->dir == TW_DIR_TO_CLIENT) {
-		t.cport = p->in_sport;
-		t.rport = p->in_dport;
-		t.caddr = p->in_saddr;
-		t.raddr = p->in_daddr;
-	} else {
-		t.cport = p->in_dport;
-		t.rport = p->in_sport;
-		t.caddr = p->in_daddr;
-		t.raddr = p->in_saddr;
-	}
-	v = tw_conn_get(&t);
+	/* the quoted packet went the other way: from the client when the
+	 * error travels to it */
+	tw_kw_build(w, ifindex, p->family, p->in_proto, TW_FLOW_CONN,
+		    tw_ports_of(p->in_ports, to ? TW_DIR_FROM_CLIENT : TW_DIR_TO_CLIENT),
+		    to ? p->in_saddr : p->in_daddr, to ? p->in_daddr : p->in_saddr);
+	v = tw_conn_get(p->family, w);
 	return v && v->slot == c->slot && v->gen == c->cl->gen &&
 	       tw_now() - v->last_seen_ns <= tw_flow_timeout_ns;
 }

@@ -70,8 +70,7 @@ struct tw_pkt {
 	__u8 frag_proto;
 	__u8 in_proto;
 	__u8 pad;
-	__u16 in_sport; /* network order */
-	__u16 in_dport;
+	__u32 in_ports; /* source and destination port, as the quoted header holds them */
 	/* not zeroed from here on */
 	__u32 bytes; /* inner IP bytes this skb stands for (GSO: all segments) */
 	__u32 pkts; /* 1, or the number of GSO segments */
@@ -163,16 +162,17 @@ static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt
 	if (tw_proto_has_ports(p->in_proto)) {
 		if (l4 + 4 > end || tw_load(skb, l4, ports, 4))
 			return;
-		__builtin_memcpy(&p->in_sport, &ports[0], 2);
-		__builtin_memcpy(&p->in_dport, &ports[2], 2);
+		__builtin_memcpy(&p->in_ports, ports, 4);
 	} else if (p->in_proto == IPPROTO_ICMP_ || p->in_proto == IPPROTO_ICMPV6_) {
 		__u8 icmp[8];
 
 		/* a quoted echo request: its identifier is the connection's port */
 		if (l4 + 8 > end || tw_load(skb, l4, icmp, 8))
 			return;
-		__builtin_memcpy(&p->in_sport, &icmp[4], 2);
-		p->in_dport = p->in_sport;
+		__u16 id;
+
+		__builtin_memcpy(&id, &icmp[4], 2);
+		p->in_ports = (__u32)id << 16 | id;
 	}
 	p->related = 1;
 }
