@@ -834,21 +834,18 @@ static double median(double *v, int n)
  * The median (and quartiles) of the per-round ratios a[r] / b[r]. Each
  * round measures every configuration back to back, so a ratio within a
  * round cancels the machine's drift between rounds, which the ratio of two
- * medians does not. Returns the text; *med gets the median.
+ * medians does not. Writes the text to @o; returns the median.
  */
-static const char *paired(const double *a, const double *b, double *med)
+static double paired(const double *a, const double *b, char *o, size_t olen)
 {
-	static char buf[8][64];
-	static int k;
-	double q[MAX_ROUNDS];
+	double q[MAX_ROUNDS], med;
 	int n = cfg.rounds, r;
-	char *o = buf[k++ % 8];
 
 	for (r = 0; r < n; r++)
 		q[r] = b[r] > 0 ? a[r] / b[r] : 0;
-	*med = median(q, n); /* sorts q */
-	snprintf(o, sizeof(buf[0]), "%.3f [%.3f %.3f]", *med, q[n / 4], q[(3 * n) / 4]);
-	return o;
+	med = median(q, n); /* sorts q */
+	snprintf(o, olen, "%.3f [%.3f %.3f]", med, q[n / 4], q[(3 * n) / 4]);
+	return med;
 }
 
 /* The kernel's run-time statistics of program @fd: runs and ns in them. */
@@ -1019,15 +1016,14 @@ static int bench_tun(void)
 		printf("\n");
 	}
 	{
-		double r_tw, r_empty, r_own, r_ct = 0, r_nft = 0;
-		const char *p_tw = paired(pps[CFG_TW], pps[CFG_NONE], &r_tw);
-		const char *p_empty = paired(pps[CFG_EMPTY], pps[CFG_NONE], &r_empty);
-		const char *p_own = paired(pps[CFG_TW], pps[CFG_EMPTY], &r_own);
-		const char *p_ct = "", *p_nft = "";
+		char p_tw[64], p_empty[64], p_own[64], p_ct[64] = "", p_nft[64] = "";
+		double r_tw = paired(pps[CFG_TW], pps[CFG_NONE], p_tw, sizeof(p_tw)), r_ct = 0;
 
+		paired(pps[CFG_EMPTY], pps[CFG_NONE], p_empty, sizeof(p_empty));
+		paired(pps[CFG_TW], pps[CFG_EMPTY], p_own, sizeof(p_own));
 		if (ncfg > CFG_NFT_CT) {
-			p_ct = paired(pps[CFG_TW], pps[CFG_NFT_CT], &r_ct);
-			p_nft = paired(pps[CFG_TW], pps[CFG_NFT], &r_nft);
+			r_ct = paired(pps[CFG_TW], pps[CFG_NFT_CT], p_ct, sizeof(p_ct));
+			paired(pps[CFG_TW], pps[CFG_NFT], p_nft, sizeof(p_nft));
 		}
 		printf("\n  ratios: of the medians above | paired: median of the per-round ratios "
 		       "[quartiles]\n");
