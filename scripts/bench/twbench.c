@@ -206,6 +206,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int test_run(int fd, const uint8_t *pkt, int len, int repeat, uint32_t *rv, uint32_t *ns)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
@@ -279,6 +286,114 @@ static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void
 	b.in[b.n++] = RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
 	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_op", "GPL", b.in, (size_t)b.n, NULL);
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * CFG_COUNT's program: the least any per-client accounting does on this
+ * hook. The bench's client i has tunnel address 10.128.0.0 + i and slot i
+ * (load_policy), so the slot is the low 17 bits of the source address:
+ * no lookup, no state, no allowlist, one per-CPU array element updated
+ * (from_bytes += len, from_pkts++; per-CPU, so no atomics).
+ */
+#define TW_CC_FROM_BYTES ((int16_t)offsetof(struct tw_client_ctr, from_bytes))
+#define TW_CC_FROM_PKTS	 ((int16_t)offsetof(struct tw_client_ctr, from_pkts))
+static int count_only_prog(int ccnt_fd, int l3)
+{
+	struct bpf_insn in[] = {
+		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
+		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1,
+		    offsetof(struct __sk_buff, data), 0),
+		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1,
+		    offsetof(struct __sk_buff, data_end), 0),
+		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0),
+		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, l3 + 20),
+		RAW(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 17, 0), /* -> out */
+		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_2, (int16_t)(l3 + 12),
+		    0), /* saddr */
+		RAW(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_5, 0, 0, 32),
+		RAW(BPF_ALU | BPF_AND | BPF_K, BPF_REG_5, 0, 0, TW_MAX_CLIENTS - 1),
+		RAW(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_5, -4, 0),
+		RAW(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ccnt_fd),
+		RAW(0, 0, 0, 0, 0),
+		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),
+		RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+		RAW(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 7, 0), /* -> out */
+		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6,
+		    offsetof(struct __sk_buff, len), 0),
+		RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_0, TW_CC_FROM_BYTES, 0),
+		RAW(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, BPF_REG_1, 0, 0),
+		RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_2, TW_CC_FROM_BYTES, 0),
+		RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_3, BPF_REG_0, TW_CC_FROM_PKTS, 0),
+		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, 1),
+		RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_3, TW_CC_FROM_PKTS, 0),
+		/* out: */
+		RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1),
+		RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	int fd;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_count", "GPL", in,
+			   sizeof(in) / sizeof(in[0]), NULL);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The same paths with a cold TLB: one program run per BPF_PROG_TEST_RUN
+ * call. On a host with page-table isolation and no PCID (this kind of VM)
+ * every system call flushes the TLB, so each run starts as a packet written
+ * to a tun device does, and every map page the program touches costs a
+ * page walk; repeat=1,000,000 above amortises those away. Calls rotate over
+ * the programs; the figure is the median, over the calls, of a program's
+ * run minus the empty program's run of the same rotation. The count-only
+ * program (the tun bench's floor) is in the table: what counting a packet
+ * to its client's per-CPU slot alone costs here.
+ */
+#define COLD_CALLS 20000
+static void bench_cold(struct tw_dp *dp, int empty, const struct tr_case *cases)
+{
+	static int64_t d[6][COLD_CALLS];
+	int fds[7], count = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), ETH_HLEN);
+	const char *names[6] = { "count-only (the floor)" };
+	uint64_t e[COLD_CALLS];
+	int i, k;
+
+	if (count < 0) {
+		printf("  (cold TLB: count-only program failed to load: %s)\n", strerror(-count));
+		return;
+	}
+	fds[0] = empty;
+	fds[1] = count;
+	for (i = 0; i < 5; i++) {
+		fds[i + 2] = cases[i].out ? tw_dp_prog_fd_out(dp) : tw_dp_prog_fd_in(dp);
+		names[i + 1] = cases[i].name;
+	}
+	for (k = 0; k < COLD_CALLS; k++) {
+		uint32_t rv, ns[7] = { 0 };
+
+		for (i = 0; i < 7; i++) {
+			/* the count-only program reads the v4 client's source */
+			const struct tr_case *tc = &cases[i < 2 ? 0 : i - 2];
+
+			if (test_run(fds[i], tc->pkt, tc->len, 1, &rv, &ns[i]))
+				goto out;
+		}
+		e[k] = ns[0];
+		for (i = 0; i < 6; i++)
+			d[i][k] = (int64_t)ns[i + 1] - (int64_t)ns[0];
+	}
+	qsort(e, COLD_CALLS, sizeof(e[0]), cmp_u64);
+	printf("\ncold TLB: BPF_PROG_TEST_RUN with repeat=1, %d calls each (the TLB is flushed by "
+	       "every system call\non this host: page-table isolation without PCID); ns over the "
+	       "empty program (%llu ns a run),\nmedian [quartiles] of the per-call differences\n",
+	       COLD_CALLS, (unsigned long long)e[COLD_CALLS / 2]);
+	for (i = 0; i < 6; i++) {
+		qsort(d[i], COLD_CALLS, sizeof(d[i][0]), cmp_i64);
+		printf("  %-28s %6lld   [%lld %lld]\n", names[i], (long long)d[i][COLD_CALLS / 2],
+		       (long long)d[i][COLD_CALLS / 4], (long long)d[i][(3 * COLD_CALLS) / 4]);
+	}
+out:
+	close(count);
 }
 
 #define NBLOCKS 9
@@ -544,6 +659,7 @@ static int bench_test_run(void)
 		printf("  %-28s %8llu %12lld %10lld %8s\n", cases[i].name,
 		       (unsigned long long)med[i + 1], dmed[i], dmin[i],
 		       dmed[i] <= 50 ? "ok" : "MISSED");
+	bench_cold(dp, empty, cases);
 	bench_blocks(dp, empty, &cases[0], c, p);
 	if (cfg.profile_s)
 		profile_case(tw_dp_prog_fd_in(dp), &cases[0]);
@@ -557,11 +673,16 @@ out:
 /* ------------------------------------------------------------ tun path */
 
 /* CFG_EMPTY: an empty program on the same tcx hook. It is what the hook
- * alone costs, the floor for any tc design, measured in the same rounds. */
-enum { CFG_NONE, CFG_EMPTY, CFG_TW, CFG_NFT_CT, CFG_NFT, CFG__MAX };
+ * alone costs, the floor for any tc design, measured in the same rounds.
+ * CFG_COUNT: a program that does nothing but count each packet to its
+ * client's slot in tunwarden's loaded tw1_ccnt (the slot taken from the
+ * source address by arithmetic: no lookup, no check). It is the floor for
+ * any design that accounts per client in a per-CPU map, as the issue asks. */
+enum { CFG_NONE, CFG_EMPTY, CFG_COUNT, CFG_TW, CFG_NFT_CT, CFG_NFT, CFG__MAX };
 static const char *const cfg_name[CFG__MAX] = {
 	[CFG_NONE] = "no filter",
 	[CFG_EMPTY] = "empty tc program (tcx)",
+	[CFG_COUNT] = "count-only program (tcx)",
 	[CFG_TW] = "tunwarden (tcx)",
 	[CFG_NFT_CT] = "nftables + conntrack",
 	[CFG_NFT] = "nftables, no conntrack",
@@ -571,7 +692,7 @@ struct tunns {
 	char ns[48];
 	int fd;
 	int sink_map, sink_prog, sink_link;
-	int empty_prog, empty_link; /* CFG_EMPTY only */
+	int empty_prog, empty_link; /* CFG_EMPTY and CFG_COUNT: the raw program */
 };
 
 static struct tunns tns[CFG__MAX];
@@ -874,8 +995,11 @@ static int prog_stats(int fd, uint64_t *runs, uint64_t *ns)
  */
 static void tun_in_situ(int tw_fd)
 {
-	double e[MAX_ROUNDS], t[MAX_ROUNDS], d[MAX_ROUNDS], q[MAX_ROUNDS], w;
-	int sfd, fds[2] = { tns[CFG_EMPTY].empty_prog, tw_fd }, cfgs[2] = { CFG_EMPTY, CFG_TW };
+	/* programs timed: the empty program, the count-only floor, tw_tun_in */
+	enum { P_EMPTY, P_COUNT, P_TW, P__MAX };
+	static const int cfgs[P__MAX] = { CFG_EMPTY, CFG_COUNT, CFG_TW };
+	double t[P__MAX][MAX_ROUNDS], d[P__MAX][MAX_ROUNDS], q[P__MAX][MAX_ROUNDS], w;
+	int sfd, fds[P__MAX] = { tns[CFG_EMPTY].empty_prog, tns[CFG_COUNT].empty_prog, tw_fd };
 	int n = cfg.rounds;
 
 	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -884,13 +1008,13 @@ static void tun_in_situ(int tw_fd)
 		return;
 	}
 	for (int r = 0; r < n; r++) {
-		double ns[2] = { 0, 0 }, none = 0;
+		double ns[P__MAX] = { 0 }, none = 0;
 
-		for (int j = 0; j < 3; j++) {
-			int i = (j + r) % 3; /* 0 empty, 1 tunwarden, 2 no filter */
+		for (int j = 0; j <= P__MAX; j++) {
+			int i = (j + r) % (P__MAX + 1); /* P__MAX: no filter */
 			uint64_t r0 = 0, n0 = 0, r1 = 0, n1 = 0;
 
-			if (i == 2) {
+			if (i == P__MAX) {
 				none = 1e9 / measure(&tns[CFG_NONE], &w);
 				continue;
 			}
@@ -901,22 +1025,27 @@ static void tun_in_situ(int tw_fd)
 				goto out;
 			ns[i] = (double)(n1 - n0) / (double)(r1 - r0);
 		}
-		e[r] = ns[0];
-		t[r] = ns[1];
-		d[r] = ns[1] - ns[0];
-		q[r] = none / (none + d[r]);
+		for (int i = 0; i < P__MAX; i++) {
+			t[i][r] = ns[i];
+			d[i][r] = ns[i] - ns[P_EMPTY];
+			q[i][r] = none / (none + d[i][r]);
+		}
 	}
-	printf("  in place (kernel BPF run-time statistics, %d more rounds): empty program %.0f ns a "
-	       "packet, tw_tun_in %.0f ns,\n  the difference %.0f ns (median per round); alone it "
-	       "would make %.3f of no filter\n",
-	       n, median(e, n), median(t, n), median(d, n), median(q, n));
+	printf("  in place (kernel BPF run-time statistics, %d more rounds, medians per round):\n"
+	       "    empty program %.0f ns a packet; count-only %.0f ns, %.0f over empty; "
+	       "tw_tun_in %.0f ns, %.0f over empty\n"
+	       "    what the difference alone makes of no filter: count-only %.3f, "
+	       "tunwarden %.3f\n",
+	       n, median(t[P_EMPTY], n), median(t[P_COUNT], n), median(d[P_COUNT], n),
+	       median(t[P_TW], n), median(d[P_TW], n), median(q[P_COUNT], n), median(q[P_TW], n));
 out:
 	close(sfd);
 }
 
 static int bench_tun(void)
 {
-	static const char *const ns_suffix[CFG__MAX] = { "none", "empty", "tw", "nftct", "nft" };
+	static const char *const ns_suffix[CFG__MAX] = { "none", "empty", "count",
+							 "tw",	 "nftct", "nft" };
 	double pps[CFG__MAX][MAX_ROUNDS], wps[CFG__MAX][MAX_ROUNDS], med[CFG__MAX];
 	struct tw_dp_opts o = { .pin_root = "", .l3_off = 0 };
 	char nftpath[128];
@@ -948,17 +1077,21 @@ static int bench_tun(void)
 		fprintf(stderr, "twbench: tunwarden setup: %s\n", tw_dp_errstr(dp));
 		goto out_ns;
 	}
-	/* the hook alone: an empty program where tunwarden's tw_tun_in sits */
-	e2e_ns_enter(tns[CFG_EMPTY].ns);
+	/* the hook alone: an empty program where tunwarden's tw_tun_in sits;
+	 * and the floor of per-client accounting: a count-only program */
 	tns[CFG_EMPTY].empty_prog = e2e_empty_prog();
-	if (tns[CFG_EMPTY].empty_prog >= 0)
-		tns[CFG_EMPTY].empty_link = bpf_link_create(tns[CFG_EMPTY].empty_prog,
-							    e2e_ifindex(tns[CFG_EMPTY].ns, "bt0"),
+	tns[CFG_COUNT].empty_prog = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), 0);
+	for (c = CFG_EMPTY; c <= CFG_COUNT; c++) {
+		e2e_ns_enter(tns[c].ns);
+		if (tns[c].empty_prog >= 0)
+			tns[c].empty_link = bpf_link_create(tns[c].empty_prog,
+							    e2e_ifindex(tns[c].ns, "bt0"),
 							    TCX_INGRESS, NULL);
-	if (tns[CFG_EMPTY].empty_link < 0) {
-		err = -errno;
-		fprintf(stderr, "twbench: empty program on bt0 (tcx): %s\n", strerror(errno));
-		goto out_ns;
+		if (tns[c].empty_link < 0) {
+			err = tns[c].empty_prog < 0 ? tns[c].empty_prog : -errno;
+			fprintf(stderr, "twbench: %s on bt0: %s\n", cfg_name[c], strerror(-err));
+			goto out_ns;
+		}
 	}
 	e2e_ns_enter(NULL);
 	for (c = CFG_NFT_CT; c < ncfg; c++) {
@@ -1016,10 +1149,11 @@ static int bench_tun(void)
 		printf("\n");
 	}
 	{
-		char p_tw[64], p_empty[64], p_own[64], p_ct[64] = "", p_nft[64] = "";
+		char p_tw[64], p_empty[64], p_count[64], p_own[64], p_ct[64] = "", p_nft[64] = "";
 		double r_tw = paired(pps[CFG_TW], pps[CFG_NONE], p_tw, sizeof(p_tw)), r_ct = 0;
 
 		paired(pps[CFG_EMPTY], pps[CFG_NONE], p_empty, sizeof(p_empty));
+		paired(pps[CFG_COUNT], pps[CFG_NONE], p_count, sizeof(p_count));
 		paired(pps[CFG_TW], pps[CFG_EMPTY], p_own, sizeof(p_own));
 		if (ncfg > CFG_NFT_CT) {
 			r_ct = paired(pps[CFG_TW], pps[CFG_NFT_CT], p_ct, sizeof(p_ct));
@@ -1032,6 +1166,9 @@ static int bench_tun(void)
 		printf("  empty tc program / no filter %.3f | %s   (the tcx hook alone: the "
 		       "ceiling for any tc program)\n",
 		       med[CFG_EMPTY] / med[CFG_NONE], p_empty);
+		printf("  count-only / no filter       %.3f | %s   (count each packet to its "
+		       "client's slot, nothing else:\n%34s the floor for per-client accounting)\n",
+		       med[CFG_COUNT] / med[CFG_NONE], p_count, "");
 		printf("  tunwarden / empty tc program %.3f | %s   (the program's own cost)\n",
 		       med[CFG_TW] / med[CFG_EMPTY], p_own);
 		if (ncfg > CFG_NFT_CT) {
