@@ -4,11 +4,14 @@
  *
  *  1. ns per packet of tw_tun_in/out under BPF_PROG_TEST_RUN for the main
  *     paths, beside an empty `return TC_ACT_UNSPEC` program, with 100k
- *     clients and 10k allowlist rules (100 profiles) loaded;
+ *     clients and 10k allowlist rules (100 profiles) loaded; hot (repeat
+ *     10^6) and with a cold TLB (one run per call);
  *  2. packets/s through the tun write path (one writer pinned to a CPU
  *     writing into a tun fd; the kernel forwards every packet out of a
- *     veth sink whose tc egress drops them), in four namespaces measured interleaved over rounds:
- *     no filter, tunwarden (tcx), an nftables ruleset with the same policy
+ *     veth sink whose tc egress drops them), in six namespaces measured
+ *     interleaved over rounds: no filter, an empty tc program, a count-only
+ *     program (the floor of per-client accounting), tunwarden (tcx), an
+ *     nftables ruleset with the same policy
  *     (verdict maps keyed by client address with per-element counters,
  *     concatenated interval sets per profile, conntrack for replies), and
  *     the same ruleset without conntrack. Medians are reported.
