@@ -701,7 +701,7 @@ struct tunns {
 	char ns[48];
 	int fd;
 	int sink_map, sink_prog, sink_link;
-	int empty_prog, empty_link; /* CFG_EMPTY and CFG_COUNT: the raw program */
+	int raw_prog, raw_link; /* CFG_EMPTY and CFG_COUNT: the raw program on bt0 */
 };
 
 static struct tunns tns[CFG__MAX];
@@ -726,7 +726,7 @@ static int tun_ns_setup(struct tunns *t, const char *name)
 
 	snprintf(t->ns, sizeof(t->ns), "%s%s", pfx, name);
 	t->fd = t->sink_map = t->sink_prog = t->sink_link = -1;
-	t->empty_prog = t->empty_link = -1;
+	t->raw_prog = t->raw_link = -1;
 	err = e2e_ns_create(t->ns)					 ?:
 		      e2e_ns_enter(t->ns)				 ?:
 		      e2e_sysctl("net.ipv4.ip_forward", "1")		 ?:
@@ -1008,7 +1008,7 @@ static void tun_in_situ(int tw_fd)
 	enum { P_EMPTY, P_COUNT, P_TW, P__MAX };
 	static const int cfgs[P__MAX] = { CFG_EMPTY, CFG_COUNT, CFG_TW };
 	double t[P__MAX][MAX_ROUNDS], d[P__MAX][MAX_ROUNDS], q[P__MAX][MAX_ROUNDS], w;
-	int sfd, fds[P__MAX] = { tns[CFG_EMPTY].empty_prog, tns[CFG_COUNT].empty_prog, tw_fd };
+	int sfd, fds[P__MAX] = { tns[CFG_EMPTY].raw_prog, tns[CFG_COUNT].raw_prog, tw_fd };
 	int n = cfg.rounds;
 
 	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -1088,16 +1088,15 @@ static int bench_tun(void)
 	}
 	/* the hook alone: an empty program where tunwarden's tw_tun_in sits;
 	 * and the floor of per-client accounting: a count-only program */
-	tns[CFG_EMPTY].empty_prog = e2e_empty_prog();
-	tns[CFG_COUNT].empty_prog = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), 0);
+	tns[CFG_EMPTY].raw_prog = e2e_empty_prog();
+	tns[CFG_COUNT].raw_prog = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), 0);
 	for (c = CFG_EMPTY; c <= CFG_COUNT; c++) {
 		e2e_ns_enter(tns[c].ns);
-		if (tns[c].empty_prog >= 0)
-			tns[c].empty_link = bpf_link_create(tns[c].empty_prog,
-							    e2e_ifindex(tns[c].ns, "bt0"),
-							    TCX_INGRESS, NULL);
-		if (tns[c].empty_link < 0) {
-			err = tns[c].empty_prog < 0 ? tns[c].empty_prog : -errno;
+		if (tns[c].raw_prog >= 0)
+			tns[c].raw_link = bpf_link_create(
+				tns[c].raw_prog, e2e_ifindex(tns[c].ns, "bt0"), TCX_INGRESS, NULL);
+		if (tns[c].raw_link < 0) {
+			err = tns[c].raw_prog < 0 ? tns[c].raw_prog : -errno;
 			fprintf(stderr, "twbench: %s on bt0: %s\n", cfg_name[c], strerror(-err));
 			goto out_ns;
 		}
@@ -1212,10 +1211,10 @@ out:
 			close(tns[c].sink_prog);
 		if (tns[c].sink_map >= 0)
 			close(tns[c].sink_map);
-		if (tns[c].empty_link >= 0)
-			close(tns[c].empty_link);
-		if (tns[c].empty_prog >= 0)
-			close(tns[c].empty_prog);
+		if (tns[c].raw_link >= 0)
+			close(tns[c].raw_link);
+		if (tns[c].raw_prog >= 0)
+			close(tns[c].raw_prog);
 	}
 	e2e_cleanup();
 	return err;
