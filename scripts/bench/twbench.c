@@ -302,42 +302,43 @@ static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void
 #define TW_CC_FROM_PKTS	 ((int16_t)offsetof(struct tw_client_ctr, from_pkts))
 static int count_only_prog(int ccnt_fd, int l3)
 {
-	struct bpf_insn in[] = {
-		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
-		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1,
-		    offsetof(struct __sk_buff, data), 0),
-		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1,
-		    offsetof(struct __sk_buff, data_end), 0),
-		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0),
-		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, l3 + 20),
-		RAW(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 17, 0), /* -> out */
-		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_2, (int16_t)(l3 + 12),
-		    0), /* saddr */
-		RAW(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_5, 0, 0, 32),
-		RAW(BPF_ALU | BPF_AND | BPF_K, BPF_REG_5, 0, 0, TW_MAX_CLIENTS - 1),
-		RAW(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_5, -4, 0),
-		RAW(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ccnt_fd),
-		RAW(0, 0, 0, 0, 0),
-		RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),
-		RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-		RAW(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 7, 0), /* -> out */
-		RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6,
-		    offsetof(struct __sk_buff, len), 0),
-		RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_0, TW_CC_FROM_BYTES, 0),
-		RAW(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, BPF_REG_1, 0, 0),
-		RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_2, TW_CC_FROM_BYTES, 0),
-		RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_3, BPF_REG_0, TW_CC_FROM_PKTS, 0),
-		RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, 1),
-		RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_3, TW_CC_FROM_PKTS, 0),
-		/* out: */
-		RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1),
-		RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-	};
-	int fd;
+	struct rawprog b = { .n = 0 };
+	int to_out[2], fd;
 
-	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_count", "GPL", in,
-			   sizeof(in) / sizeof(in[0]), NULL);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1,
+			  offsetof(struct __sk_buff, data), 0);
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1,
+			  offsetof(struct __sk_buff, data_end), 0);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, l3 + 20);
+	to_out[0] = b.n;
+	b.in[b.n++] = RAW(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, 0);
+	/* the source address, host order, its low bits the slot */
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_2, (int16_t)(l3 + 12), 0);
+	b.in[b.n++] = RAW(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_5, 0, 0, 32);
+	b.in[b.n++] = RAW(BPF_ALU | BPF_AND | BPF_K, BPF_REG_5, 0, 0, TW_MAX_CLIENTS - 1);
+	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_5, -4, 0);
+	raw_ldmap(&b, BPF_REG_1, ccnt_fd);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4);
+	b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	to_out[1] = b.n;
+	b.in[b.n++] = RAW(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6,
+			  offsetof(struct __sk_buff, len), 0);
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_0, TW_CC_FROM_BYTES, 0);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, BPF_REG_1, 0, 0);
+	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_2, TW_CC_FROM_BYTES, 0);
+	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_3, BPF_REG_0, TW_CC_FROM_PKTS, 0);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, 1);
+	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_3, TW_CC_FROM_PKTS, 0);
+	/* out: both jumps land here */
+	for (int i = 0; i < 2; i++)
+		b.in[to_out[i]].off = (int16_t)(b.n - to_out[i] - 1);
+	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1);
+	b.in[b.n++] = RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_count", "GPL", b.in, (size_t)b.n, NULL);
 	return fd < 0 ? -errno : fd;
 }
 
