@@ -10,6 +10,20 @@ BPFTOOL ?= bpftool
 PREFIX ?= /usr/local
 DESTDIR ?=
 
+# The README's commands set up the machine themselves: before this Makefile reads pkg-config
+# (below), `make demo`, `make check`, `make bench` and `make vmtest` install what is missing
+# (quietly when nothing is). TW_NO_DEPS=1 skips it.
+DEPS_GROUPS := $(if $(filter demo check bench vmtest,$(MAKECMDGOALS)),build test) \
+	       $(if $(filter bench,$(MAKECMDGOALS)),bench)
+ifneq ($(strip $(DEPS_GROUPS)),)
+ifneq ($(TW_NO_DEPS),1)
+DEPS_RC := $(shell scripts/install-deps.sh --quiet $(sort $(DEPS_GROUPS)) >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error scripts/install-deps.sh failed (exit $(DEPS_RC)): see the lines above)
+endif
+endif
+endif
+
 # Stable when sources are: no mtime-dependent names, no generated files in-tree.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -25,6 +39,14 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -Iinclude -Iuserspace/lib -I$(O)/skel -I$(O) $(PKG_CFLAGS) \
 	  -D_GNU_SOURCE
 LDLIBS += $(PKG_LIBS)
+# A build without the libraries fails on the first #include; say what to run instead.
+ifeq ($(filter clean help lint vmlinux fresh-check,$(MAKECMDGOALS)),)
+ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v $(CLANG) $(BPFTOOL) >/dev/null \
+	&& echo ok),)
+$(error clang, bpftool or the libbpf/libelf/zlib headers are missing: run scripts/install-deps.sh \
+	(make demo and make check run it themselves))
+endif
+endif
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -50,7 +72,7 @@ TEST_PROGS := $(O)/selftests/test_progs
 TEST_UNIT := $(O)/selftests/test_unit
 
 .PHONY: all bpf skel lib tests check check-progs check-unit check-e2e bench soak demo vmtest \
-	lint fuzz install clean help vmlinux
+	lint fuzz install clean help vmlinux fresh-check
 
 all: $(BPF_OBJS) $(SKELS) $(LIBTW) tests
 
@@ -60,6 +82,7 @@ help:
 	@echo "  check      run every test suite (BPF prog tests, unit, end-to-end)"
 	@echo "  bench      benchmarks: figures and ratios, not pass/fail"
 	@echo "  vmtest     run the BPF and e2e suites in throwaway VMs (6.1 and 6.12 kernels)"
+	@echo "  fresh-check  make demo and make check in a freshly debootstrapped Debian 12 root"
 	@echo "  lint       clang-format --dry-run, clang-tidy, cppcheck"
 	@echo "  vmlinux    regenerate vmlinux.h from /sys/kernel/btf/vmlinux"
 	@echo "  install    install binaries (DESTDIR, PREFIX)"
@@ -125,6 +148,10 @@ bench: all
 # make vmtest VMTEST_ARGS="--kernel 6.1 -- build/selftests/test_progs -t uplink_xdp"
 vmtest: all
 	@O=$(O) scripts/vmtest.sh $(VMTEST_ARGS)
+
+# make fresh-check FRESH_ARGS="--shell" leaves a shell in the root afterwards.
+fresh-check:
+	@scripts/fresh-check.sh $(FRESH_ARGS)
 
 lint:
 	@scripts/lint.sh

@@ -20,7 +20,7 @@ O=${1:-$top/build}
 export TW_BUILD_DIR=$O
 
 [ "$(id -u)" -eq 0 ] || { echo "make demo needs root (network namespaces, BPF)" >&2; exit 1; }
-"$top/scripts/install-deps.sh" >/dev/null || exit 1
+"$top/scripts/install-deps.sh" --quiet || exit 1
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 . "$top/selftests/e2e/lib.sh"
