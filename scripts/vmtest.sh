@@ -21,6 +21,8 @@ usage: $0 [options] [-- COMMAND [ARG...]]
   -m, --memory SIZE  guest memory (default: 2G)
       --setup        only install QEMU and prepare the kernels, then exit
       --no-vng       use the built-in QEMU runner even when vng is installed
+      --systemd      boot systemd as PID 1 and run COMMAND as its service vmtest.service
+                     (built-in QEMU runner only: under vng, vng's init is PID 1)
   -h, --help         this text
 COMMAND runs as root in the repository directory inside the guest, with the host's TW_*
 environment variables; default:
@@ -46,6 +48,7 @@ mem=${VMTEST_MEM:-2G}
 cpus=${VMTEST_CPUS:-1}
 setup_only=0
 use_vng=${VMTEST_VNG:-auto}
+systemd=0
 cmd=()
 
 while [ $# -gt 0 ]; do
@@ -61,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--memory=*) mem=${1#*=}; shift ;;
 	--setup) setup_only=1; shift ;;
 	--no-vng) use_vng=0; shift ;;
+	--systemd) systemd=1; use_vng=0; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; cmd=("$@"); break ;;
 	*) echo "vmtest: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -308,11 +312,11 @@ have_vng() {
 
 now() { date +%s.%N; }
 
-# wait_guest PID: streams the console log while PID (timeout + QEMU or vng) runs, one prefix per
+# wait_guest PID: streams the console log ($stream) while PID (timeout + QEMU or vng) runs, one prefix per
 # kernel so that parallel runs stay readable (the serial line ends in \r\n). Sets qrc.
 wait_guest() {
 	local gpid=$1 tpid
-	tail -s 0.2 -n +1 -F --pid="$gpid" "$log" 2>/dev/null | sed -u "s/\r\$//; s/^/[$series] /" &
+	tail -s 0.2 -n +1 -F --pid="$gpid" "$stream" 2>/dev/null | sed -u "s/\r\$//; s/^/[$series] /" &
 	tpid=$!
 	qrc=0
 	wait "$gpid" || qrc=$?
@@ -328,6 +332,10 @@ run_one() {
 	echo "$run" >>"$RESULTS.runs"
 	log=$run/console.log
 	: >"$log"
+	# What is streamed while the guest runs: the console, or under --systemd the command's own
+	# output (vmtest.service writes it to job.out; systemd owns the console).
+	local stream=$log
+	[ $systemd -eq 0 ] || stream=$run/job.out
 
 	{
 		echo "VMTEST_REPO=$(printf %q "$REPO")"
@@ -335,6 +343,7 @@ run_one() {
 		echo "VMTEST_MODDIR=$(printf %q "$kdir/root/lib/modules/$kver")"
 		echo "VMTEST_BOOTDIR=$(printf %q "$kdir/root/boot")"
 		echo "VMTEST_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		echo "VMTEST_SYSTEMD=$systemd"
 	} >"$run/env"
 	# The suites' own knobs (TW_E2E_TIMEOUT, ...) follow the command into the guest.
 	local v

@@ -11,6 +11,10 @@ set -u
 RUNDIR=${VMTEST_RUNDIR:-/run/vmtest}
 pid1=1
 [ "${1:-}" = --no-poweroff ] && pid1=0
+# --job: started by vmtest.service when systemd is PID 1 (vmtest.sh --systemd); the setup is
+# done, and it ends the VM like PID 1 would.
+job=0
+[ "${1:-}" = --job ] && job=1
 
 # env carries VMTEST_REPO, VMTEST_KVER, VMTEST_MODDIR, VMTEST_BOOTDIR, VMTEST_PATH (written by
 # vmtest.sh).
@@ -86,6 +90,33 @@ fi
 # the flow clock) over the host's, in both paths.
 if ! [ -e "/boot/config-$VMTEST_KVER" ] && [ -e "${VMTEST_BOOTDIR:-}/config-$VMTEST_KVER" ]; then
 	mount --bind "$VMTEST_BOOTDIR" /boot || say "warning: cannot bind $VMTEST_BOOTDIR on /boot"
+fi
+
+# vmtest.sh --systemd: systemd becomes PID 1 and runs the command as a service of its own, so
+# that the command can install and drive systemd units. Only the units that service needs start
+# (vmtest.target, not the host's default target); the host's fstab is not the guest's.
+if [ "${VMTEST_SYSTEMD:-0}" = 1 ] && [ $pid1 -eq 1 ] && [ $job -eq 0 ]; then
+	: >/etc/fstab
+	cat >/etc/systemd/system/vmtest.target <<-EOF
+	[Unit]
+	Description=vmtest: one command as a service
+	Requires=vmtest.service
+	After=vmtest.service
+	AllowIsolate=yes
+	EOF
+	cat >/etc/systemd/system/vmtest.service <<-EOF
+	[Unit]
+	Description=vmtest command
+	[Service]
+	Type=exec
+	Environment=VMTEST_RUNDIR=$RUNDIR VMTEST_SETUP_DONE=1
+	ExecStart=/bin/bash $RUNDIR/guest-init.sh --job
+	StandardInput=null
+	StandardOutput=file:$RUNDIR/job.out
+	StandardError=inherit
+	EOF
+	say "exec systemd as PID 1 (unit vmtest.target)"
+	exec /lib/systemd/systemd --unit=vmtest.target --show-status=error --log-level=notice
 fi
 
 cd "$VMTEST_REPO" || {
