@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# CI step after `make check`: the BPF and end-to-end suites in throwaway VMs on Debian 12's 6.1
-# (netlink cls_bpf attach) and 6.12 (tcx) kernels. Expects a finished build in $O (default
-# build). The only reason to skip is a machine where QEMU cannot be installed; then it prints
+# CI's VM step: the BPF and end-to-end suites, then the systemd unit under systemd as PID 1, in
+# throwaway VMs on Debian 12's 6.1 (netlink cls_bpf attach) and 6.12 (tcx) kernels. Expects a
+# finished build in $O (default build). The only reason to skip is a machine where QEMU cannot be installed; then it prints
 # SKIP with the reason and exits 0. Anything else that goes wrong (kernel download, a guest
 # that hangs or panics, a failing test) fails the step.
 #   VMTEST_JOBS     kernels booted at once (default 2: TCG keeps one host core busy per guest)
@@ -25,5 +25,14 @@ fi
 
 scripts/vmtest.sh --kernel all -j "${VMTEST_JOBS:-2}" --timeout "${VMTEST_TIMEOUT:-3600}"
 rc=$?
-[ $rc -eq 0 ] && echo "vmtest-ci: PASS on 6.1 and 6.12" || echo "vmtest-ci: FAIL (exit $rc)"
+[ $rc -eq 0 ] && echo "vmtest-ci: suites PASS on 6.1 and 6.12" || echo "vmtest-ci: suites FAIL (exit $rc)"
+
+# The README's install path under a real systemd (PID 1 in the guest): make install, systemctl
+# enable --now, reload, watchdog, Restart=, stop (scripts/vmtest/systemd-unit.sh). 5-9 min.
+scripts/vmtest.sh --systemd --kernel all -j "${VMTEST_JOBS:-2}" --timeout 1800 \
+	-- scripts/vmtest/systemd-unit.sh "$O"
+src=$?
+[ $src -eq 0 ] && echo "vmtest-ci: systemd unit PASS on 6.1 and 6.12" ||
+	echo "vmtest-ci: systemd unit FAIL (exit $src)"
+[ $rc -ne 0 ] || rc=$src
 exit $rc
