@@ -49,7 +49,7 @@ test  wireguard-go    cmd:wireguard-go
 test  wireguard-tools cmd:wg
 test  sqlite3         cmd:sqlite3
 test  python3         cmd:python3
-bench linux-perf      cmd:perf
+bench linux-perf|linux-tools-generic cmd:perf
 '
 
 quiet=0
@@ -95,7 +95,10 @@ probe_ok() {
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
 	missing=()
 	while read -r pkg probe; do
-		probe_ok "$probe" || missing+=("${probe#*:} (${probe%%:*}, Debian package ${pkg%%|*})")
+		kind=${probe%%:*}
+		kind=${kind/cmd/command}
+		kind=${kind/pc/pkg-config module}
+		probe_ok "$probe" || missing+=("$kind ${probe#*:} (Debian package ${pkg%%|*})")
 	done < <(selected)
 	[ ${#missing[@]} -eq 0 ] && exit 0
 	say "no apt-get here: install these yourself, then run make again:"
