@@ -102,9 +102,12 @@ $(O)/skel/%.skel.h: $(O)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name tw_$* > $@.tmp && mv $@.tmp $@
 
-$(O)/%.o: %.c $(SKELS) $(wildcard include/tunwarden/*.h userspace/lib/*.h selftests/lib/*.h)
+# Each object depends on the headers it includes (-MMD -MP: $(O)/**/*.d), not on every header.
+# The skeletons must exist before the first compile; after it, the .d files name them.
+$(O)/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -Iselftests/lib -c $< -o $@
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
 
 # Test entry points are found by name from the generated table, not a header.
 $(PROG_TEST_OBJS) $(UNIT_OBJS): CFLAGS += -Wno-missing-prototypes
