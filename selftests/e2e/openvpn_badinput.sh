@@ -9,7 +9,7 @@
 . "$(dirname "$0")/daemon.inc"
 
 tw_e2e_init openvpn_badinput
-tw_need_cmd openvpn python3
+tw_need_cmd openvpn python3 setpriv
 [ -x "$TW_BIN/tunwardend" ] || tw_skip_all "build the daemon first (make)"
 tw_on_cleanup 'umount -l "$TW_DIR/state" 2>/dev/null; tw_daemon_cleanup'
 
