@@ -27,7 +27,9 @@ endif
 # Stable when sources are: no mtime-dependent names, no generated files in-tree.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS := $(patsubst bpf/%.bpf.c,$(O)/skel/%.skel.h,$(BPF_SRCS))
+# One object set: every bpf/*.bpf.c linked into one object, one skeleton (tw_bpf).
+BPF_LINKED := $(O)/bpf/tunwarden.o
+SKELS := $(O)/skel/tunwarden.skel.h
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/tunwarden/*.h)
 
 PKGS := libbpf libelf zlib
@@ -98,9 +100,12 @@ $(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux.h
 	$(BPFTOOL) gen object $@ $@.tmp
 	@rm -f $@.tmp
 
-$(O)/skel/%.skel.h: $(O)/bpf/%.bpf.o
+$(BPF_LINKED): $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(O)/skel/tunwarden.skel.h: $(BPF_LINKED)
 	@mkdir -p $(@D)
-	$(BPFTOOL) gen skeleton $< name tw_$* > $@.tmp && mv $@.tmp $@
+	$(BPFTOOL) gen skeleton $< name tw_bpf > $@.tmp && mv $@.tmp $@
 
 # Each object depends on the headers it includes (-MMD -MP: $(O)/**/*.d), not on every header.
 # The skeletons must exist before the first compile; after it, the .d files name them.

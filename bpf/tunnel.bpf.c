@@ -4,7 +4,7 @@
  * strongSwan): tw_tun_in runs on TC ingress (packets from clients),
  * tw_tun_out on TC egress (packets to clients).
  *
- * fast path, every packet: parse -> the connection in tw1_flows4 / tw1_flows
+ * fast path, every packet: parse -> the connection in tw1_flows4 / tw1_flows6
  *   (one hash lookup, both directions) -> the client's slot still the same session and
  *   not banned -> tenant re-check only if a client address was installed
  *   since -> count -> pass
@@ -27,12 +27,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
+#include <tunwarden/acl_match.h>
+#include "lib/uapi.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/counters.h"
-
-#define TC_ACT_UNSPEC_ (-1)
-#define TC_ACT_SHOT_   2
+#include "lib/connkey.h"
+#include "lib/flow_cache.h"
 
 /* Load-time knobs, set through the skeleton's rodata. */
 const volatile __u32 tw_l3_off = 0; /* 0 on tun/wg, 14 on tap/veth and PROG_TEST_RUN */
@@ -46,118 +47,12 @@ const volatile __u8 tw_pass_arp = 1; /* L2 offset only: ARP passes uncounted */
  * a tick; only differences of one clock are ever compared. */
 const volatile __u64 tw_jiffy_ns = 0;
 
-/* Refresh a flow's timestamp at most this often: a write per packet would
- * bounce the cache line between CPUs on busy flows. */
-#define TW_FLOW_REFRESH_NS 1000000000ULL
-
-/* ... and at least twice per timeout, so that a configured timeout under
+/* A flow's timestamp is refreshed at most every TW_FLOW_REFRESH_NS
+ * (lib/flow_cache.h), and at least twice per timeout, so that a configured timeout under
  * two seconds still keeps a live flow open. */
 static __always_inline bool tw_flow_refresh_due(__u64 age)
 {
 	return age > TW_FLOW_REFRESH_NS || age > tw_flow_timeout_ns / 2;
-}
-
-/* The per-CPU connection caches (abi.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TW_FCACHE_SIZE);
-	__type(key, __u32);
-	__type(value, struct tw_fcache4_ent);
-} tw_fcache4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TW_FCACHE_SIZE);
-	__type(key, __u32);
-	__type(value, struct tw_fcache6_ent);
-} tw_fcache6 SEC(".maps");
-
-/* How long a cache entry stands for a look at the connection map: at most
- * the refresh interval, and a quarter of a short timeout, so a connection
- * that only ever hits the cache still refreshes its entry there in time. */
-static __always_inline __u64 tw_fcache_ttl(void)
-{
-	__u64 q = tw_flow_timeout_ns / 4;
-
-	return q < TW_FLOW_REFRESH_NS ? q : TW_FLOW_REFRESH_NS;
-}
-
-/*
- * The fast path builds a connection's key as 32-bit words in registers
- * (the layouts of struct tw_flow4_key and struct tw_flow_key): the cache
- * hashes and compares the words, and the map key is stored a word at a
- * time. A key built field by field and read back as words made each read
- * wait for the narrower stores it spans to retire (a load is forwarded
- * from one store, not from several): a third of the fast path's time.
- */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define TW_W(b0, b1, b2, b3) \
-	((__u32)(b0) | (__u32)(b1) << 8 | (__u32)(b2) << 16 | (__u32)(b3) << 24)
-#else
-#define TW_W(b0, b1, b2, b3) \
-	((__u32)(b0) << 24 | (__u32)(b1) << 16 | (__u32)(b2) << 8 | (__u32)(b3))
-#endif
-#define TW_KW4 (sizeof(struct tw_flow4_key) / 4)
-#define TW_KW6 (sizeof(struct tw_flow_key) / 4)
-
-static __always_inline __u32 tw_word(const __u8 *a)
-{
-	__u32 w;
-
-	__builtin_memcpy(&w, __builtin_assume_aligned(a, 4), 4);
-	return w;
-}
-
-/* Each of a key's words, unrolled by hand: clang kept some of these loops
- * as loops despite #pragma unroll. */
-_Static_assert(TW_KW4 == 5 && TW_KW6 == 11, "connection key words");
-#define TW_KW_EACH(n, X)             \
-	do {                         \
-		X(0);                \
-		X(1);                \
-		X(2);                \
-		X(3);                \
-		X(4);                \
-		if ((n) == TW_KW6) { \
-			X(5);        \
-			X(6);        \
-			X(7);        \
-			X(8);        \
-			X(9);        \
-			X(10);       \
-		}                    \
-	} while (0)
-
-/* Store @n words to @dst (4-byte aligned) */
-static __always_inline void tw_kw_store(void *dst, const __u32 *w, const unsigned int n)
-{
-	__u32 *d = __builtin_assume_aligned(dst, 4);
-
-#define TW_KW_ST(i) (d[i] = w[i])
-	TW_KW_EACH(n, TW_KW_ST);
-#undef TW_KW_ST
-}
-
-static __always_inline bool tw_kw_eq(const void *key, const __u32 *w, const unsigned int n)
-{
-	const __u32 *k = __builtin_assume_aligned(key, 4);
-	__u32 x = 0;
-
-#define TW_KW_XOR(i) (x |= k[i] ^ w[i])
-	TW_KW_EACH(n, TW_KW_XOR);
-#undef TW_KW_XOR
-	return x == 0;
-}
-
-/* tw_fcache_idx() of the key the words make */
-static __always_inline __u32 tw_kw_idx(const __u32 *w, const unsigned int n)
-{
-	__u32 h = 0;
-
-#define TW_KW_MIX(i) (h ^= w[i] * TW_FCACHE_MUL(i))
-	TW_KW_EACH(n, TW_KW_MIX);
-#undef TW_KW_MIX
-	return tw_fcache_fold(h);
 }
 
 static __always_inline __u64 tw_now(void)
@@ -220,55 +115,23 @@ static __always_inline void tw_client_key(struct tw_client_key *k, __u32 ifindex
 /*
  * A connection as both directions name it: the interface, the client's
  * address and port, the remote address and port. IPv4 connections live in
- * tw1_flows4 (20-byte key), IPv6 ones in tw1_flows (44 bytes): the map
+ * tw1_flows4 (20-byte key), IPv6 ones in tw1_flows6 (44 bytes): the map
  * hashes and compares the whole key on every packet. Its key is built as
- * words (above) by tw_kw_build(), and stored to the stack only for a map
- * call.
+ * words (lib/connkey.h) by tw_connkey_build(), and stored to the stack only
+ * for a map call.
  */
 
-/* Two ports as a packet holds them (source first), the client's first:
- * swapping the halves swaps the two ports in either byte order. */
-static __always_inline __u32 tw_ports_of(__u32 ports, int dir)
-{
-	return dir == TW_DIR_FROM_CLIENT ? ports : ports >> 16 | ports << 16;
-}
-
-/* The words of a connection's key: struct tw_flow4_key or tw_flow_key.
- * @ports: the client's port first; @ca, @ra: the client's and the remote
- * address, 4-byte aligned. */
-static __always_inline void tw_kw_build(__u32 *w, __u32 ifindex, __u8 family, __u8 proto, __u8 kind,
-					__u32 ports, const __u8 *ca, const __u8 *ra)
-{
-	int i;
-
-	w[0] = ifindex;
-	if (family == TW_FAM_V4) {
-		w[1] = tw_word(ca);
-		w[2] = tw_word(ra);
-		w[3] = ports;
-		w[4] = TW_W(proto, kind, 0, 0);
-		return;
-	}
-	w[1] = TW_W(family, proto, kind, 0);
-	w[2] = ports;
-#pragma unroll
-	for (i = 0; i < 4; i++) {
-		w[3 + i] = tw_word(ca + 4 * i);
-		w[7 + i] = tw_word(ra + 4 * i);
-	}
-}
-
 /* The key of the connection a packet belongs to, from what it carries. */
-static __always_inline void tw_kw_of(__u32 *w, const struct tw_pkt *p, __u32 ifindex, int dir,
-				     __u8 kind)
+static __always_inline void tw_connkey_of(__u32 *w, const struct tw_pkt *p, __u32 ifindex, int dir,
+					  __u8 kind)
 {
 	/* a later IPv6 fragment names the header after the fragment header,
 	 * which may be an extension header: the first fragment records that;
 	 * a fragment entry has no ports */
-	tw_kw_build(w, ifindex, p->family, kind == TW_FLOW_FRAG ? p->frag_proto : p->proto, kind,
-		    kind == TW_FLOW_CONN ? tw_ports_of(p->ports, dir) : 0,
-		    dir == TW_DIR_FROM_CLIENT ? p->saddr : p->daddr,
-		    dir == TW_DIR_FROM_CLIENT ? p->daddr : p->saddr);
+	tw_connkey_build(w, ifindex, p->family, kind == TW_FLOW_FRAG ? p->frag_proto : p->proto,
+			 kind, kind == TW_FLOW_CONN ? tw_ports_of(p->ports, dir) : 0,
+			 dir == TW_DIR_FROM_CLIENT ? p->saddr : p->daddr,
+			 dir == TW_DIR_FROM_CLIENT ? p->daddr : p->saddr);
 }
 
 /* Two call sites, one per map: the verifier inlines a lookup only where
@@ -278,13 +141,13 @@ static __always_inline struct tw_flow_val *tw_conn_get(__u8 family, const __u32 
 	if (family == TW_FAM_V4) {
 		struct tw_flow4_key k;
 
-		tw_kw_store(&k, w, TW_KW4);
+		tw_connkey_store(&k, w, TW_CONNKEY4_WORDS);
 		return bpf_map_lookup_elem(&tw1_flows4, &k);
 	} else {
-		struct tw_flow_key k;
+		struct tw_flow6_key k;
 
-		tw_kw_store(&k, w, TW_KW6);
-		return bpf_map_lookup_elem(&tw1_flows, &k);
+		tw_connkey_store(&k, w, TW_CONNKEY6_WORDS);
+		return bpf_map_lookup_elem(&tw1_flows6, &k);
 	}
 }
 
@@ -298,16 +161,16 @@ static __noinline int tw_conn_put4(const __u32 *w, const struct tw_flow_val *v)
 {
 	struct tw_flow4_key k;
 
-	tw_kw_store(&k, w, TW_KW4);
+	tw_connkey_store(&k, w, TW_CONNKEY4_WORDS);
 	return bpf_map_update_elem(&tw1_flows4, &k, v, BPF_ANY);
 }
 
 static __noinline int tw_conn_put6(const __u32 *w, const struct tw_flow_val *v)
 {
-	struct tw_flow_key k;
+	struct tw_flow6_key k;
 
-	tw_kw_store(&k, w, TW_KW6);
-	return bpf_map_update_elem(&tw1_flows, &k, v, BPF_ANY);
+	tw_connkey_store(&k, w, TW_CONNKEY6_WORDS);
+	return bpf_map_update_elem(&tw1_flows6, &k, v, BPF_ANY);
 }
 
 static __always_inline int tw_conn_put(__u8 family, const __u32 *w, const struct tw_flow_val *v)
@@ -332,25 +195,11 @@ static __always_inline void tw_flow_record(struct tw_ctx *c, __u32 ifindex, __u8
 		.addr_gen = c->addr_gen,
 		.opened = (__u8)c->dir,
 	};
-	__u32 w[TW_KW6];
+	__u32 w[TW_CONNKEY6_WORDS];
 
-	tw_kw_of(w, &c->p, ifindex, c->dir, kind);
+	tw_connkey_of(w, &c->p, ifindex, c->dir, kind);
 	if (tw_conn_put(c->p.family, w, &v) == 0 && kind == TW_FLOW_CONN)
 		tw_gcount(TW_G_FLOW_NEW, 0, 1);
-}
-
-static __always_inline bool tw_rule_match(const struct tw_port_rule *r, const struct tw_pkt *p)
-{
-	__u16 port;
-
-	if (r->proto != TW_PROTO_ANY && r->proto != p->proto)
-		return false;
-	if (!p->has_ports)
-		/* Portless protocols match a rule of their protocol, or an
-		 * any-protocol rule that does not restrict ports. */
-		return r->proto != TW_PROTO_ANY || (r->port_lo == 0 && r->port_hi == 0xffff);
-	port = bpf_ntohs(p->dport);
-	return port >= r->port_lo && port <= r->port_hi;
 }
 
 /* 0 if the allowlist @list of the client's profile admits the packet. */
@@ -361,7 +210,6 @@ static __always_inline int tw_acl_check(const struct tw_ctx *c, __u8 list, __u32
 	struct tw_acl_key k;
 	struct tw_acl_val *v;
 	void *inner;
-	int i;
 
 	inner = bpf_map_lookup_elem(&tw1_acl, &profile);
 	if (!inner)
@@ -378,15 +226,9 @@ static __always_inline int tw_acl_check(const struct tw_ctx *c, __u8 list, __u32
 	k.prefixlen = TW_ACL_KEY_FIXED_BITS + (p->family == TW_FAM_V4 ? 32 : 128);
 
 	v = bpf_map_lookup_elem(inner, &k);
-	if (!v)
+	if (!v || !tw_acl_match(v, p->proto, p->has_ports, bpf_ntohs(p->dport)))
 		return -(int)miss_reason;
-	for (i = 0; i < TW_ACL_RULES_PER_PREFIX; i++) {
-		if (i >= v->nrules)
-			break;
-		if (tw_rule_match(&v->rules[i], p))
-			return 0;
-	}
-	return -(int)miss_reason;
+	return 0;
 }
 
 /* Peer on the far side of the packet: a client of another tenant? */
@@ -421,15 +263,15 @@ static __always_inline bool tw_related_open(const struct tw_ctx *c, __u32 ifinde
 	const struct tw_pkt *p = &c->p;
 	bool to = c->dir == TW_DIR_TO_CLIENT;
 	struct tw_flow_val *v;
-	__u32 w[TW_KW6];
+	__u32 w[TW_CONNKEY6_WORDS];
 
 	if (!p->related)
 		return false;
 	/* the quoted packet went the other way: from the client when the
 	 * error travels to it */
-	tw_kw_build(w, ifindex, p->family, p->in_proto, TW_FLOW_CONN,
-		    tw_ports_of(p->in_ports, to ? TW_DIR_FROM_CLIENT : TW_DIR_TO_CLIENT),
-		    to ? p->in_saddr : p->in_daddr, to ? p->in_daddr : p->in_saddr);
+	tw_connkey_build(w, ifindex, p->family, p->in_proto, TW_FLOW_CONN,
+			 tw_ports_of(p->in_ports, to ? TW_DIR_FROM_CLIENT : TW_DIR_TO_CLIENT),
+			 to ? p->in_saddr : p->in_daddr, to ? p->in_daddr : p->in_saddr);
 	v = tw_conn_get(p->family, w);
 	return v && v->slot == c->slot && v->gen == c->cl->gen &&
 	       tw_now() - v->last_seen_ns <= tw_flow_timeout_ns;
@@ -457,46 +299,30 @@ static __always_inline int tw_fast_slot(struct tw_ctx *c, __u32 slot, __u32 gen)
 
 static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 {
-	struct tw_fcache4_ent *e4 = NULL;
-	struct tw_fcache6_ent *e6 = NULL;
-	struct tw_fcache_val *cv = NULL;
+	struct tw_fcache_ref fc = {};
 	struct tw_flow4_key k4;
-	struct tw_flow_key k6;
+	struct tw_flow6_key k6;
 	struct tw_flow_val *v;
-	__u32 w[TW_KW6];
-	bool same = false;
+	__u32 w[TW_CONNKEY6_WORDS];
 	__u64 now, gen;
-	__u32 idx;
 	int err;
 
-	tw_kw_of(w, &c->p, ifindex, c->dir, kind);
+	tw_connkey_of(w, &c->p, ifindex, c->dir, kind);
 	/* read before the connection map is: userspace deletes connections,
 	 * then bumps it */
 	gen = tw_addr_gen();
 	now = tw_now();
 	if (c->p.family == TW_FAM_V4) {
-		tw_kw_store(&k4, w, TW_KW4);
-		if (kind == TW_FLOW_CONN) {
-			idx = tw_kw_idx(w, TW_KW4);
-			e4 = bpf_map_lookup_elem(&tw_fcache4, &idx);
-			if (e4) {
-				cv = &e4->v;
-				same = tw_kw_eq(&e4->key, w, TW_KW4);
-			}
-		}
+		tw_connkey_store(&k4, w, TW_CONNKEY4_WORDS);
+		if (kind == TW_FLOW_CONN)
+			tw_fcache4_get(&fc, w);
 	} else {
-		tw_kw_store(&k6, w, TW_KW6);
-		if (kind == TW_FLOW_CONN) {
-			idx = tw_kw_idx(w, TW_KW6);
-			e6 = bpf_map_lookup_elem(&tw_fcache6, &idx);
-			if (e6) {
-				cv = &e6->v;
-				same = tw_kw_eq(&e6->key, w, TW_KW6);
-			}
-		}
+		tw_connkey_store(&k6, w, TW_CONNKEY6_WORDS);
+		if (kind == TW_FLOW_CONN)
+			tw_fcache6_get(&fc, w);
 	}
-	if (same && cv->addr_gen == gen && now - cv->checked_ns <= tw_fcache_ttl()) {
-		err = tw_fast_slot(c, cv->slot, cv->gen);
+	if (tw_fcache_hit(&fc, gen, now, tw_flow_timeout_ns)) {
+		err = tw_fast_slot(c, fc.v->slot, fc.v->gen);
 		if (err <= 0)
 			return err;
 		/* the session ended: what the connection map says decides */
@@ -504,7 +330,7 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 	if (c->p.family == TW_FAM_V4)
 		v = bpf_map_lookup_elem(&tw1_flows4, &k4);
 	else
-		v = bpf_map_lookup_elem(&tw1_flows, &k6);
+		v = bpf_map_lookup_elem(&tw1_flows6, &k6);
 	if (!v)
 		return 1;
 	if (now - v->last_seen_ns > tw_flow_timeout_ns)
@@ -521,16 +347,7 @@ static __always_inline int tw_fast(struct tw_ctx *c, __u32 ifindex, __u8 kind)
 	/* a write per packet would bounce the line between CPUs on busy flows */
 	if (tw_flow_refresh_due(now - v->last_seen_ns))
 		v->last_seen_ns = now;
-	if (e4)
-		tw_kw_store(&e4->key, w, TW_KW4);
-	else if (e6)
-		tw_kw_store(&e6->key, w, TW_KW6);
-	if (cv) {
-		cv->slot = v->slot;
-		cv->gen = v->gen;
-		cv->addr_gen = gen;
-		cv->checked_ns = now;
-	}
+	tw_fcache_fill(&fc, w, v, gen, now);
 	return 0;
 }
 
@@ -633,5 +450,3 @@ int tw_tun_out(struct __sk_buff *skb)
 {
 	return tw_handle(skb, TW_DIR_TO_CLIENT);
 }
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";

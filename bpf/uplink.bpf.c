@@ -29,13 +29,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
+#include "lib/uapi.h"
 #include "lib/maps.h"
-#include "lib/parse.h"
 #include "lib/counters.h"
-
-#define ETH_HLEN_     14
-#define TCP_FLAG_SYN_ 0x02
-#define TCP_FLAG_ACK_ 0x10
 
 /* IPv6 extension headers walked before giving up on finding the ports. */
 #define TW_UP_MAX_EXTHDRS 4
@@ -440,5 +436,3 @@ pass:
 	tw_ucount(TW_U_PASS, u.len);
 	return XDP_PASS;
 }
-
-char LICENSE[] SEC("license") = "Dual BSD/GPL";

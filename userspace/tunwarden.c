@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "ctl.h"
+#include "tw_addr.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 
@@ -656,32 +657,15 @@ static int parse_duration(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* An address, optionally with a prefix length: what `ban ADDR` sends as "addr". */
+/* An address, optionally with a prefix length: what `ban ADDR` sends as "addr".
+ * Host bits past the length are the daemon's to refuse, with a message. */
 static bool looks_like_addr(const char *s)
 {
-	unsigned char buf[16];
-	char tmp[INET6_ADDRSTRLEN + 8], *slash, *end;
-	long plen;
-	int af;
+	struct tw_addr a;
+	uint8_t plen;
+	int err = tw_prefix_scan(s, &a, &plen);
 
-	if (strlen(s) >= sizeof(tmp))
-		return false;
-	strcpy(tmp, s);
-	slash = strchr(tmp, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, tmp, buf) == 1)
-		af = AF_INET;
-	else if (inet_pton(AF_INET6, tmp, buf) == 1)
-		af = AF_INET6;
-	else
-		return false;
-	if (!slash)
-		return true;
-	errno = 0;
-	plen = strtol(slash + 1, &end, 10);
-	return !errno && *end == '\0' && end != slash + 1 && plen >= 0 &&
-	       plen <= (af == AF_INET ? 32 : 128);
+	return !err || err == -TW_PREFIX_EHOST;
 }
 
 struct opts {

@@ -12,23 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
-
-#define ETH_P_IP_   0x0800
-#define ETH_P_IPV6_ 0x86DD
-#define ETH_P_ARP_  0x0806
-
-#define IPPROTO_ICMP_	 1
-#define IPPROTO_TCP_	 6
-#define IPPROTO_UDP_	 17
-#define IPPROTO_ICMPV6_	 58
-#define IPPROTO_SCTP_	 132
-#define IPPROTO_UDPLITE_ 136
-
-#define NEXTHDR_HOP	 0
-#define NEXTHDR_ROUTING	 43
-#define NEXTHDR_FRAGMENT 44
-#define NEXTHDR_AUTH	 51
-#define NEXTHDR_DEST	 60
+#include "uapi.h"
 
 /* Bound on the IPv6 extension header chain. Longer chains are malformed. */
 #define TW_MAX_EXTHDRS 8
@@ -86,10 +70,6 @@ static __always_inline void tw_pkt_init(struct tw_pkt *p)
 	__builtin_memset(p, 0, __builtin_offsetof(struct tw_pkt, bytes));
 }
 
-struct tw_l4info {
-	__u32 hdr_len; /* transport header length, for GSO accounting */
-};
-
 /* Headers never start beyond this offset (L2 + IPv4 options or a bounded
  * IPv6 extension chain); the bound lets the verifier check direct access. */
 #define TW_MAX_HDR_OFF 1024
@@ -122,10 +102,6 @@ static __always_inline bool tw_proto_has_ports(__u8 proto)
 	       proto == IPPROTO_UDPLITE_;
 }
 
-/*
- * Transport header at @off, which must end within @end (the IP datagram's
- * end). Fills ports and the transport header length.
- */
 /*
  * The packet an ICMP error quotes: its IP header and the first 8 bytes
  * after it (the ports). A quote that does not parse leaves the error
@@ -177,6 +153,10 @@ static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt
 	p->related = 1;
 }
 
+/*
+ * Transport header at @off, which must end within @end (the IP datagram's
+ * end). Fills ports and the transport header length.
+ */
 static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
 				       __u32 end, __u32 *l4len)
 {

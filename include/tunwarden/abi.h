@@ -7,7 +7,13 @@
  *
  * Bump TW_ABI_VERSION whenever a layout here changes: pinned map names carry
  * it ("tw1_clients"), so an upgraded daemon never adopts a map whose layout
- * it does not understand; it creates new ones beside the old.
+ * it does not understand; it creates new ones beside the old. Renaming a
+ * pinned map without a layout change needs no bump: the new name is simply
+ * not adopted from the old pin, which libtw removes (TW_PIN_RETIRED).
+ *
+ * Not here: the tunnel programs' private connection caches
+ * (tunwarden/flow_cache.h, not ABI) and the kernel's own constants
+ * (bpf/lib/uapi.h).
  */
 #ifndef TUNWARDEN_ABI_H
 #define TUNWARDEN_ABI_H
@@ -20,6 +26,13 @@
 
 #define TW_ABI_VERSION 1
 #define TW_PIN_ROOT    "/sys/fs/bpf/tunwarden"
+/* Pins of earlier releases under the same ABI version that a loader removes:
+ * tw1_flows was renamed tw1_flows6 (same layout); its connections are
+ * admitted again by their next packet. */
+#define TW_PIN_RETIRED      \
+	{                   \
+		"tw1_flows" \
+	}
 
 /* Sizes. Userspace may create maps smaller than these, never larger. */
 #define TW_MAX_CLIENTS		131072 /* slots, dense, 0 .. TW_MAX_CLIENTS-1 */
@@ -173,9 +186,8 @@ struct tw_acl_val {
 _Static_assert(sizeof(struct tw_acl_val) == 4 + 6 * TW_ACL_RULES_PER_PREFIX, "tw_acl_val size");
 
 /*
- * tw1_flows: LRU_HASH of admitted IPv6 connections (IPv4: tw1_flows4, below),
- * one entry per connection for
- * both directions, keyed by what a packet carries: the interface, the
+ * tw1_flows4 (IPv4) and tw1_flows6 (IPv6): LRU_HASHes of admitted
+ * connections, one entry per connection for both directions, keyed by what a packet carries: the interface, the
  * client's address and port, the remote address and port. A packet of an
  * admitted connection, either way, costs this one hash lookup: the value
  * names the client's slot, so the client table and the allowlist are only
@@ -190,7 +202,7 @@ enum tw_flow_kind {
 	TW_FLOW_CONN = 0,
 	TW_FLOW_FRAG = 1,
 };
-struct tw_flow_key {
+struct tw_flow6_key {
 	__u32 ifindex;
 	__u8 family;
 	__u8 proto;
@@ -201,13 +213,12 @@ struct tw_flow_key {
 	__u8 caddr[16]; /* the client's tunnel address */
 	__u8 raddr[16]; /* the remote address */
 };
-_Static_assert(sizeof(struct tw_flow_key) == 44, "tw_flow_key size");
+_Static_assert(sizeof(struct tw_flow6_key) == 44, "tw_flow6_key size");
 
 /*
- * tw1_flows4: the same for IPv4 connections, with a 20-byte key. The map
- * hashes the whole key on every lookup, and an IPv4 connection has no use
- * for 24 of the 44 bytes: the short key halves the hashing and the key
- * compare on the fast path. tw1_flows holds the IPv6 connections. Same
+ * tw1_flows4's key: the map hashes the whole key on every lookup, and an
+ * IPv4 connection has no use for 24 of the 44 bytes of tw_flow6_key: the
+ * short key halves the hashing and the key compare on the fast path. Same
  * value, same rules.
  */
 struct tw_flow4_key {
@@ -224,7 +235,7 @@ _Static_assert(sizeof(struct tw_flow4_key) == 20, "tw_flow4_key size");
 
 struct tw_flow_val {
 	__u64 last_seen_ns; /* the flow clock: jiffies * ns per jiffy, or the
-				 * coarse clock when HZ is unknown (tw_jiffy_ns) */
+			     * coarse clock when HZ is unknown (tw_jiffy_ns) */
 	__u32 slot;
 	__u32 gen; /* tw_slot.gen when admitted */
 	__u64 addr_gen; /* tw_ctl.addr_gen when the tenant check last ran */
@@ -242,60 +253,6 @@ struct tw_ctl {
 	__u64 addr_gen;
 };
 _Static_assert(sizeof(struct tw_ctl) == 8, "tw_ctl size");
-
-/*
- * tw_fcache4, tw_fcache6: PERCPU_ARRAYs of TW_FCACHE_SIZE, private to each
- * loaded tunnel object (not pinned, not ABI: nothing outside the programs
- * reads them). Direct-mapped caches of the connections tw1_flows4 and
- * tw1_flows admitted, indexed by a hash of the key: a hit is an inlined
- * array lookup instead of a hash-map lookup (four kernel calls). An entry
- * stands for one look at the connection map for TW_FLOW_REFRESH_NS at most
- * (a quarter of a shorter flow timeout), holds the slot generation and
- * addr_gen it was checked at, and never overrides the slot's state.
- */
-#define TW_FCACHE_SIZE 4096
-struct tw_fcache_val {
-	__u32 slot;
-	__u32 gen; /* the connection's tw_flow_val.gen */
-	__u64 addr_gen; /* tw_ctl.addr_gen read before the connection was looked up */
-	__u64 checked_ns; /* when the connection was last found live in its map */
-};
-struct tw_fcache4_ent {
-	struct tw_flow4_key key;
-	__u32 pad;
-	struct tw_fcache_val v;
-};
-struct tw_fcache6_ent {
-	struct tw_flow_key key;
-	__u32 pad;
-	struct tw_fcache_val v;
-};
-_Static_assert(sizeof(struct tw_fcache4_ent) == 48, "tw_fcache4_ent size");
-_Static_assert(sizeof(struct tw_fcache6_ent) == 72, "tw_fcache6_ent size");
-
-/* The entry a connection takes: a multiplicative hash of the key's 32-bit
- * words (shared with the tests, which build connections that take the same
- * entry). Works on BPF and in userspace alike; the BPF fast path computes
- * the same sum from the key's words in registers (tw_kw_idx). */
-#define TW_FCACHE_MUL(i) (0x9E3779B1u + (__u32)(i)*0x3C6EF372u)
-static inline __u32 tw_fcache_fold(__u32 h)
-{
-	return (h ^ h >> 16) & (TW_FCACHE_SIZE - 1);
-}
-
-static inline __u32 tw_fcache_idx(const void *key, const unsigned int words)
-{
-	__u32 h = 0, w;
-	unsigned int i;
-
-	for (i = 0; i < words; i++) {
-		__builtin_memcpy(&w, (const __u8 *)key + 4 * i, 4);
-		h ^= w * TW_FCACHE_MUL(i);
-	}
-	return tw_fcache_fold(h);
-}
-#define TW_FCACHE4_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow4_key) / 4)
-#define TW_FCACHE6_IDX(k) tw_fcache_idx((k), sizeof(struct tw_flow_key) / 4)
 
 /* ---- uplink XDP ---- */
 

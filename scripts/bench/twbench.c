@@ -407,7 +407,7 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 {
 	struct tw_client_key ck = { .ifindex = 1, .family = TW_FAM_V4 };
 	struct tw_client_key miss = { .family = TW_FAM_V4 };
-	struct tw_flow_key fk = { .ifindex = 1, .family = TW_FAM_V6, .proto = 17 };
+	struct tw_flow6_key fk = { .ifindex = 1, .family = TW_FAM_V6, .proto = 17 };
 	struct tw_flow4_key fk4 = { .ifindex = 1, .proto = 17 };
 	struct tw_flow_val fv = { .last_seen_ns = 1 };
 	struct tw_acl_key ak = { .prefixlen = TW_ACL_KEY_FIXED_BITS + 32,
@@ -425,7 +425,7 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 		{ "tw1_clients lookup, hit", "first packet of a connection", -1 },
 		{ "tw1_clients lookup, miss", "first packet (tenant check: peer)", -1 },
 		{ "tw1_flows4 lookup (20 B key)", "1 per IPv4 packet", -1 },
-		{ "tw1_flows lookup (44 B key)", "1 per IPv6 packet", -1 },
+		{ "tw1_flows6 lookup (44 B key)", "1 per IPv6 packet", -1 },
 		{ "tw1_flows4 update (LRU)", "once per connection", -1 },
 		{ "allowlist LPM lookup", "once per connection, denied 1", -1 },
 	};
@@ -450,7 +450,7 @@ static void bench_blocks(struct tw_dp *dp, int empty, const struct tr_case *pkt,
 	/* lookups of keys that are not there: a hit costs the same hash and
 	 * one key compare more */
 	ops[5].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), NULL, 0);
-	ops[6].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS), &fk, sizeof(fk), NULL, 0);
+	ops[6].fd = raw_op(1, tw_dp_map_fd(dp, TW_MAP_FLOWS6), &fk, sizeof(fk), NULL, 0);
 	fk4.kind = TW_FLOW_FRAG; /* a different key from the lookup's, so that one stays a miss */
 	ops[7].fd = raw_op(2, tw_dp_map_fd(dp, TW_MAP_FLOWS4), &fk4, sizeof(fk4), &fv, sizeof(fv));
 	ops[8].fd = inner >= 0 ? raw_op(1, inner, &ak, sizeof(ak), NULL, 0) : -EINVAL;

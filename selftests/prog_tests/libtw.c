@@ -395,8 +395,8 @@ static int run_in(struct tw_dp *dp, const char *src, const char *dst, uint16_t d
 /* Connections in both maps (IPv4 and IPv6). */
 static int count_flows(struct tw_dp *dp)
 {
-	static const enum tw_map_id maps[] = { TW_MAP_FLOWS4, TW_MAP_FLOWS };
-	struct tw_flow_key k, next; /* the larger key: room for either */
+	static const enum tw_map_id maps[] = { TW_MAP_FLOWS4, TW_MAP_FLOWS6 };
+	struct tw_flow6_key k, next; /* the larger key: room for either */
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {

@@ -30,7 +30,8 @@
 #include "test.h"
 #include "packet.h"
 #include "tw_dp.h"
-#include "tunnel.skel.h"
+#include <tunwarden/flow_cache.h>
+#include "tunwarden.skel.h"
 
 #define PASS	   (-1) /* TC_ACT_UNSPEC */
 #define DROP	   2 /* TC_ACT_SHOT */
@@ -1084,12 +1085,12 @@ static uint32_t fcache_key_of(const char *caddr, uint16_t cport, const char *rad
 			      void *key, size_t *klen)
 {
 	if (strchr(caddr, ':')) {
-		struct tw_flow_key k = { .ifindex = LO_IFINDEX,
-					 .family = TW_FAM_V6,
-					 .proto = IPPROTO_TCP,
-					 .kind = TW_FLOW_CONN,
-					 .cport = htons(cport),
-					 .rport = htons(rport) };
+		struct tw_flow6_key k = { .ifindex = LO_IFINDEX,
+					  .family = TW_FAM_V6,
+					  .proto = IPPROTO_TCP,
+					  .kind = TW_FLOW_CONN,
+					  .cport = htons(cport),
+					  .rport = htons(rport) };
 
 		inet_pton(AF_INET6, caddr, k.caddr);
 		inet_pton(AF_INET6, raddr, k.raddr);
@@ -1160,7 +1161,7 @@ static bool fcache_holds(int fd, uint32_t idx, const void *key, size_t klen, siz
 }
 
 /*
- * The per-CPU connection caches in front of tw1_flows4 and tw1_flows are
+ * The per-CPU connection caches in front of tw1_flows4 and tw1_flows6 are
  * direct-mapped: connections whose keys hash to one entry take turns in
  * it. Pairs of connections of two clients that share an entry, answered
  * alternately: every reply passes and is counted to its own client (a hit
@@ -1171,7 +1172,7 @@ static void test_fcache_shared_entries(struct tw_dp *dp, int fam)
 	enum { PAIRS = 8, ROUNDS = 3 };
 	const char *a = fam == 4 ? A4 : A6, *b = fam == 4 ? B4 : B6, *web = fam == 4 ? WEB4 : WEB6;
 	size_t entsz = fam == 4 ? sizeof(struct tw_fcache4_ent) : sizeof(struct tw_fcache6_ent);
-	uint8_t ka[PAIRS][sizeof(struct tw_flow_key)], kb[PAIRS][sizeof(struct tw_flow_key)];
+	uint8_t ka[PAIRS][sizeof(struct tw_flow6_key)], kb[PAIRS][sizeof(struct tw_flow6_key)];
 	uint16_t pa[PAIRS], pb[PAIRS];
 	struct tw_client_ctr a0, b0, a1, b1;
 	uint32_t want[PAIRS];
@@ -1514,14 +1515,14 @@ static void test_arp_not_passed(void)
 {
 	const struct pkt_spec arp = { .ethertype = PKT_ETH_ARP };
 	struct tw_gctr *pc = NULL;
-	struct tw_tunnel *skel;
+	struct tw_bpf *skel;
 	struct bpf_map *m;
 	uint64_t pkts = 0, bytes = 0;
 	uint32_t idx = TW_DROP_MALFORMED;
 	int ncpus, verdict, err;
 	struct pkt p;
 
-	skel = tw_tunnel__open();
+	skel = tw_bpf__open();
 	if (!ASSERT_OK_PTR(skel, "open skeleton"))
 		return;
 	skel->rodata->tw_l3_off = PKT_ETH_LEN;
@@ -1533,7 +1534,7 @@ static void test_arp_not_passed(void)
 		    bpf_map__max_entries(m) > 1024)
 			bpf_map__set_max_entries(m, 1024);
 	}
-	err = tw_tunnel__load(skel);
+	err = tw_bpf__load(skel);
 	if (!ASSERT_OK(err, "load"))
 		goto out;
 	if (!ASSERT_OK(pkt_build(&p, &arp), "build"))
@@ -1565,7 +1566,7 @@ static void test_arp_not_passed(void)
 	}
 out:
 	free(pc);
-	tw_tunnel__destroy(skel);
+	tw_bpf__destroy(skel);
 }
 
 /* The table keeps its promises: 60 rows at least, every drop reason. */

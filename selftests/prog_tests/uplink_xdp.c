@@ -29,7 +29,7 @@
 #include <bpf/libbpf.h>
 #include <tunwarden/abi.h>
 #include "test.h"
-#include "uplink.skel.h"
+#include "tunwarden.skel.h"
 
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
@@ -269,7 +269,7 @@ struct ucase {
 #define U_MAL	 (1u << TW_U_MALFORMED)
 
 struct fixture {
-	struct tw_uplink *skel;
+	struct tw_bpf *skel;
 	int prog_fd, bans_fd, vports_fd, ucfg_fd, hsrate_fd, ucnt_fd;
 	int ncpus;
 	struct tw_gctr *percpu;
@@ -338,7 +338,7 @@ static int uplink_cfg(struct fixture *f, uint32_t rate, uint32_t burst, uint32_t
 
 static void fixture_close(struct fixture *f)
 {
-	tw_uplink__destroy(f->skel);
+	tw_bpf__destroy(f->skel);
 	free(f->percpu);
 }
 
@@ -367,8 +367,8 @@ static int fixture_open(struct fixture *f)
 	f->percpu = calloc(f->ncpus, sizeof(*f->percpu));
 	if (!ASSERT_OK_PTR(f->percpu, "calloc"))
 		return -ENOMEM;
-	f->skel = tw_uplink__open();
-	if (!ASSERT_OK_PTR(f->skel, "tw_uplink__open"))
+	f->skel = tw_bpf__open();
+	if (!ASSERT_OK_PTR(f->skel, "tw_bpf__open"))
 		return -errno;
 	bpf_object__for_each_map(m, f->skel->obj) {
 		err = bpf_map__set_pin_path(m, NULL);
@@ -380,8 +380,8 @@ static int fixture_open(struct fixture *f)
 	err = bpf_map__set_max_entries(f->skel->maps.tw1_hsrate, 1024);
 	if (!ASSERT_OK(err, "hsrate size"))
 		return err;
-	err = tw_uplink__load(f->skel);
-	if (!ASSERT_OK(err, "tw_uplink__load"))
+	err = tw_bpf__load(f->skel);
+	if (!ASSERT_OK(err, "tw_bpf__load"))
 		return err;
 	f->prog_fd = bpf_program__fd(f->skel->progs.tw_uplink);
 	f->bans_fd = bpf_map__fd(f->skel->maps.tw1_bans);

@@ -782,57 +782,28 @@ static int parse_ports(struct pctx *x, const char *path, json_t *j, uint16_t *lo
 static int parse_prefix(struct pctx *x, const char *path, const char *s, struct tw_addr *a,
 			uint8_t *plen)
 {
-	char buf[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN], q[QMAX];
+	char net[INET6_ADDRSTRLEN], q[QMAX];
 	uint8_t masked[16];
-	const char *slash;
-	unsigned long len;
-	int af, bits, i;
-	char *end;
 
 	quote(q, s);
-	memset(a, 0, sizeof(*a));
-	slash = strchr(s, '/');
-	if (strlen(s) >= sizeof(buf))
-		return perr(x, path, "bad prefix '%s'", q);
-	strcpy(buf, s);
-	if (slash)
-		buf[slash - s] = '\0';
-	if (inet_pton(AF_INET, buf, a->addr) == 1) {
-		af = AF_INET;
-		bits = 32;
-		a->family = TW_FAM_V4;
-	} else if (inet_pton(AF_INET6, buf, a->addr) == 1) {
-		af = AF_INET6;
-		bits = 128;
-		a->family = TW_FAM_V6;
-	} else {
-		return perr(x, path, "bad prefix '%s'", q);
-	}
-	len = bits;
-	if (slash) {
-		if (slash[1] < '0' || slash[1] > '9')
-			return perr(x, path, "bad prefix length in '%s'", q);
-		errno = 0;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || errno || len > (unsigned long)bits || (slash[1] == '0' && slash[2]))
-			return perr(x, path, "bad prefix length in '%s' (0-%d)", q, bits);
-	}
-	memcpy(masked, a->addr, 16);
-	for (i = 0; i < bits / 8; i++) {
-		int keep = (int)len - i * 8;
-
-		if (keep >= 8)
-			continue;
-		masked[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-	}
-	if (memcmp(masked, a->addr, 16) != 0) {
+	switch (tw_prefix_scan(s, a, plen)) {
+	case 0:
+		return 0;
+	case -TW_PREFIX_ELEN:
+		return perr(x, path, "bad prefix length in '%s'", q);
+	case -TW_PREFIX_ERANGE:
+		return perr(x, path, "bad prefix length in '%s' (0-%u)", q,
+			    tw_addr_bits(a->family));
+	case -TW_PREFIX_EHOST:
 		/* Almost always a typo for a host or for the network; say which
 		 * network we would have used instead of guessing. */
-		inet_ntop(af, masked, net, sizeof(net));
-		return perr(x, path, "'%s' has host bits set (the network is %s/%lu)", q, net, len);
+		memcpy(masked, a->addr, 16);
+		tw_addr_mask(masked, *plen);
+		return perr(x, path, "'%s' has host bits set (the network is %s/%u)", q,
+			    tw_addr_str(a->family, masked, net, sizeof(net)), *plen);
+	default:
+		return perr(x, path, "bad prefix '%s'", q);
 	}
-	*plen = (uint8_t)len;
-	return 0;
 }
 
 static const char *const rule_keys[] = { "prefix", "proto", "ports", NULL };

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * libtw: the typed API over tunwarden's BPF objects and maps. Used by the
+ * libtw: the typed API over tunwarden's BPF object and maps. Used by the
  * daemon, the CLI, the tests and the benchmarks. Functions return 0 or
- * -errno; constructors return NULL with errno set. Nothing here logs at
- * error level on its own except through tw_dp_set_log(): the caller decides.
+ * -errno; constructors return NULL with errno set. The library does not
+ * log: a failed call leaves a message for tw_dp_errstr(), and the caller
+ * decides. Exceptions: tw_dp_open() prints why it failed to stderr, and
+ * libbpf's own warnings (a failed load's verifier log) reach stderr;
+ * TW_DEBUG=1 in the environment adds libbpf's info and debug output.
  */
 #ifndef TW_DP_H
 #define TW_DP_H
@@ -12,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <tunwarden/abi.h>
+#include "tw_addr.h"
 
 struct tw_dp;
 
@@ -76,17 +80,10 @@ bool tw_dp_attached(struct tw_dp *dp, int ifindex);
 
 /* XDP on the public uplink. Generic XDP only if native fails. */
 int tw_dp_attach_uplink(struct tw_dp *dp, int ifindex);
-int tw_dp_detach_uplink(struct tw_dp *dp, int ifindex);
 
 /* ---- clients ---- */
 
-struct tw_addr {
-	uint8_t family; /* TW_FAM_V4 / TW_FAM_V6 */
-	uint8_t addr[16];
-};
-/* Parse "10.8.0.2" or "fd00::2" into @a. 0 or -EINVAL. */
-int tw_addr_parse(const char *s, struct tw_addr *a);
-int tw_prefix_parse(const char *s, struct tw_addr *a, uint8_t *plen); /* "10.0.0.0/8" */
+/* struct tw_addr, tw_addr_parse(), tw_prefix_parse(): tw_addr.h */
 
 struct tw_client {
 	uint32_t slot;
@@ -127,13 +124,12 @@ struct tw_rule {
  */
 int tw_dp_profile_set(struct tw_dp *dp, uint32_t profile, const struct tw_rule *rules,
 		      size_t nrules);
-int tw_dp_profile_clear(struct tw_dp *dp, uint32_t profile);
 
 /*
  * After allowlists changed: end the admitted connections whose opening
  * packet the current allowlists (of profiles this dp installed) would no
  * longer admit, and those of ended sessions. Returns how many, or -errno.
- * One walk over tw1_flows4 and tw1_flows: a policy reload, not a per-packet
+ * One walk over tw1_flows4 and tw1_flows6: a policy reload, not a per-packet
  * matter.
  */
 int tw_dp_flows_revalidate(struct tw_dp *dp);
@@ -159,7 +155,7 @@ enum tw_map_id {
 	TW_MAP_CCNT,
 	TW_MAP_GCNT,
 	TW_MAP_ACL,
-	TW_MAP_FLOWS, /* IPv6 connections (struct tw_flow_key) */
+	TW_MAP_FLOWS6, /* IPv6 connections (struct tw_flow6_key) */
 	TW_MAP_FLOWS4, /* IPv4 connections (struct tw_flow4_key) */
 	TW_MAP_BANS,
 	TW_MAP_VPORTS,
