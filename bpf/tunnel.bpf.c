@@ -72,31 +72,33 @@ struct tw_ctx {
 
 static __always_inline int tw_parse(struct __sk_buff *skb, struct tw_pkt *p)
 {
+	struct tw_cursor c;
 	__u32 off = tw_l3_off;
 	__u8 ver;
 
+	tw_cursor_skb(&c, skb, off);
 	if (off) {
 		__u16 proto;
 
-		if (tw_load(skb, 12, &proto, 2))
+		if (tw_cursor_load(&c, 12, &proto, 2))
 			return -TW_DROP_MALFORMED;
 		proto = bpf_ntohs(proto);
 		if (proto == ETH_P_ARP_ && tw_pass_arp)
 			return 1;
 		if (proto == ETH_P_IP_)
-			return tw_parse_v4(skb, p, off);
+			return tw_parse_v4(&c, p);
 		if (proto == ETH_P_IPV6_)
-			return tw_parse_v6(skb, p, off);
+			return tw_parse_v6(&c, p);
 		return -TW_DROP_MALFORMED;
 	}
 	/* L3 tunnel: the version nibble is the only protocol indication. */
-	if (tw_load(skb, 0, &ver, 1))
+	if (tw_cursor_load(&c, 0, &ver, 1))
 		return -TW_DROP_MALFORMED;
 	ver >>= 4;
 	if (ver == 4)
-		return tw_parse_v4(skb, p, 0);
+		return tw_parse_v4(&c, p);
 	if (ver == 6)
-		return tw_parse_v6(skb, p, 0);
+		return tw_parse_v6(&c, p);
 	return -TW_DROP_MALFORMED;
 }
 

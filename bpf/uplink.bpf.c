@@ -30,6 +30,7 @@
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
 #include "lib/uapi.h"
+#include "lib/cursor.h"
 #include "lib/maps.h"
 #include "lib/counters.h"
 
@@ -55,11 +56,8 @@ enum tw_up_parse {
 };
 
 struct tw_up {
-	void *data; /* ctx->data and ctx->data_end, read once: the compiler */
-	void *end; /* may otherwise fold the two ctx offsets into one pointer */
+	struct tw_cursor c; /* after parsing: at the transport header; end: the IP datagram's */
 	__u32 len; /* frame length */
-	__u32 l4_off; /* transport header, from the start of the frame */
-	__u32 ip_end; /* end of the IP datagram: Ethernet padding excluded */
 	__u8 family;
 	__u8 proto;
 	__u8 tcp_flags;
@@ -70,26 +68,9 @@ struct tw_up {
 	__u8 saddr[16];
 };
 
-/*
- * @len bytes at frame offset @off, or NULL if the frame is shorter. Inlined
- * with a constant @len, so the verifier sees the bounds check on the very
- * pointer that is then dereferenced. Offsets are below 64 KiB by
- * construction; the mask tells the verifier so.
- */
-static __always_inline void *tw_up_ptr(const struct tw_up *u, __u32 off, __u32 len)
-{
-	void *p;
-
-	off &= 0xffff;
-	p = u->data + off;
-	if (p + len > u->end)
-		return NULL;
-	return p;
-}
-
 static __always_inline int tw_up_parse_v4(struct tw_up *u)
 {
-	struct iphdr *ip = tw_up_ptr(u, ETH_HLEN_, sizeof(*ip));
+	struct iphdr *ip = tw_cursor_ptr(&u->c, ETH_HLEN_, sizeof(*ip));
 	__u32 ihl, tot;
 
 	if (!ip)
@@ -106,67 +87,50 @@ static __always_inline int tw_up_parse_v4(struct tw_up *u)
 	u->family = TW_FAM_V4;
 	u->proto = ip->protocol;
 	__builtin_memcpy(u->saddr, &ip->saddr, 4);
-	u->l4_off = ETH_HLEN_ + ihl;
-	u->ip_end = ETH_HLEN_ + tot;
+	u->c.off = ETH_HLEN_ + ihl;
+	u->c.end = ETH_HLEN_ + tot;
 	/* A non-first fragment carries no transport header. */
-	if (bpf_ntohs(ip->frag_off) & 0x1fff)
+	if (bpf_ntohs(ip->frag_off) & IP_OFFSET_)
 		return TW_UP_SKIP;
-	u->first_frag = !!(bpf_ntohs(ip->frag_off) & 0x2000);
+	u->first_frag = !!(bpf_ntohs(ip->frag_off) & IP_MF_);
 	return TW_UP_INSPECT;
 }
 
 static __always_inline int tw_up_parse_v6(struct tw_up *u)
 {
-	struct ipv6hdr *ip6 = tw_up_ptr(u, ETH_HLEN_, sizeof(*ip6));
-	__u32 off = ETH_HLEN_ + sizeof(*ip6);
-	__u8 nh;
-	int i;
+	struct ipv6hdr *ip6 = tw_cursor_ptr(&u->c, ETH_HLEN_, sizeof(*ip6));
+	struct tw_ip6_chain ch = {};
+	int r;
 
 	if (!ip6)
 		return TW_UP_BAD;
 	if (ip6->version != 6)
 		return TW_UP_BAD;
-	u->ip_end = off + bpf_ntohs(ip6->payload_len);
-	if (u->ip_end > u->len)
+	u->c.off = ETH_HLEN_ + sizeof(*ip6);
+	u->c.end = u->c.off + bpf_ntohs(ip6->payload_len);
+	if (u->c.end > u->len)
 		return TW_UP_BAD;
 	u->family = TW_FAM_V6;
 	__builtin_memcpy(u->saddr, &ip6->saddr, 16);
 
-	/* Walk hop-by-hop, routing, destination options and fragment headers:
-	 * otherwise one destination-options header would carry a banned
-	 * source's packets past the ban. */
-	nh = ip6->nexthdr;
-#pragma unroll
-	for (i = 0; i < TW_UP_MAX_EXTHDRS; i++) {
-		__u8 *eh;
-
-		if (nh != NEXTHDR_HOP && nh != NEXTHDR_ROUTING && nh != NEXTHDR_DEST &&
-		    nh != NEXTHDR_FRAGMENT)
-			break;
-		eh = tw_up_ptr(u, off, 8);
-		if (!eh || off + 8 > u->ip_end)
-			return TW_UP_BAD;
-		if (nh == NEXTHDR_FRAGMENT) {
-			/* offset != 0: a later fragment, no ports in it */
-			if (((eh[2] << 8) | eh[3]) & 0xfff8)
-				return TW_UP_SKIP;
-			u->first_frag = eh[3] & 1;
-			off += 8;
-		} else {
-			off += ((__u32)eh[1] + 1) * 8;
-		}
-		nh = eh[0];
-	}
-	if (off > u->ip_end)
+	/* Walk hop-by-hop, routing, destination options and fragment headers
+	 * (not AH): otherwise one destination-options header would carry a
+	 * banned source's packets past the ban. A longer chain ends on an
+	 * extension header, which is not UDP or TCP: passed. */
+	ch.nh = ip6->nexthdr;
+	r = tw_ip6_walk(&u->c, &ch, TW_UP_MAX_EXTHDRS, false);
+	if (r < 0)
 		return TW_UP_BAD;
-	u->proto = nh;
-	u->l4_off = off;
+	if (r > 0)
+		return TW_UP_SKIP; /* a later fragment, no ports in it */
+	u->first_frag = ch.frag == TW_FRAG_FIRST;
+	u->proto = ch.nh;
 	return TW_UP_INSPECT;
 }
 
 static __always_inline int tw_up_parse(struct tw_up *u)
 {
-	__u16 *proto = tw_up_ptr(u, 12, 2);
+	__u16 *proto = tw_cursor_ptr(&u->c, 12, 2);
 	__u8 *l4;
 	int r;
 
@@ -188,20 +152,20 @@ static __always_inline int tw_up_parse(struct tw_up *u)
 	 * passing it as malformed would carry it past bans and the rate
 	 * limit. As long as the ports are there it is judged, as a fragment
 	 * whose handshake we cannot see. */
-	if (u->l4_off + (u->proto == IPPROTO_UDP_ ? 8 : 20) > u->ip_end) {
-		if (!u->first_frag || u->l4_off + 4 > u->ip_end)
+	if (u->c.off + (u->proto == IPPROTO_UDP_ ? 8 : 20) > u->c.end) {
+		if (!u->first_frag || u->c.off + 4 > u->c.end)
 			return TW_UP_BAD;
 		u->l4_cut = 1;
 	}
-	l4 = tw_up_ptr(u, u->l4_off, 4);
+	l4 = tw_cursor_ptr(&u->c, u->c.off, 4);
 	if (!l4)
 		return TW_UP_BAD;
 	__builtin_memcpy(&u->dport, &l4[2], 2);
 	if (u->proto == IPPROTO_TCP_ && !u->l4_cut) {
-		l4 = tw_up_ptr(u, u->l4_off, 20);
+		l4 = tw_cursor_ptr(&u->c, u->c.off, 20);
 		if (!l4)
 			return TW_UP_BAD;
-		if ((l4[12] >> 4) < 5 || u->l4_off + (l4[12] >> 4) * 4 > u->ip_end)
+		if ((l4[12] >> 4) < 5 || u->c.off + (l4[12] >> 4) * 4 > u->c.end)
 			return TW_UP_BAD;
 		u->tcp_flags = l4[13];
 	}
@@ -230,17 +194,17 @@ static __always_inline bool tw_up_banned(const struct tw_up *u)
 /*
  * Is this packet the start of a new session for the VPN behind the port?
  * 1 yes, 0 no (session traffic), -1 too short to tell.
- * UDP payload is [l4_off + 8, ip_end).
+ * UDP payload is [c.off + 8, c.end).
  */
 static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 {
-	__u32 off = u->l4_off + 8;
+	__u32 off = u->c.off + 8;
 	__u32 len;
 	__u8 *p;
 
 	if (u->l4_cut)
 		return -1;
-	len = u->ip_end - off;
+	len = u->c.end - off;
 	/* A TCP VPN port (OpenVPN over TCP, IKE over TCP): a new session is a
 	 * SYN; the handshake inside the stream is the daemon's business. */
 	if (u->proto == IPPROTO_TCP_)
@@ -248,14 +212,14 @@ static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 
 	switch (kind) {
 	case TW_VPN_OPENVPN:
-		p = tw_up_ptr(u, off, 1);
+		p = tw_cursor_ptr(&u->c, off, 1);
 		if (len < 1 || !p)
 			return -1;
 		return (p[0] >> 3) == OVPN_P_CONTROL_HARD_RESET_CLIENT_V2 ||
 		       (p[0] >> 3) == OVPN_P_CONTROL_HARD_RESET_CLIENT_V3;
 	case TW_VPN_WIREGUARD:
 		/* message type 1 (handshake initiation), three reserved zeros */
-		p = tw_up_ptr(u, off, 4);
+		p = tw_cursor_ptr(&u->c, off, 4);
 		if (len < 4 || !p)
 			return -1;
 		return p[0] == 1 && p[1] == 0 && p[2] == 0 && p[3] == 0;
@@ -264,10 +228,10 @@ static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 			/* RFC 3948: a lone 0xff is a NAT-keepalive, a non-zero
 			 * first word an ESP SPI, four zeros the non-ESP marker
 			 * in front of an IKE header. */
-			p = tw_up_ptr(u, off, 1);
+			p = tw_cursor_ptr(&u->c, off, 1);
 			if (len == 1 && p && p[0] == 0xff)
 				return 0;
-			p = tw_up_ptr(u, off, 4);
+			p = tw_cursor_ptr(&u->c, off, 4);
 			if (len < 4 || !p)
 				return -1;
 			if (p[0] | p[1] | p[2] | p[3])
@@ -275,7 +239,7 @@ static __always_inline int tw_up_handshake(const struct tw_up *u, __u32 kind)
 			off += 4;
 			len -= 4;
 		}
-		p = tw_up_ptr(u, off, IKE_HDR_LEN);
+		p = tw_cursor_ptr(&u->c, off, IKE_HDR_LEN);
 		if (len < IKE_HDR_LEN || !p)
 			return -1;
 		/* byte 17: major/minor version, 18: exchange type, 19: flags */
@@ -392,9 +356,8 @@ int tw_uplink(struct xdp_md *ctx)
 	struct tw_vport_val *vp;
 	int r;
 
-	u.data = (void *)(long)ctx->data;
-	u.end = (void *)(long)ctx->data_end;
-	u.len = u.end - u.data;
+	tw_cursor_xdp(&u.c, ctx, 0);
+	u.len = u.c.data_end - u.c.data;
 	r = tw_up_parse(&u);
 	if (r == TW_UP_BAD) {
 		tw_ucount(TW_U_MALFORMED, u.len);

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /*
- * Packet parsing for the tunnel programs. Headers are copied to the stack
- * with bpf_skb_load_bytes(): it works on non-linear skbs (GSO egress) and
- * keeps variable offsets (IPv4 options, IPv6 extension chains) simple for
- * the verifier. Every helper returns 0 or a negative enum tw_drop_reason.
+ * Packet parsing for the tunnel programs, with the header cursor of
+ * cursor.h (which the uplink program parses with too). Every helper
+ * returns 0 or a negative enum tw_drop_reason.
  */
 #ifndef TW_BPF_PARSE_H
 #define TW_BPF_PARSE_H
@@ -13,15 +12,10 @@
 #include <bpf/bpf_endian.h>
 #include <tunwarden/abi.h>
 #include "uapi.h"
+#include "cursor.h"
 
 /* Bound on the IPv6 extension header chain. Longer chains are malformed. */
 #define TW_MAX_EXTHDRS 8
-
-enum tw_frag {
-	TW_FRAG_NONE = 0,
-	TW_FRAG_FIRST = 1, /* offset 0, more fragments follow: ports are here */
-	TW_FRAG_LATER = 2, /* offset > 0: no transport header */
-};
 
 /*
  * What the programs know about a packet. Only the head, up to bytes, is
@@ -70,32 +64,6 @@ static __always_inline void tw_pkt_init(struct tw_pkt *p)
 	__builtin_memset(p, 0, __builtin_offsetof(struct tw_pkt, bytes));
 }
 
-/* Headers never start beyond this offset (L2 + IPv4 options or a bounded
- * IPv6 extension chain); the bound lets the verifier check direct access. */
-#define TW_MAX_HDR_OFF 1024
-
-/*
- * Copy @len bytes at @off to @to: straight from the packet when they are in
- * its linear part (the common case, and no helper call), else through
- * bpf_skb_load_bytes(), which also reaches paged data (GSO egress).
- */
-static __always_inline int tw_load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
-{
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-
-	if (off <= TW_MAX_HDR_OFF && data + off + len <= end) {
-		/* Word loads, not byte loads: clang assumes a void * source is
-		 * byte-aligned and copies byte by byte (three instructions a
-		 * byte). The kernel accepts unaligned packet loads wherever it
-		 * has efficient unaligned access (x86, arm64; only
-		 * BPF_F_STRICT_ALIGNMENT, which tunwarden never sets, refuses). */
-		__builtin_memcpy(to, __builtin_assume_aligned(data + off, 8), len);
-		return 0;
-	}
-	return bpf_skb_load_bytes(skb, off, to, len);
-}
-
 static __always_inline bool tw_proto_has_ports(__u8 proto)
 {
 	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_ ||
@@ -108,16 +76,16 @@ static __always_inline bool tw_proto_has_ports(__u8 proto)
  * unrelated (the allowlist decides); it is never a drop reason of its own.
  * IPv6 quotes with extension headers are not followed.
  */
-static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
-					    __u32 end)
+static __always_inline void tw_parse_quoted(const struct tw_cursor *c, struct tw_pkt *p, __u32 off)
 {
+	__u32 end = c->end;
 	__u8 ports[4];
 	__u32 l4;
 
 	if (p->family == TW_FAM_V4) {
 		struct iphdr ip;
 
-		if (off + sizeof(ip) > end || tw_load(skb, off, &ip, sizeof(ip)) ||
+		if (off + sizeof(ip) > end || tw_cursor_load(c, off, &ip, sizeof(ip)) ||
 		    ip.version != 4 || ip.ihl < 5 || (bpf_ntohs(ip.frag_off) & 0x1fff))
 			return;
 		p->in_proto = ip.protocol;
@@ -127,7 +95,7 @@ static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt
 	} else {
 		struct ipv6hdr ip6;
 
-		if (off + sizeof(ip6) > end || tw_load(skb, off, &ip6, sizeof(ip6)) ||
+		if (off + sizeof(ip6) > end || tw_cursor_load(c, off, &ip6, sizeof(ip6)) ||
 		    ip6.version != 6)
 			return;
 		p->in_proto = ip6.nexthdr;
@@ -136,14 +104,14 @@ static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt
 		l4 = off + sizeof(ip6);
 	}
 	if (tw_proto_has_ports(p->in_proto)) {
-		if (l4 + 4 > end || tw_load(skb, l4, ports, 4))
+		if (l4 + 4 > end || tw_cursor_load(c, l4, ports, 4))
 			return;
 		__builtin_memcpy(&p->in_ports, ports, 4);
 	} else if (p->in_proto == IPPROTO_ICMP_ || p->in_proto == IPPROTO_ICMPV6_) {
 		__u8 icmp[8];
 
 		/* a quoted echo request: its identifier is the connection's port */
-		if (l4 + 8 > end || tw_load(skb, l4, icmp, 8))
+		if (l4 + 8 > end || tw_cursor_load(c, l4, icmp, 8))
 			return;
 		__u16 id;
 
@@ -154,12 +122,12 @@ static __always_inline void tw_parse_quoted(struct __sk_buff *skb, struct tw_pkt
 }
 
 /*
- * Transport header at @off, which must end within @end (the IP datagram's
- * end). Fills ports and the transport header length.
+ * Transport header at the cursor, which must end within the IP datagram.
+ * Fills ports and the transport header length.
  */
-static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off,
-				       __u32 end, __u32 *l4len)
+static __always_inline int tw_parse_l4(const struct tw_cursor *c, struct tw_pkt *p, __u32 *l4len)
 {
+	__u32 off = c->off, end = c->end;
 	__u8 b[16];
 
 	*l4len = 0;
@@ -170,9 +138,9 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 			return -TW_DROP_MALFORMED;
 		/* Only the bytes every ported header has: a 16-byte load
 		 * fails on a UDP datagram with under 8 bytes of payload. */
-		if (tw_load(skb, off, b, 8))
+		if (tw_cursor_load(c, off, b, 8))
 			return -TW_DROP_MALFORMED;
-		if (p->proto == IPPROTO_TCP_ && tw_load(skb, off + 12, &b[12], 1))
+		if (p->proto == IPPROTO_TCP_ && tw_cursor_load(c, off + 12, &b[12], 1))
 			return -TW_DROP_MALFORMED;
 		__builtin_memcpy(&p->ports, b, 4);
 		p->has_ports = 1;
@@ -190,7 +158,7 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 	if (p->proto == IPPROTO_ICMP_ || p->proto == IPPROTO_ICMPV6_) {
 		if (off + 8 > end)
 			return -TW_DROP_MALFORMED;
-		if (tw_load(skb, off, b, 8))
+		if (tw_cursor_load(c, off, b, 8))
 			return -TW_DROP_MALFORMED;
 		/* Echo request/reply: the identifier pairs request and reply. */
 		if ((p->proto == IPPROTO_ICMP_ && (b[0] == 8 || b[0] == 0)) ||
@@ -203,7 +171,7 @@ static __always_inline int tw_parse_l4(struct __sk_buff *skb, struct tw_pkt *p, 
 		*l4len = 8;
 		if ((p->proto == IPPROTO_ICMP_ && (b[0] == 3 || b[0] == 11 || b[0] == 12)) ||
 		    (p->proto == IPPROTO_ICMPV6_ && b[0] >= 1 && b[0] <= 4))
-			tw_parse_quoted(skb, p, off + 8, end);
+			tw_parse_quoted(c, p, off + 8);
 	}
 	return 0;
 }
@@ -227,14 +195,16 @@ static __always_inline void tw_account_gso(struct __sk_buff *skb, struct tw_pkt 
 	p->bytes = total + (segs - 1) * hdr;
 }
 
-static __always_inline int tw_parse_v4(struct __sk_buff *skb, struct tw_pkt *p, __u32 off)
+/* IPv4 at the cursor; leaves it at the transport header. */
+static __always_inline int tw_parse_v4(struct tw_cursor *c, struct tw_pkt *p)
 {
+	struct __sk_buff *skb = c->ctx;
+	__u32 off = c->off, ihl, tot, l4len;
 	struct iphdr ip;
-	__u32 ihl, tot, l4len;
 	__u16 frag;
 	int err;
 
-	if (tw_load(skb, off, &ip, sizeof(ip)))
+	if (tw_cursor_load(c, off, &ip, sizeof(ip)))
 		return -TW_DROP_MALFORMED;
 	if (ip.version != 4 || ip.ihl < 5)
 		return -TW_DROP_MALFORMED;
@@ -255,34 +225,32 @@ static __always_inline int tw_parse_v4(struct __sk_buff *skb, struct tw_pkt *p, 
 	p->frag_proto = ip.protocol;
 
 	frag = bpf_ntohs(ip.frag_off);
-	if (frag & 0x1fff) {
+	if (frag & IP_OFFSET_) {
 		p->frag = TW_FRAG_LATER;
 		return 0;
 	}
-	if (frag & 0x2000)
+	if (frag & IP_MF_)
 		p->frag = TW_FRAG_FIRST;
 
-	err = tw_parse_l4(skb, p, off + ihl, off + tot, &l4len);
+	c->off = off + ihl;
+	c->end = off + tot;
+	err = tw_parse_l4(c, p, &l4len);
 	if (err)
 		return err;
 	tw_account_gso(skb, p, off, ihl, l4len);
 	return 0;
 }
 
-static __always_inline bool tw_is_exthdr(__u8 nh)
+/* IPv6 at the cursor; leaves it at the transport header. */
+static __always_inline int tw_parse_v6(struct tw_cursor *c, struct tw_pkt *p)
 {
-	return nh == NEXTHDR_HOP || nh == NEXTHDR_ROUTING || nh == NEXTHDR_DEST ||
-	       nh == NEXTHDR_FRAGMENT || nh == NEXTHDR_AUTH;
-}
-
-static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, __u32 off)
-{
+	struct __sk_buff *skb = c->ctx;
+	struct tw_ip6_chain ch = {};
+	__u32 off = c->off, end, l4len;
 	struct ipv6hdr ip6;
-	__u32 cur, end, l4len;
-	__u8 nh;
-	int i, err;
+	int err;
 
-	if (tw_load(skb, off, &ip6, sizeof(ip6)))
+	if (tw_cursor_load(c, off, &ip6, sizeof(ip6)))
 		return -TW_DROP_MALFORMED;
 	if (ip6.version != 6)
 		return -TW_DROP_MALFORMED;
@@ -299,44 +267,24 @@ static __always_inline int tw_parse_v6(struct __sk_buff *skb, struct tw_pkt *p, 
 	p->bytes = end - off;
 	p->pkts = 1;
 
-	nh = ip6.nexthdr;
-	cur = off + sizeof(ip6);
-	for (i = 0; i < TW_MAX_EXTHDRS; i++) {
-		__u8 eh[8];
-
-		if (!tw_is_exthdr(nh))
-			break;
-		if (cur + 8 > end || tw_load(skb, cur, eh, 8))
-			return -TW_DROP_MALFORMED;
-		if (nh == NEXTHDR_FRAGMENT) {
-			__u16 fo = ((__u16)eh[2] << 8) | eh[3];
-
-			nh = eh[0];
-			p->frag_proto = nh;
-			cur += 8;
-			if (fo & 0xfff8) {
-				p->proto = nh;
-				p->frag = TW_FRAG_LATER;
-				return 0;
-			}
-			if (fo & 1)
-				p->frag = TW_FRAG_FIRST;
-			continue;
-		}
-		if (nh == NEXTHDR_AUTH)
-			cur += ((__u32)eh[1] + 2) * 4;
-		else
-			cur += ((__u32)eh[1] + 1) * 8;
-		nh = eh[0];
+	c->off = off + sizeof(ip6);
+	c->end = end;
+	ch.nh = ip6.nexthdr;
+	err = tw_ip6_walk(c, &ch, TW_MAX_EXTHDRS, true);
+	p->frag = ch.frag;
+	p->frag_proto = ch.frag_proto;
+	if (err > 0) {
+		p->proto = ch.nh;
+		return 0; /* a later fragment */
 	}
-	if (tw_is_exthdr(nh) || cur > end)
+	if (err || tw_ip6_is_exthdr(ch.nh, true))
 		return -TW_DROP_MALFORMED;
-	p->proto = nh;
+	p->proto = ch.nh;
 
-	err = tw_parse_l4(skb, p, cur, end, &l4len);
+	err = tw_parse_l4(c, p, &l4len);
 	if (err)
 		return err;
-	tw_account_gso(skb, p, off, cur - off, l4len);
+	tw_account_gso(skb, p, off, c->off - off, l4len);
 	return 0;
 }
 
