@@ -16,11 +16,14 @@
  *     concatenated interval sets per profile, conntrack for replies), and
  *     the same ruleset without conntrack. Medians are reported.
  *
+ * The empty and count-only programs are bpf/bench/twbench.bpf.c.
+ *
  * Targets (design): <= 50 ns over empty; tun path >= 0.97 of no filter;
  * >= 1.4x the nftables equivalent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <sched.h>
@@ -33,9 +36,11 @@
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "tw_dp.h"
 #include "e2e_util.h"
+#include "twbench.skel.h"
 
 #define MAX_ROUNDS 64
 #define NFLOWS	   1024
@@ -292,54 +297,34 @@ static int raw_op(int kind, int map_fd, const void *key, size_t klen, const void
 }
 
 /*
- * CFG_COUNT's program: the least any per-client accounting does on this
- * hook. The bench's client i has tunnel address 10.128.0.0 + i and slot i
- * (load_policy), so the slot is the low 17 bits of the source address:
- * no lookup, no state, no allowlist, one per-CPU array element updated
- * (from_bytes += len, from_pkts++; per-CPU, so no atomics).
+ * The reference programs (bpf/bench/twbench.bpf.c): the empty program and
+ * the count-only program, CFG_COUNT's and the cold table's floor of
+ * per-client accounting, which counts into the dp's own tw1_ccnt. Returns
+ * an fd of the program's own (the skeleton is gone by then), or -errno.
  */
-#define TW_CC_FROM_BYTES ((int16_t)offsetof(struct tw_client_ctr, from_bytes))
-#define TW_CC_FROM_PKTS	 ((int16_t)offsetof(struct tw_client_ctr, from_pkts))
-static int count_only_prog(int ccnt_fd, int l3)
+enum twb_ref { TWB_EMPTY, TWB_COUNT_TUN, TWB_COUNT_ETH };
+static int ref_prog(struct tw_dp *dp, enum twb_ref which)
 {
-	struct rawprog b = { .n = 0 };
-	int to_out[2], fd;
+	struct twb_bpf *s = twb_bpf__open();
+	struct bpf_program *prog;
+	int fd, err;
 
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1,
-			  offsetof(struct __sk_buff, data), 0);
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1,
-			  offsetof(struct __sk_buff, data_end), 0);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_2, 0, 0);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, l3 + 20);
-	to_out[0] = b.n;
-	b.in[b.n++] = RAW(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_4, BPF_REG_3, 0, 0);
-	/* the source address, host order, its low bits the slot */
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_2, (int16_t)(l3 + 12), 0);
-	b.in[b.n++] = RAW(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_5, 0, 0, 32);
-	b.in[b.n++] = RAW(BPF_ALU | BPF_AND | BPF_K, BPF_REG_5, 0, 0, TW_MAX_CLIENTS - 1);
-	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_5, -4, 0);
-	raw_ldmap(&b, BPF_REG_1, ccnt_fd);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4);
-	b.in[b.n++] = RAW(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
-	to_out[1] = b.n;
-	b.in[b.n++] = RAW(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6,
-			  offsetof(struct __sk_buff, len), 0);
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_0, TW_CC_FROM_BYTES, 0);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, BPF_REG_1, 0, 0);
-	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_2, TW_CC_FROM_BYTES, 0);
-	b.in[b.n++] = RAW(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_3, BPF_REG_0, TW_CC_FROM_PKTS, 0);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, 1);
-	b.in[b.n++] = RAW(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_3, TW_CC_FROM_PKTS, 0);
-	/* out: both jumps land here */
-	for (int i = 0; i < 2; i++)
-		b.in[to_out[i]].off = (int16_t)(b.n - to_out[i] - 1);
-	b.in[b.n++] = RAW(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1);
-	b.in[b.n++] = RAW(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-	fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "twb_count", "GPL", b.in, (size_t)b.n, NULL);
-	return fd < 0 ? -errno : fd;
+	if (!s)
+		return -errno;
+	err = bpf_map__reuse_fd(s->maps.tw1_ccnt, tw_dp_map_fd(dp, TW_MAP_CCNT));
+	if (!err)
+		err = twb_bpf__load(s);
+	if (err) {
+		twb_bpf__destroy(s);
+		return err;
+	}
+	prog = which == TWB_EMPTY     ? s->progs.twb_empty :
+	       which == TWB_COUNT_TUN ? s->progs.twb_count_tun :
+					s->progs.twb_count_eth;
+	fd = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 0);
+	err = -errno;
+	twb_bpf__destroy(s);
+	return fd < 0 ? err : fd;
 }
 
 /*
@@ -357,7 +342,7 @@ static int count_only_prog(int ccnt_fd, int l3)
 static void bench_cold(struct tw_dp *dp, int empty, const struct tr_case *cases)
 {
 	static int64_t d[6][COLD_CALLS];
-	int fds[7], count = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), ETH_HLEN);
+	int fds[7], count = ref_prog(dp, TWB_COUNT_ETH);
 	const char *names[6] = { "count-only (the floor)" };
 	uint64_t e[COLD_CALLS];
 	int i, k;
@@ -598,7 +583,7 @@ static int bench_test_run(void)
 		cases[4] = (struct tr_case){ .name = "unknown client", .want_rv = 2 };
 		cases[4].len = build_eth(cases[4].pkt, sizeof(cases[4].pkt), &un);
 	}
-	empty = e2e_empty_prog();
+	empty = ref_prog(dp, TWB_EMPTY);
 	if (empty < 0) {
 		err = empty;
 		fprintf(stderr, "twbench: empty prog: %s\n", strerror(-err));
@@ -702,7 +687,7 @@ struct tunns {
 	char ns[48];
 	int fd;
 	int sink_map, sink_prog, sink_link;
-	int raw_prog, raw_link; /* CFG_EMPTY and CFG_COUNT: the raw program on bt0 */
+	int ref_fd, ref_link; /* CFG_EMPTY and CFG_COUNT: the reference program on bt0 */
 };
 
 static struct tunns tns[CFG__MAX];
@@ -727,7 +712,7 @@ static int tun_ns_setup(struct tunns *t, const char *name)
 
 	snprintf(t->ns, sizeof(t->ns), "%s%s", pfx, name);
 	t->fd = t->sink_map = t->sink_prog = t->sink_link = -1;
-	t->raw_prog = t->raw_link = -1;
+	t->ref_fd = t->ref_link = -1;
 	err = e2e_ns_create(t->ns)					 ?:
 		      e2e_ns_enter(t->ns)				 ?:
 		      e2e_sysctl("net.ipv4.ip_forward", "1")		 ?:
@@ -1009,7 +994,7 @@ static void tun_in_situ(int tw_fd)
 	enum { P_EMPTY, P_COUNT, P_TW, P__MAX };
 	static const int cfgs[P__MAX] = { CFG_EMPTY, CFG_COUNT, CFG_TW };
 	double t[P__MAX][MAX_ROUNDS], d[P__MAX][MAX_ROUNDS], q[P__MAX][MAX_ROUNDS], w;
-	int sfd, fds[P__MAX] = { tns[CFG_EMPTY].raw_prog, tns[CFG_COUNT].raw_prog, tw_fd };
+	int sfd, fds[P__MAX] = { tns[CFG_EMPTY].ref_fd, tns[CFG_COUNT].ref_fd, tw_fd };
 	int n = cfg.rounds;
 
 	sfd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -1089,15 +1074,15 @@ static int bench_tun(void)
 	}
 	/* the hook alone: an empty program where tunwarden's tw_tun_in sits;
 	 * and the floor of per-client accounting: a count-only program */
-	tns[CFG_EMPTY].raw_prog = e2e_empty_prog();
-	tns[CFG_COUNT].raw_prog = count_only_prog(tw_dp_map_fd(dp, TW_MAP_CCNT), 0);
+	tns[CFG_EMPTY].ref_fd = ref_prog(dp, TWB_EMPTY);
+	tns[CFG_COUNT].ref_fd = ref_prog(dp, TWB_COUNT_TUN);
 	for (c = CFG_EMPTY; c <= CFG_COUNT; c++) {
 		e2e_ns_enter(tns[c].ns);
-		if (tns[c].raw_prog >= 0)
-			tns[c].raw_link = bpf_link_create(
-				tns[c].raw_prog, e2e_ifindex(tns[c].ns, "bt0"), TCX_INGRESS, NULL);
-		if (tns[c].raw_link < 0) {
-			err = tns[c].raw_prog < 0 ? tns[c].raw_prog : -errno;
+		if (tns[c].ref_fd >= 0)
+			tns[c].ref_link = bpf_link_create(
+				tns[c].ref_fd, e2e_ifindex(tns[c].ns, "bt0"), TCX_INGRESS, NULL);
+		if (tns[c].ref_link < 0) {
+			err = tns[c].ref_fd < 0 ? tns[c].ref_fd : -errno;
 			fprintf(stderr, "twbench: %s on bt0: %s\n", cfg_name[c], strerror(-err));
 			goto out_ns;
 		}
@@ -1212,10 +1197,10 @@ out:
 			close(tns[c].sink_prog);
 		if (tns[c].sink_map >= 0)
 			close(tns[c].sink_map);
-		if (tns[c].raw_link >= 0)
-			close(tns[c].raw_link);
-		if (tns[c].raw_prog >= 0)
-			close(tns[c].raw_prog);
+		if (tns[c].ref_link >= 0)
+			close(tns[c].ref_link);
+		if (tns[c].ref_fd >= 0)
+			close(tns[c].ref_fd);
 	}
 	e2e_cleanup();
 	return err;
