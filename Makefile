@@ -26,9 +26,9 @@ endif
 
 # Stable when sources are: no mtime-dependent names, no generated files in-tree.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 # One object set: every bpf/*.bpf.c linked into one object, one skeleton (tw_bpf).
-BPF_LINKED := $(O)/bpf/tunwarden.o
+BPF_PARTS := $(patsubst bpf/%.bpf.c,$(O)/bpf/parts/%.o,$(BPF_SRCS))
+BPF_OBJS := $(O)/bpf/tunwarden.bpf.o
 SKELS := $(O)/skel/tunwarden.skel.h
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/tunwarden/*.h)
 
@@ -94,16 +94,16 @@ help:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(O)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux.h
+$(O)/bpf/parts/%.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(BPFTOOL) gen object $@ $@.tmp
 	@rm -f $@.tmp
 
-$(BPF_LINKED): $(BPF_OBJS)
+$(BPF_OBJS): $(BPF_PARTS)
 	$(BPFTOOL) gen object $@ $^
 
-$(O)/skel/tunwarden.skel.h: $(BPF_LINKED)
+$(O)/skel/tunwarden.skel.h: $(BPF_OBJS)
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name tw_bpf > $@.tmp && mv $@.tmp $@
 

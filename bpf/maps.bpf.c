@@ -2,7 +2,7 @@
 /*
  * The one instance of every map in lib/maps.h, and the object's license.
  * The programs (tunnel.bpf.c, uplink.bpf.c) declare the maps extern and are
- * linked with this file into build/bpf/tunwarden.o, one skeleton
+ * linked with this file into build/bpf/tunwarden.bpf.o, one skeleton
  * (tw_bpf): one set of maps, no fd sharing between objects at load time.
  */
 #define TW_MAPS_DEFINE

@@ -48,13 +48,11 @@ check "veth" ip -n "$ns" link add v0 type veth peer name v1
 check "tun" ip -n "$ns" tuntap add mode tun name tun0
 check "wireguard" ip -n "$ns" link add wg0 type wireguard
 check "tc clsact" tc -n "$ns" qdisc add dev v0 clsact
-if [ -e "$O/bpf/tunnel.bpf.o" ]; then
+if [ -e "$O/bpf/tunwarden.bpf.o" ]; then
 	check "tc bpf attach (cls_bpf)" tc -n "$ns" filter add dev v0 ingress bpf direct-action \
-		object-file "$O/bpf/tunnel.bpf.o" section tc
-fi
-if [ -e "$O/bpf/uplink.bpf.o" ]; then
+		object-file "$O/bpf/tunwarden.bpf.o" section tc
 	check "xdp attach (native on veth)" ip -n "$ns" link set dev v1 xdpdrv \
-		object "$O/bpf/uplink.bpf.o" section xdp
+		object "$O/bpf/tunwarden.bpf.o" section xdp
 fi
 echo "# $fails failed"
 [ $fails -eq 0 ]
