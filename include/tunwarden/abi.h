@@ -26,14 +26,6 @@
 
 #define TW_ABI_VERSION 1
 #define TW_PIN_ROOT    "/sys/fs/bpf/tunwarden"
-/* Pins of earlier releases under the same ABI version that a loader removes:
- * tw1_flows was renamed tw1_flows6 (same layout); its connections are
- * admitted again by their next packet. */
-#define TW_PIN_RETIRED      \
-	{                   \
-		"tw1_flows" \
-	}
-
 /* Sizes. Userspace may create maps smaller than these, never larger. */
 #define TW_MAX_CLIENTS		131072 /* slots, dense, 0 .. TW_MAX_CLIENTS-1 */
 #define TW_MAX_PROFILES		1024

@@ -77,10 +77,12 @@ static void subtest_pin_readopt(void)
 			       .profile = 2,
 			       .state = TW_STATE_PERMIT,
 			       .naddrs = 1 };
+	struct tw_flow6_key fk = { .ifindex = 1, .family = TW_FAM_V6, .proto = 17, .cport = 1 };
+	struct tw_flow_val fv = { .slot = 7, .gen = 1 };
 	struct tw_dp *dp = NULL, *dp2 = NULL;
+	char path[256], old[256];
 	struct tw_slot s = {};
 	struct stat st;
-	char path[256];
 
 	dp = open_dp(pin_root);
 	if (!ASSERT_OK_PTR(dp, "open pinned"))
@@ -90,10 +92,19 @@ static void subtest_pin_readopt(void)
 	mkaddr(&c.addrs[0], "10.8.0.7");
 	if (!ASSERT_OK(tw_dp_client_add(dp, &c), "client add"))
 		goto out;
+	if (!ASSERT_OK(bpf_map_update_elem(tw_dp_map_fd(dp, TW_MAP_FLOWS6), &fk, &fv, BPF_ANY),
+		       "v6 connection"))
+		goto out;
 	tw_dp_close(dp);
 	dp = NULL;
 
-	/* a restarted controller sees the same client */
+	/* the IPv6 connection map as a release before its rename pinned it */
+	snprintf(path, sizeof(path), "%s/tw1_flows6", pin_root);
+	snprintf(old, sizeof(old), "%s/tw1_flows", pin_root);
+	if (!ASSERT_OK(rename(path, old), "pin as tw1_flows"))
+		goto out;
+
+	/* a restarted controller sees the same client and connections */
 	dp2 = open_dp(pin_root);
 	if (!ASSERT_OK_PTR(dp2, "reopen pinned"))
 		goto out;
@@ -102,6 +113,9 @@ static void subtest_pin_readopt(void)
 		ASSERT_EQ(s.tenant, 3, "tenant survives");
 		ASSERT_EQ(s.gen, 1, "generation survives");
 	}
+	ASSERT_OK(bpf_map_lookup_elem(tw_dp_map_fd(dp2, TW_MAP_FLOWS6), &fk, &fv),
+		  "connection survives the map's rename");
+	ASSERT_NEQ(stat(old, &st), 0, "old pin moved");
 out:
 	tw_dp_close(dp);
 	tw_dp_close(dp2);

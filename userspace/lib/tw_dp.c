@@ -100,18 +100,27 @@ static const char *const map_names[TW_MAP__MAX] = {
 	[TW_MAP_CTL] = "tw1_ctl",
 };
 
-/* Pins an earlier release of this ABI version left under another name
- * (abi.h): a renamed map is created afresh, and its old pin would only
- * hold memory. */
-static void unpin_retired(const struct tw_dp *dp)
-{
-	static const char *const retired[] = TW_PIN_RETIRED;
-	char path[300];
+/* Maps an earlier release of this ABI version pinned under another name
+ * (abi.h), { old, new }: moved to the new name, so the live map (and the
+ * connections in it) is adopted. */
+static const char *const renamed_pins[][2] = {
+	{ "tw1_flows", "tw1_flows6" }, /* it only ever held IPv6 */
+};
 
-	for (size_t i = 0; i < sizeof(retired) / sizeof(retired[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dp->pin_root, retired[i]);
-		if (unlink(path) == 0)
-			fprintf(stderr, "tunwarden: removed the retired pin %s\n", path);
+static void pins_rename(const struct tw_dp *dp)
+{
+	const size_t n = sizeof(renamed_pins) / sizeof(renamed_pins[0]);
+	char from[300], to[300];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(from, sizeof(from), "%s/%s", dp->pin_root, renamed_pins[i][0]);
+		snprintf(to, sizeof(to), "%s/%s", dp->pin_root, renamed_pins[i][1]);
+		if (access(from, F_OK))
+			continue;
+		/* both there: the new one is live, the old one a leftover */
+		if (access(to, F_OK) ? rename(from, to) : unlink(from))
+			fprintf(stderr, "tunwarden: cannot move pin %s to %s: %s\n", from, to,
+				strerror(errno));
 	}
 }
 
@@ -123,8 +132,10 @@ static int open_object(struct tw_dp *dp, const struct tw_dp_opts *o)
 	struct bpf_map *m;
 	int err;
 
-	if (dp->pin_root[0])
+	if (dp->pin_root[0]) {
 		oo.pin_root_path = dp->pin_root;
+		pins_rename(dp);
+	}
 	skel = dp->skel = tw_bpf__open_opts(&oo);
 	if (!skel)
 		return dp_err(dp, -errno, "open BPF object: %s", strerror(errno));
@@ -160,8 +171,6 @@ static int open_object(struct tw_dp *dp, const struct tw_dp_opts *o)
 			      "load BPF programs: %s (a pinned map under %s with another "
 			      "layout or size makes this fail; the verifier log is above)",
 			      strerror(-err), dp->pin_root[0] ? dp->pin_root : "(none)");
-	if (dp->pin_root[0])
-		unpin_retired(dp);
 	return 0;
 }
 
