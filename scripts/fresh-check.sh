@@ -58,6 +58,7 @@ base_tar=$CACHE/base-$SUITE-$base_key.tar
 if ! [ -s "$base_tar" ]; then
 	log "debootstrap --variant=minbase --include=git,make $SUITE (cached as ${base_tar##*/})"
 	tmp=$(mktemp -d /var/tmp/tw-fresh-base.XXXXXX)
+	chmod 0755 "$tmp" # the root directory of the system to be: mktemp made it 0700
 	t0=$SECONDS
 	if ! debootstrap --variant=minbase --include=git,make "$SUITE" "$tmp" "$MIRROR" \
 		>"$tmp.log" 2>&1; then
@@ -88,6 +89,8 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$ROOT" -xf "$base_tar"
+# A / of 0700 (mktemp's mode, or a base made with it) locks every other user out of the system.
+chmod 0755 "$ROOT"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 
 # apt's downloads, shared between runs with the same package list. The packages are installed
