@@ -39,7 +39,7 @@ build libsystemd-dev  pc:libsystemd
 test  iproute2        cmd:ip
 test  procps          cmd:sysctl
 test  util-linux      cmd:mount
-test  setpriv|util-linux cmd:setpriv
+test  util-linux      cmd:setpriv
 test  kmod            cmd:modprobe
 test  nftables        cmd:nft
 test  openvpn         cmd:openvpn
@@ -114,8 +114,8 @@ while read -r name status; do
 	[ "$status" = installed ] && installed[$name]=1
 done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${wanted[@]}" 2>/dev/null || true)
 
-# Missing: no alternative installed, or installed without what it should provide (Debian 13
-# moved setpriv out of util-linux into a package of its own).
+# Missing: no alternative installed, or installed without what it should provide (a package
+# split in a later release must not hide a missing command).
 missing=()
 while read -r pkg probe; do
 	have=0
