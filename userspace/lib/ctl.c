@@ -436,3 +436,40 @@ out_close:
 	close(fd);
 	return ret;
 }
+
+/* In usage-text order; docs/ctl-protocol.md describes each. */
+const struct tw_ctl_op tw_ctl_ops[TW_OP__MAX] = {
+	[TW_OP_CONNECT] = { "connect", TW_CTL_HOOK, NULL, "admit a VPN session (tunwarden-hook)" },
+	[TW_OP_DISCONNECT] = { "disconnect", TW_CTL_HOOK, NULL,
+			       "end a VPN session (tunwarden-hook)" },
+	[TW_OP_STATUS] = { "status", TW_CTL_ADMIN, "", "daemon, policy, portal and journal state" },
+	[TW_OP_CLIENTS] = { "clients", TW_CTL_ADMIN, "", "live sessions with their counters" },
+	[TW_OP_CLIENT] = { "client", TW_CTL_ADMIN, "CN",
+			   "one subject: policy entry and live session" },
+	[TW_OP_COUNTERS] = { "counters", TW_CTL_ADMIN, "",
+			     "node-wide traffic and drops by reason" },
+	[TW_OP_LOG] = { "log", TW_CTL_ADMIN, "[--since SEQ]",
+			"journal records after sequence number SEQ" },
+	[TW_OP_KILL] = { "kill", TW_CTL_ADMIN, "CN", "end CN's live session" },
+	[TW_OP_BAN] = { "ban", TW_CTL_ADMIN, "CN|ADDR [--for DUR]",
+			"ban a subject or a real source address (DUR: 90s, 10m, 2h, 1d)" },
+	[TW_OP_UNBAN] = { "unban", TW_CTL_ADMIN, "CN|ADDR", "lift a ban" },
+	[TW_OP_CONFIRM] = { "confirm", TW_CTL_ADMIN, "CN", "move a sandboxed session to permit" },
+	[TW_OP_POLICY] = { "policy", TW_CTL_ADMIN, "",
+			   "the cached policy bundle: version, age, profiles" },
+	[TW_OP_RELOAD] = { "reload", TW_CTL_ADMIN, "",
+			   "re-read the configuration and the local policy file" },
+	[TW_OP_DETACH] = { "detach", TW_CTL_ADMIN, "IFNAME|--all",
+			   "remove the dataplane programs from tunnel interfaces" },
+};
+
+int tw_ctl_op_find(const char *name, enum tw_ctl_op_id *id)
+{
+	for (int i = 0; i < TW_OP__MAX; i++) {
+		if (tw_ctl_ops[i].name && !strcmp(tw_ctl_ops[i].name, name)) {
+			*id = (enum tw_ctl_op_id)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

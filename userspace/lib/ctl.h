@@ -140,4 +140,47 @@ int tw_ctl_response_check(const json_t *resp, const char **errmsg);
 int tw_ctl_call(const char *path, const json_t *req, json_t **resp, int timeout_ms, char *err,
 		size_t errlen);
 
+/*
+ * The operations of the protocol, one table for both ends: tunwardend looks a
+ * request's "op" up here to learn who may call it and dispatches on the id;
+ * the tunwarden CLI takes its subcommands and its usage text from the same
+ * rows (as wg(8) and bpftool do). Ops without a synopsis are not CLI
+ * subcommands (the hook sends them).
+ */
+enum tw_ctl_op_id {
+	TW_OP_CONNECT,
+	TW_OP_DISCONNECT,
+	TW_OP_STATUS,
+	TW_OP_CLIENTS,
+	TW_OP_CLIENT,
+	TW_OP_COUNTERS,
+	TW_OP_LOG,
+	TW_OP_KILL,
+	TW_OP_BAN,
+	TW_OP_UNBAN,
+	TW_OP_CONFIRM,
+	TW_OP_POLICY,
+	TW_OP_RELOAD,
+	TW_OP_DETACH,
+	TW_OP__MAX
+};
+
+/* Who may call an op: the daemon checks the peer's SO_PEERCRED against this. */
+enum tw_ctl_who {
+	TW_CTL_ADMIN, /* uid 0 */
+	TW_CTL_HOOK, /* uid 0, or the configured hook_user / hook_group */
+};
+
+struct tw_ctl_op {
+	const char *name;
+	enum tw_ctl_who who;
+	const char *args; /* CLI arguments after the name; NULL: not a CLI subcommand */
+	const char *help; /* one line */
+};
+
+extern const struct tw_ctl_op tw_ctl_ops[TW_OP__MAX];
+
+/* The op named @name, or -ENOENT. */
+int tw_ctl_op_find(const char *name, enum tw_ctl_op_id *id);
+
 #endif /* TW_CTL_H */
