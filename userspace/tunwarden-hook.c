@@ -181,7 +181,7 @@ static void undo_connect(const char *path, const struct tw_hook_env *e, int64_t 
 	d.bytes_received = d.bytes_sent = 0;
 	d.has_time_duration = true;
 	d.time_duration = 0;
-	req = build_request("disconnect", &d, true);
+	req = build_request(tw_ctl_ops[TW_OP_DISCONNECT].name, &d, true);
 	if (!req)
 		return;
 	if (left < 100)
@@ -201,7 +201,7 @@ static int do_connect(const char *path, const struct tw_hook_env *e, int tmo)
 	char err[512];
 	int ret, rc = EXIT_FAILURE;
 
-	req = build_request("connect", e, false);
+	req = build_request(tw_ctl_ops[TW_OP_CONNECT].name, e, false);
 	if (!req) {
 		fprintf(stderr,
 			"tunwarden-hook: %s: refusing: environment not representable "
@@ -270,7 +270,7 @@ static int do_disconnect(const char *path, const struct tw_hook_env *e, int tmo)
 	json_t *req, *resp = NULL;
 	char err[512];
 
-	req = build_request("disconnect", e, true);
+	req = build_request(tw_ctl_ops[TW_OP_DISCONNECT].name, e, true);
 	if (!req) {
 		fprintf(stderr,
 			"tunwarden-hook: %s: disconnect not reported: environment not "

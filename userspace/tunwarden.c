@@ -23,31 +23,33 @@
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 
-static const char usage_text[] =
-	"usage: tunwarden [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARGS]\n"
-	"\n"
-	"commands:\n"
-	"  status                      daemon, policy, portal and journal state\n"
-	"  clients                     live sessions with their counters\n"
-	"  client CN                   one subject: policy entry and live session\n"
-	"  counters                    node-wide traffic and drops by reason\n"
-	"  log [--since SEQ]           journal records after sequence number SEQ\n"
-	"  kill CN                     end CN's live session\n"
-	"  ban CN|ADDR [--for DUR]     ban a subject or a real source address (DUR: 90s, 10m, 2h, 1d)\n"
-	"  unban CN|ADDR               lift a ban\n"
-	"  confirm CN                  move a sandboxed session to permit\n"
-	"  policy                      the cached policy bundle: version, age, profiles\n"
-	"  reload                      re-read the configuration and the local policy file\n"
-	"  detach IFNAME|--all         remove the dataplane programs from tunnel interfaces\n"
-	"\n"
-	"options:\n"
-	"  -s, --socket PATH   control socket (default $TUNWARDEN_SOCKET, else " TW_CTL_SOCK_DEFAULT
-	")\n"
-	"  -j, --json          print the daemon's JSON response instead of tables\n"
-	"  -t, --timeout SEC   give up on the daemon after SEC seconds (default 30)\n"
-	"  -h, --help          this text\n"
-	"\n"
-	"exit status: 0 ok, 1 the daemon refused, 2 usage error, 3 daemon unreachable\n";
+/* The subcommands and their one-line help come from the protocol's op table (lib/ctl.c). */
+static void usage(FILE *f)
+{
+	char head[64];
+
+	fprintf(f, "usage: tunwarden [-s SOCKET] [--json] [-t SECONDS] COMMAND [ARGS]\n"
+		   "\n"
+		   "commands:\n");
+	for (int i = 0; i < TW_OP__MAX; i++) {
+		const struct tw_ctl_op *op = &tw_ctl_ops[i];
+
+		if (!op->args)
+			continue;
+		snprintf(head, sizeof(head), "%s%s%s", op->name, op->args[0] ? " " : "", op->args);
+		fprintf(f, "  %-27s %s\n", head, op->help);
+	}
+	fprintf(f,
+		"\n"
+		"options:\n"
+		"  -s, --socket PATH   control socket (default $TUNWARDEN_SOCKET, else " TW_CTL_SOCK_DEFAULT
+		")\n"
+		"  -j, --json          print the daemon's JSON response instead of tables\n"
+		"  -t, --timeout SEC   give up on the daemon after SEC seconds (default 30)\n"
+		"  -h, --help          this text\n"
+		"\n"
+		"exit status: 0 ok, 1 the daemon refused, 2 usage error, 3 daemon unreachable\n");
+}
 
 static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -489,7 +491,7 @@ static void join_real_port(json_t *row)
 	json_object_del(row, "real_port");
 }
 
-static void print_clients(const json_t *resp)
+static void print_clients(const json_t *resp, const char *target)
 {
 	json_t *rows = json_deep_copy(json_object_get(resp, "clients")), *row;
 	size_t i;
@@ -506,7 +508,7 @@ static void print_clients(const json_t *resp)
 	json_decref(rows);
 }
 
-static void print_client(const json_t *resp)
+static void print_client(const json_t *resp, const char *target)
 {
 	const json_t *sess = json_object_get(resp, "session");
 
@@ -554,7 +556,7 @@ static void print_client(const json_t *resp)
 	}
 }
 
-static void print_log(const json_t *resp)
+static void print_log(const json_t *resp, const char *target)
 {
 	const json_t *rows = json_object_get(resp, "records");
 
@@ -567,44 +569,65 @@ static void print_log(const json_t *resp)
 		       json_integer_value(json_object_get(resp, "last_seq")));
 }
 
-/* One line for an action; falls back to the generic listing for fields it does not know. */
-static void print_action(const char *cmd, const char *target, const json_t *resp)
+/* One line for each action; fields it does not know are not shown. */
+static void print_banned(const json_t *resp, const char *target)
 {
 	const json_t *until = json_object_get(resp, "until");
-	const json_t *v;
 	char buf[CELL_MAX];
 
-	if (!strcmp(cmd, "ban")) {
-		if (json_integer_value(until) > 0) {
-			fmt_time(buf, sizeof(buf), json_integer_value(until));
-			printf("banned %s until %s\n", target, buf);
-		} else if (json_is_integer(until)) {
-			printf("banned %s until unbanned\n", target);
-		} else {
-			printf("banned %s\n", target);
-		}
-	} else if (!strcmp(cmd, "kill")) {
-		printf("killed %s\n", target);
-	} else if (!strcmp(cmd, "unban")) {
-		printf("unbanned %s\n", target);
-	} else if (!strcmp(cmd, "confirm")) {
-		v = json_object_get(resp, "state");
-		fmt_value(buf, sizeof(buf), v, F_STR);
-		printf("confirmed %s%s%s\n", target, v ? ": state " : "", v ? buf : "");
-	} else if (!strcmp(cmd, "reload")) {
-		v = json_object_get(resp, "policy_version");
-		fmt_value(buf, sizeof(buf), v, F_STR);
-		printf("reloaded%s%s\n", v ? ": policy version " : "", v ? buf : "");
-	} else if (!strcmp(cmd, "detach")) {
-		v = json_object_get(resp, "detached");
-		fmt_value(buf, sizeof(buf), v, F_STR);
-		if (json_is_integer(v))
-			printf("detached from %s interface(s)\n", buf);
-		else
-			printf("detached: %s\n", buf);
+	if (json_integer_value(until) > 0) {
+		fmt_time(buf, sizeof(buf), json_integer_value(until));
+		printf("banned %s until %s\n", target, buf);
+	} else if (json_is_integer(until)) {
+		printf("banned %s until unbanned\n", target);
 	} else {
-		print_object(resp);
+		printf("banned %s\n", target);
 	}
+}
+
+static void print_killed(const json_t *resp, const char *target)
+{
+	printf("killed %s\n", target);
+}
+
+static void print_unbanned(const json_t *resp, const char *target)
+{
+	printf("unbanned %s\n", target);
+}
+
+static void print_confirmed(const json_t *resp, const char *target)
+{
+	const json_t *v = json_object_get(resp, "state");
+	char buf[CELL_MAX];
+
+	fmt_value(buf, sizeof(buf), v, F_STR);
+	printf("confirmed %s%s%s\n", target, v ? ": state " : "", v ? buf : "");
+}
+
+static void print_reloaded(const json_t *resp, const char *target)
+{
+	const json_t *v = json_object_get(resp, "policy_version");
+	char buf[CELL_MAX];
+
+	fmt_value(buf, sizeof(buf), v, F_STR);
+	printf("reloaded%s%s\n", v ? ": policy version " : "", v ? buf : "");
+}
+
+static void print_detached(const json_t *resp, const char *target)
+{
+	const json_t *v = json_object_get(resp, "detached");
+	char buf[CELL_MAX];
+
+	fmt_value(buf, sizeof(buf), v, F_STR);
+	if (json_is_integer(v))
+		printf("detached from %s interface(s)\n", buf);
+	else
+		printf("detached: %s\n", buf);
+}
+
+static void print_view(const json_t *resp, const char *target)
+{
+	print_object(resp);
 }
 
 /* ---- argument parsing ----------------------------------------------------------------- */
@@ -674,17 +697,65 @@ struct opts {
 	int timeout_ms;
 };
 
-/* Build the request for argv[0..argc) (command first). Returns 0 or EX_USAGE after a message. */
-static int build_request(int argc, char **argv, json_t **out, const char **target)
+/* What a subcommand takes on its command line. */
+enum cmd_arg {
+	ARG_NONE,
+	ARG_CN, /* a certificate CN */
+	ARG_CN_OR_ADDR, /* a CN, or an address or prefix (--cn / --addr decide when both fit) */
+	ARG_IFACE, /* an interface name, or --all */
+};
+
+enum cmd_opt {
+	OPT_FOR = 1 << 0,
+	OPT_SINCE = 1 << 1,
+	OPT_ALL = 1 << 2,
+	OPT_CN_ADDR = 1 << 3,
+};
+
+/* The CLI's half of a row of tw_ctl_ops: how to ask, how to show the answer. */
+struct cmd {
+	enum cmd_arg arg;
+	unsigned int opts; /* enum cmd_opt */
+	void (*print)(const json_t *resp, const char *target);
+};
+
+static const struct cmd cmds[TW_OP__MAX] = {
+	[TW_OP_STATUS] = { ARG_NONE, 0, print_view },
+	[TW_OP_CLIENTS] = { ARG_NONE, 0, print_clients },
+	[TW_OP_CLIENT] = { ARG_CN, 0, print_client },
+	[TW_OP_COUNTERS] = { ARG_NONE, 0, print_view },
+	[TW_OP_LOG] = { ARG_NONE, OPT_SINCE, print_log },
+	[TW_OP_KILL] = { ARG_CN, 0, print_killed },
+	[TW_OP_BAN] = { ARG_CN_OR_ADDR, OPT_FOR | OPT_CN_ADDR, print_banned },
+	[TW_OP_UNBAN] = { ARG_CN_OR_ADDR, OPT_CN_ADDR, print_unbanned },
+	[TW_OP_CONFIRM] = { ARG_CN, 0, print_confirmed },
+	[TW_OP_POLICY] = { ARG_NONE, 0, print_view },
+	[TW_OP_RELOAD] = { ARG_NONE, 0, print_reloaded },
+	[TW_OP_DETACH] = { ARG_IFACE, OPT_ALL, print_detached },
+};
+
+/* The subcommand @name, or NULL (unknown, or an op the CLI does not send). */
+static const struct cmd *cmd_find(const char *name)
 {
-	const char *cmd = argv[0], *arg = NULL, *dur = NULL, *since = NULL;
-	bool all = false, force_cn = false, force_addr = false;
-	json_t *req;
-	uint64_t v = 0;
-	char *end;
+	enum tw_ctl_op_id id;
+
+	if (tw_ctl_op_find(name, &id) || !tw_ctl_ops[id].args || !cmds[id].print)
+		return NULL;
+	return &cmds[id];
+}
+
+/* What the command line said after the subcommand's name. */
+struct cmd_line {
+	const char *arg, *dur, *since;
+	bool all, force_cn, force_addr;
+};
+
+/* Sub-options may come before or after the positional argument. */
+static int parse_cmd_line(int argc, char **argv, struct cmd_line *cl)
+{
+	const char *cmd = argv[0];
 	int i;
 
-	/* Sub-options may come before or after the positional argument. */
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -692,163 +763,220 @@ static int build_request(int argc, char **argv, json_t **out, const char **targe
 			if (i + 1 >= argc)
 				return usage_err("%s: %s needs a value", cmd, a);
 			if (!strcmp(a, "--for"))
-				dur = argv[++i];
+				cl->dur = argv[++i];
 			else
-				since = argv[++i];
+				cl->since = argv[++i];
 		} else if (!strncmp(a, "--for=", 6)) {
-			dur = a + 6;
+			cl->dur = a + 6;
 		} else if (!strncmp(a, "--since=", 8)) {
-			since = a + 8;
+			cl->since = a + 8;
 		} else if (!strcmp(a, "--all")) {
-			all = true;
+			cl->all = true;
 		} else if (!strcmp(a, "--cn")) {
-			force_cn = true;
+			cl->force_cn = true;
 		} else if (!strcmp(a, "--addr")) {
-			force_addr = true;
+			cl->force_addr = true;
 		} else if (!strcmp(a, "--")) {
-			if (i + 1 < argc && !arg)
-				arg = argv[++i];
+			if (i + 1 < argc && !cl->arg)
+				cl->arg = argv[++i];
 			if (i + 1 < argc)
 				return usage_err("%s: unexpected argument '%s'", cmd, argv[i + 1]);
 			break;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_err("%s: unknown option '%s'", cmd, a);
-		} else if (!arg) {
-			arg = a;
+		} else if (!cl->arg) {
+			cl->arg = a;
 		} else {
 			return usage_err("%s: unexpected argument '%s'", cmd, a);
 		}
 	}
-	if (dur && strcmp(cmd, "ban") != 0)
+	return 0;
+}
+
+/* Each sub-option is refused, by name, on the subcommands it does not apply to. */
+static int check_cmd_opts(const char *cmd, const struct cmd *c, const struct cmd_line *cl)
+{
+	unsigned int opts = c ? c->opts : 0;
+
+	if (cl->dur && !(opts & OPT_FOR))
 		return usage_err("%s: --for only applies to ban", cmd);
-	if (since && strcmp(cmd, "log") != 0)
+	if (cl->since && !(opts & OPT_SINCE))
 		return usage_err("%s: --since only applies to log", cmd);
-	if (all && strcmp(cmd, "detach") != 0)
+	if (cl->all && !(opts & OPT_ALL))
 		return usage_err("%s: --all only applies to detach", cmd);
-	if ((force_cn || force_addr) && strcmp(cmd, "ban") != 0 && strcmp(cmd, "unban") != 0)
+	if ((cl->force_cn || cl->force_addr) && !(opts & OPT_CN_ADDR))
 		return usage_err("%s: --cn/--addr only apply to ban and unban", cmd);
-	if (force_cn && force_addr)
+	if (cl->force_cn && cl->force_addr)
 		return usage_err("%s: --cn and --addr exclude each other", cmd);
+	return 0;
+}
 
-	if (!strcmp(cmd, "status") || !strcmp(cmd, "clients") || !strcmp(cmd, "counters") ||
-	    !strcmp(cmd, "policy") || !strcmp(cmd, "reload") || !strcmp(cmd, "log")) {
-		if (arg)
-			return usage_err("%s takes no argument (got '%s')", cmd, arg);
-		v = 0;
-		if (since) {
-			errno = 0;
-			v = strtoull(since, &end, 10);
-			if (errno || end == since || *end || *since == '-' ||
-			    v > ((uint64_t)1 << 53))
-				return usage_err("log: --since expects a sequence number, got '%s'",
-						 since);
-		}
-		if (!strcmp(cmd, "log"))
-			req = json_pack("{s:s, s:I}", "op", cmd, "since", (json_int_t)v);
-		else
-			req = json_pack("{s:s}", "op", cmd);
-	} else if (!strcmp(cmd, "client") || !strcmp(cmd, "kill") || !strcmp(cmd, "confirm")) {
-		if (!arg || !*arg)
-			return usage_err("%s needs a CN", cmd);
-		req = json_pack("{s:s, s:s}", "op", cmd, "cn", arg);
-		if (!req)
-			return usage_err("%s: CN '%s' is not valid UTF-8", cmd, arg);
-	} else if (!strcmp(cmd, "ban") || !strcmp(cmd, "unban")) {
-		bool is_addr;
+static int req_none(const char *cmd, const struct cmd_line *cl, json_t **req)
+{
+	uint64_t v = 0;
+	char *end;
 
-		if (!arg || !*arg)
-			return usage_err("%s needs a CN or an address", cmd);
-		is_addr = force_addr || (!force_cn && looks_like_addr(arg));
-		if (force_addr && !looks_like_addr(arg))
-			return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd,
-					 arg);
-		if (dur && parse_duration(dur, &v))
-			return usage_err(
-				"ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)", dur);
-		req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", arg);
-		if (!req)
-			return usage_err("%s: '%s' is not valid UTF-8", cmd, arg);
-		if (dur && json_object_set_new(req, "duration", json_integer((json_int_t)v))) {
-			json_decref(req);
-			req = NULL;
-		}
-	} else if (!strcmp(cmd, "detach")) {
-		if (all == !!arg)
-			return usage_err("detach needs an interface name or --all (not both)");
-		if (all)
-			req = json_pack("{s:s, s:b}", "op", cmd, "all", 1);
-		else
-			req = json_pack("{s:s, s:s}", "op", cmd, "ifname", arg);
+	if (cl->arg)
+		return usage_err("%s takes no argument (got '%s')", cmd, cl->arg);
+	if (cl->since) {
+		errno = 0;
+		v = strtoull(cl->since, &end, 10);
+		if (errno || end == cl->since || *end || *cl->since == '-' ||
+		    v > ((uint64_t)1 << 53))
+			return usage_err("log: --since expects a sequence number, got '%s'",
+					 cl->since);
+		*req = json_pack("{s:s, s:I}", "op", cmd, "since", (json_int_t)v);
+	} else if (!strcmp(cmd, "log")) {
+		*req = json_pack("{s:s, s:I}", "op", cmd, "since", (json_int_t)0);
 	} else {
-		return usage_err("unknown command '%s'", cmd);
+		*req = json_pack("{s:s}", "op", cmd);
 	}
+	return 0;
+}
+
+static int req_cn(const char *cmd, const struct cmd_line *cl, json_t **req)
+{
+	if (!cl->arg || !*cl->arg)
+		return usage_err("%s needs a CN", cmd);
+	*req = json_pack("{s:s, s:s}", "op", cmd, "cn", cl->arg);
+	if (!*req)
+		return usage_err("%s: CN '%s' is not valid UTF-8", cmd, cl->arg);
+	return 0;
+}
+
+static int req_cn_or_addr(const char *cmd, const struct cmd_line *cl, json_t **req)
+{
+	uint64_t v = 0;
+	bool is_addr;
+
+	if (!cl->arg || !*cl->arg)
+		return usage_err("%s needs a CN or an address", cmd);
+	is_addr = cl->force_addr || (!cl->force_cn && looks_like_addr(cl->arg));
+	if (cl->force_addr && !looks_like_addr(cl->arg))
+		return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, cl->arg);
+	if (cl->dur && parse_duration(cl->dur, &v))
+		return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
+				 cl->dur);
+	*req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", cl->arg);
+	if (!*req)
+		return usage_err("%s: '%s' is not valid UTF-8", cmd, cl->arg);
+	if (cl->dur && json_object_set_new(*req, "duration", json_integer((json_int_t)v))) {
+		json_decref(*req);
+		*req = NULL;
+	}
+	return 0;
+}
+
+static int req_iface(const char *cmd, const struct cmd_line *cl, json_t **req)
+{
+	if (cl->all == !!cl->arg)
+		return usage_err("detach needs an interface name or --all (not both)");
+	if (cl->all)
+		*req = json_pack("{s:s, s:b}", "op", cmd, "all", 1);
+	else
+		*req = json_pack("{s:s, s:s}", "op", cmd, "ifname", cl->arg);
+	return 0;
+}
+
+/*
+ * Build the request for argv[0..argc) (command first). Returns 0, or an exit
+ * status after a message: EX_USAGE, EX_UNREACHABLE when out of memory.
+ */
+static int build_request(int argc, char **argv, const struct cmd **c, json_t **out,
+			 const char **target)
+{
+	static int (*const build[])(const char *, const struct cmd_line *, json_t **) = {
+		[ARG_NONE] = req_none,
+		[ARG_CN] = req_cn,
+		[ARG_CN_OR_ADDR] = req_cn_or_addr,
+		[ARG_IFACE] = req_iface,
+	};
+	const char *cmd = argv[0];
+	struct cmd_line cl = {};
+	json_t *req = NULL;
+	int rc;
+
+	*c = cmd_find(cmd);
+	rc = parse_cmd_line(argc, argv, &cl);
+	if (!rc)
+		rc = check_cmd_opts(cmd, *c, &cl);
+	if (rc)
+		return rc;
+	if (!*c)
+		return usage_err("unknown command '%s'", cmd);
+	rc = build[(*c)->arg](cmd, &cl, &req);
+	if (rc)
+		return rc;
 	if (!req) {
 		fprintf(stderr, "tunwarden: out of memory\n");
 		return EX_UNREACHABLE;
 	}
-	*target = all ? "all interfaces" : arg;
+	*target = cl.all ? "all interfaces" : cl.arg;
 	*out = req;
 	return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * The options before the subcommand. Returns 0, or -1 after printing the
+ * help (*@rc EX_OK) or a usage error (*@rc EX_USAGE).
+ */
+static int parse_opts(int argc, char **argv, struct opts *o, int *rc)
 {
 	static const struct option longopts[] = { { "socket", required_argument, NULL, 's' },
 						  { "json", no_argument, NULL, 'j' },
 						  { "timeout", required_argument, NULL, 't' },
 						  { "help", no_argument, NULL, 'h' },
 						  {} };
-	struct opts o = { .timeout_ms = 30000 };
-	json_t *req = NULL, *resp = NULL;
-	const char *cmd, *path, *target = NULL;
-	char err[512], *end;
-	int opt, ret, rc;
+	char *end;
+	int opt;
 	long t;
 
 	/* '+': stop at the command, whose own options are parsed by build_request(). */
 	while ((opt = getopt_long(argc, argv, "+s:jt:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			o.sock = optarg;
+			o->sock = optarg;
 			break;
 		case 'j':
-			o.json = true;
+			o->json = true;
 			break;
 		case 't':
 			errno = 0;
 			t = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || t <= 0 || t > 3600)
-				return usage_err("--timeout expects 1..3600 seconds, got '%s'",
-						 optarg);
-			o.timeout_ms = (int)t * 1000;
+			if (errno || *end || end == optarg || t <= 0 || t > 3600) {
+				*rc = usage_err("--timeout expects 1..3600 seconds, got '%s'",
+						optarg);
+				return -1;
+			}
+			o->timeout_ms = (int)t * 1000;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			return EX_OK;
+			usage(stdout);
+			*rc = EX_OK;
+			return -1;
 		default:
-			fputs(usage_text, stderr);
-			return EX_USAGE;
+			usage(stderr);
+			*rc = EX_USAGE;
+			return -1;
 		}
 	}
-	if (optind >= argc)
-		return usage_err("no command given");
-	cmd = argv[optind];
-	if (!strcmp(cmd, "help")) {
-		fputs(usage_text, stdout);
-		return EX_OK;
-	}
-	rc = build_request(argc - optind, argv + optind, &req, &target);
-	if (rc)
-		return rc;
+	return 0;
+}
 
-	path = tw_ctl_socket_path(o.sock);
-	ret = tw_ctl_call(path, req, &resp, o.timeout_ms, err, sizeof(err));
-	json_decref(req);
+/* Send @req, show the answer as the subcommand @c does (or as JSON); an exit status. */
+static int call(const struct opts *o, const char *cmd, const struct cmd *c, json_t *req,
+		const char *target)
+{
+	json_t *resp = NULL;
+	char err[512];
+	int ret = tw_ctl_call(tw_ctl_socket_path(o->sock), req, &resp, o->timeout_ms, err,
+			      sizeof(err));
+
 	if (ret && ret != -EREMOTEIO) {
 		fprintf(stderr, "tunwarden: %s\n", err);
 		return EX_UNREACHABLE;
 	}
-	if (o.json) {
+	if (o->json) {
 		char *s = json_dumps(resp, JSON_COMPACT);
 
 		if (s)
@@ -860,23 +988,37 @@ int main(int argc, char **argv)
 		json_decref(resp);
 		return EX_REFUSED;
 	}
-	if (!o.json) {
-		if (!strcmp(cmd, "clients"))
-			print_clients(resp);
-		else if (!strcmp(cmd, "client"))
-			print_client(resp);
-		else if (!strcmp(cmd, "log"))
-			print_log(resp);
-		else if (!strcmp(cmd, "status") || !strcmp(cmd, "counters") ||
-			 !strcmp(cmd, "policy"))
-			print_object(resp);
-		else
-			print_action(cmd, target, resp);
-	}
+	if (!o->json)
+		c->print(resp, target);
 	json_decref(resp);
 	if (fflush(stdout) == EOF) {
 		fprintf(stderr, "tunwarden: writing output: %s\n", strerror(errno));
 		return EX_REFUSED;
 	}
 	return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .timeout_ms = 30000 };
+	const char *cmd, *target = NULL;
+	const struct cmd *c;
+	json_t *req = NULL;
+	int rc;
+
+	if (parse_opts(argc, argv, &o, &rc))
+		return rc;
+	if (optind >= argc)
+		return usage_err("no command given");
+	cmd = argv[optind];
+	if (!strcmp(cmd, "help")) {
+		usage(stdout);
+		return EX_OK;
+	}
+	rc = build_request(argc - optind, argv + optind, &c, &req, &target);
+	if (rc)
+		return rc;
+	rc = call(&o, cmd, c, req, target);
+	json_decref(req);
+	return rc;
 }
