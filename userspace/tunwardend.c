@@ -1140,14 +1140,71 @@ static int listen_metrics(struct daemon *d)
 	return 0;
 }
 
-static void metrics_serve(struct daemon *d)
+/* The exposition body into @f; false when a counter read failed. */
+static bool metrics_body(struct daemon *d, FILE *f)
 {
 	struct tw_journal_stats st = {};
 	struct tw_gctr g[TW_G__MAX], u[TW_U__MAX];
+
+	if (tw_dp_gcounters_read(d->dp, g) || tw_dp_ucounters_read(d->dp, u))
+		return false;
+	tw_journal_stats(d->jr, &st);
+	fprintf(f,
+		"# HELP tunwarden_sessions Live client sessions.\n# TYPE tunwarden_sessions gauge\n"
+		"tunwarden_sessions %u\n",
+		tw_sessions_count(d->ss));
+	fprintf(f, "# TYPE tunwarden_policy_version gauge\ntunwarden_policy_version %llu\n",
+		(unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0));
+	fprintf(f, "# TYPE tunwarden_policy_age_seconds gauge\ntunwarden_policy_age_seconds %lld\n",
+		(long long)(time(NULL) - d->pol_loaded));
+	fprintf(f,
+		"# TYPE tunwarden_connects_total counter\ntunwarden_connects_total %llu\n"
+		"# TYPE tunwarden_connects_denied_total counter\n"
+		"tunwarden_connects_denied_total %llu\n",
+		(unsigned long long)d->nconnect, (unsigned long long)d->ndeny);
+	fprintf(f, "# HELP tunwarden_drop_packets_total Tunnel packets dropped, by reason.\n"
+		   "# TYPE tunwarden_drop_packets_total counter\n");
+	for (uint32_t i = 1; i < TW_DROP__MAX; i++)
+		fprintf(f, "tunwarden_drop_packets_total{reason=\"%s\"} %llu\n",
+			tw_drop_reason_name(i), (unsigned long long)g[i].pkts);
+	fprintf(f,
+		"# TYPE tunwarden_pass_bytes_total counter\n"
+		"tunwarden_pass_bytes_total{dir=\"from_client\"} %llu\n"
+		"tunwarden_pass_bytes_total{dir=\"to_client\"} %llu\n",
+		(unsigned long long)g[TW_G_PASS_IN].bytes,
+		(unsigned long long)g[TW_G_PASS_OUT].bytes);
+	fprintf(f,
+		"# TYPE tunwarden_pass_packets_total counter\n"
+		"tunwarden_pass_packets_total{dir=\"from_client\"} %llu\n"
+		"tunwarden_pass_packets_total{dir=\"to_client\"} %llu\n",
+		(unsigned long long)g[TW_G_PASS_IN].pkts,
+		(unsigned long long)g[TW_G_PASS_OUT].pkts);
+	fprintf(f,
+		"# TYPE tunwarden_uplink_packets_total counter\n"
+		"tunwarden_uplink_packets_total{verdict=\"banned\"} %llu\n"
+		"tunwarden_uplink_packets_total{verdict=\"ratelimited\"} %llu\n"
+		"tunwarden_uplink_packets_total{verdict=\"handshake\"} %llu\n",
+		(unsigned long long)u[TW_U_BANNED].pkts, (unsigned long long)u[TW_U_RATELIMIT].pkts,
+		(unsigned long long)u[TW_U_HANDSHAKE].pkts);
+	fprintf(f,
+		"# TYPE tunwarden_journal_last_seq gauge\ntunwarden_journal_last_seq %llu\n"
+		"# TYPE tunwarden_journal_acked_seq gauge\ntunwarden_journal_acked_seq %llu\n"
+		"# TYPE tunwarden_journal_bytes gauge\ntunwarden_journal_bytes %llu\n"
+		"# TYPE tunwarden_journal_dropped_total counter\n"
+		"tunwarden_journal_dropped_total %llu\n",
+		(unsigned long long)st.last_seq, (unsigned long long)st.acked_seq,
+		(unsigned long long)st.used_bytes, (unsigned long long)st.dropped);
+	return true;
+}
+
+static void metrics_serve(struct daemon *d)
+{
 	struct timeval tv = { .tv_sec = 1 };
-	char req[1024], *body;
-	size_t cap = 16384, n = 0;
-	int fd = accept4(d->mfd, NULL, NULL, SOCK_CLOEXEC);
+	char req[1024], hdr[160], *body = NULL;
+	size_t n = 0;
+	FILE *f;
+	bool ok;
+	int hl, fd = accept4(d->mfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -1155,57 +1212,19 @@ static void metrics_serve(struct daemon *d)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (read(fd, req, sizeof(req)) < 0)
 		tw_dbg("metrics: read: %s", strerror(errno));
-	body = malloc(cap);
-	if (!body || tw_dp_gcounters_read(d->dp, g) || tw_dp_ucounters_read(d->dp, u))
+	/* grows with the body: more drop reasons never truncate the answer */
+	f = open_memstream(&body, &n);
+	if (!f)
 		goto out;
-	tw_journal_stats(d->jr, &st);
-#define M(...) n += (size_t)snprintf(body + n, cap - n, __VA_ARGS__)
-	M("# HELP tunwarden_sessions Live client sessions.\n# TYPE tunwarden_sessions gauge\n"
-	  "tunwarden_sessions %u\n",
-	  tw_sessions_count(d->ss));
-	M("# TYPE tunwarden_policy_version gauge\ntunwarden_policy_version %llu\n",
-	  (unsigned long long)(d->pol ? tw_policy_version(d->pol) : 0));
-	M("# TYPE tunwarden_policy_age_seconds gauge\ntunwarden_policy_age_seconds %lld\n",
-	  (long long)(time(NULL) - d->pol_loaded));
-	M("# TYPE tunwarden_connects_total counter\ntunwarden_connects_total %llu\n"
-	  "# TYPE tunwarden_connects_denied_total counter\ntunwarden_connects_denied_total %llu\n",
-	  (unsigned long long)d->nconnect, (unsigned long long)d->ndeny);
-	M("# HELP tunwarden_drop_packets_total Tunnel packets dropped, by reason.\n"
-	  "# TYPE tunwarden_drop_packets_total counter\n");
-	for (uint32_t i = 1; i < TW_DROP__MAX; i++)
-		M("tunwarden_drop_packets_total{reason=\"%s\"} %llu\n", tw_drop_reason_name(i),
-		  (unsigned long long)g[i].pkts);
-	M("# TYPE tunwarden_pass_bytes_total counter\n"
-	  "tunwarden_pass_bytes_total{dir=\"from_client\"} %llu\n"
-	  "tunwarden_pass_bytes_total{dir=\"to_client\"} %llu\n",
-	  (unsigned long long)g[TW_G_PASS_IN].bytes, (unsigned long long)g[TW_G_PASS_OUT].bytes);
-	M("# TYPE tunwarden_pass_packets_total counter\n"
-	  "tunwarden_pass_packets_total{dir=\"from_client\"} %llu\n"
-	  "tunwarden_pass_packets_total{dir=\"to_client\"} %llu\n",
-	  (unsigned long long)g[TW_G_PASS_IN].pkts, (unsigned long long)g[TW_G_PASS_OUT].pkts);
-	M("# TYPE tunwarden_uplink_packets_total counter\n"
-	  "tunwarden_uplink_packets_total{verdict=\"banned\"} %llu\n"
-	  "tunwarden_uplink_packets_total{verdict=\"ratelimited\"} %llu\n"
-	  "tunwarden_uplink_packets_total{verdict=\"handshake\"} %llu\n",
-	  (unsigned long long)u[TW_U_BANNED].pkts, (unsigned long long)u[TW_U_RATELIMIT].pkts,
-	  (unsigned long long)u[TW_U_HANDSHAKE].pkts);
-	M("# TYPE tunwarden_journal_last_seq gauge\ntunwarden_journal_last_seq %llu\n"
-	  "# TYPE tunwarden_journal_acked_seq gauge\ntunwarden_journal_acked_seq %llu\n"
-	  "# TYPE tunwarden_journal_bytes gauge\ntunwarden_journal_bytes %llu\n"
-	  "# TYPE tunwarden_journal_dropped_total counter\ntunwarden_journal_dropped_total %llu\n",
-	  (unsigned long long)st.last_seq, (unsigned long long)st.acked_seq,
-	  (unsigned long long)st.used_bytes, (unsigned long long)st.dropped);
-#undef M
-	if (n < cap) {
-		char hdr[160];
-		int hl = snprintf(hdr, sizeof(hdr),
-				  "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-				  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-				  n);
-
-		if (write(fd, hdr, (size_t)hl) < 0 || write(fd, body, n) < 0)
-			tw_dbg("metrics: write: %s", strerror(errno));
-	}
+	ok = metrics_body(d, f);
+	if (fclose(f) || !ok)
+		goto out;
+	hl = snprintf(hdr, sizeof(hdr),
+		      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		      n);
+	if (write(fd, hdr, (size_t)hl) < 0 || write(fd, body, n) < 0)
+		tw_dbg("metrics: write: %s", strerror(errno));
 out:
 	free(body);
 	close(fd);
