@@ -5,12 +5,17 @@ TW_DAEMON_PKGS := libnl-route-3.0 libsystemd
 TW_DAEMON_CFLAGS := $(shell pkg-config --cflags $(TW_DAEMON_PKGS) 2>/dev/null)
 TW_DAEMON_LIBS := $(shell pkg-config --libs $(TW_DAEMON_PKGS) 2>/dev/null)
 
+# userspace/daemon/: one module a file (daemon.h lists them), main.c puts them together.
+TW_DAEMON_SRCS := $(wildcard userspace/daemon/*.c)
+TW_DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(TW_DAEMON_SRCS))
+
 all: $(O)/tunwardend
 
-$(O)/userspace/tunwardend.o: CFLAGS += $(TW_DAEMON_CFLAGS)
+$(TW_DAEMON_OBJS): CFLAGS += -Iuserspace/daemon $(TW_DAEMON_CFLAGS)
+$(TW_DAEMON_OBJS): $(wildcard userspace/daemon/*.h)
 
-$(O)/tunwardend: $(O)/userspace/tunwardend.o $(LIBTW)
-	$(CC) $(LDFLAGS) $< $(LIBTW) $(PKG_LIBS) $(TW_DAEMON_LIBS) -ljansson -lsqlite3 -o $@
+$(O)/tunwardend: $(TW_DAEMON_OBJS) $(LIBTW)
+	$(CC) $(LDFLAGS) $(TW_DAEMON_OBJS) $(LIBTW) $(PKG_LIBS) $(TW_DAEMON_LIBS) -ljansson -lsqlite3 -o $@
 
 demo: all
 	@scripts/demo.sh $(O)

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+
+#include "adapter.h"
+#include "admission.h"
+#include "daemon.h"
+#include "journal.h"
+#include "log.h"
+#include "sessions.h"
+
+#define MAX_ATTEMPTS 4096 /* subjects remembered for bans and local confirmations */
+
+/* The node's own memory of unconfirmed attempts and bans, per subject. */
+struct attempt {
+	char subject[TW_REC_SUBJECT_MAX];
+	time_t times[16];
+	uint32_t n;
+	time_t banned_until;
+	bool confirmed; /* confirmed on this node (tunwarden confirm) */
+	uint8_t real_family, real_addr[16];
+};
+
+struct tw_admission {
+	struct attempt att[MAX_ATTEMPTS];
+	uint32_t natt;
+	uint64_t nconnect, ndeny;
+};
+
+struct tw_admission *tw_adm_new(void)
+{
+	return calloc(1, sizeof(struct tw_admission));
+}
+
+void tw_adm_free(struct tw_admission *a)
+{
+	free(a);
+}
+
+void tw_adm_counts(const struct tw_daemon *d, uint64_t *connects, uint64_t *denied)
+{
+	*connects = d->adm->nconnect;
+	*denied = d->adm->ndeny;
+}
+
+static struct attempt *attempt_get(struct tw_admission *adm, const char *subject, bool create)
+{
+	for (uint32_t i = 0; i < adm->natt; i++)
+		if (!strcmp(adm->att[i].subject, subject))
+			return &adm->att[i];
+	if (!create || adm->natt >= MAX_ATTEMPTS)
+		return NULL;
+	memset(&adm->att[adm->natt], 0, sizeof(adm->att[0]));
+	snprintf(adm->att[adm->natt].subject, sizeof(adm->att[0].subject), "%s", subject);
+	return &adm->att[adm->natt++];
+}
+
+/* An unconfirmed sandbox session ended: N of them in the window ban the
+ * subject and its real source address (uplink XDP). */
+static void note_unconfirmed(struct tw_daemon *d, const struct tw_session *s)
+{
+	struct attempt *a = attempt_get(d->adm, s->subject, true);
+	time_t now = time(NULL);
+	uint32_t recent = 0;
+	struct tw_record r;
+
+	if (!a || !d->cfg.ban_threshold)
+		return;
+	a->times[a->n++ % 16] = now;
+	a->real_family = s->real_family;
+	memcpy(a->real_addr, s->real_addr, 16);
+	for (uint32_t i = 0; i < 16 && i < a->n; i++)
+		if (now - a->times[i] <= (time_t)d->cfg.ban_window_s)
+			recent++;
+	if (recent < d->cfg.ban_threshold)
+		return;
+	a->banned_until = now + (time_t)d->cfg.ban_duration_s;
+	a->n = 0;
+	if (a->real_family) {
+		struct tw_addr ra = { .family = a->real_family };
+
+		memcpy(ra.addr, a->real_addr, 16);
+		if (tw_dp_ban_add(d->dp, &ra, a->real_family == TW_FAM_V4 ? 32 : 128,
+				  d->cfg.ban_duration_s * 1000000000ull))
+			tw_err("ban of %s's source: %s", s->subject, tw_dp_errstr(d->dp));
+	}
+	tw_sess_record(s, TW_REC_BAN, false, &r);
+	snprintf(r.detail, sizeof(r.detail), "%u unconfirmed attempts in %llu s: banned for %llu s",
+		 recent, (unsigned long long)d->cfg.ban_window_s,
+		 (unsigned long long)d->cfg.ban_duration_s);
+	tw_sess_journal(d, &r, true);
+	tw_warn("subject %s banned for %llu s after %u unconfirmed attempts", s->subject,
+		(unsigned long long)d->cfg.ban_duration_s, recent);
+}
+
+static void decide(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_decision *dec)
+{
+	struct attempt *a = attempt_get(d->adm, r->subject, false);
+	time_t now = time(NULL);
+
+	tw_decide(d->pol, &d->cfg, r->kind, r->subject, r->ifname, (uint64_t)(now - d->pol_loaded),
+		  now, a ? a->banned_until : 0, dec);
+	/* OpenVPN ends a sandboxed session at its session-timeout even after a
+	 * local confirmation; the reconnect must then be admitted as confirmed */
+	if (dec->verdict == TW_VERDICT_SANDBOX && a && a->confirmed && !dec->offline) {
+		dec->verdict = TW_VERDICT_PERMIT;
+		snprintf(dec->reason, sizeof(dec->reason), "confirmed locally");
+	}
+}
+
+/* A new session for @r admitted by @dec, not yet in the dataplane. */
+static void session_fill(struct tw_daemon *d, struct tw_session *s, const struct tw_conn_req *r,
+			 int ifindex, const struct tw_decision *dec)
+{
+	const struct tw_tenant *t = tw_policy_tenant_by_num(d->pol, dec->tenant);
+	const struct tw_profile *p = tw_policy_profile_by_num(d->pol, dec->profile);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* node-unique: time of connect and slot; the node is in every record */
+	snprintf(s->id, sizeof(s->id), "%lx%05lx-%u", (long)ts.tv_sec, ts.tv_nsec / 10000, s->slot);
+	s->kind = r->kind;
+	snprintf(s->ifname, sizeof(s->ifname), "%s", r->ifname);
+	s->ifindex = ifindex;
+	s->started = time(NULL);
+	s->last_interim = s->started;
+	s->policy_version = dec->policy_version;
+	s->state = dec->verdict == TW_VERDICT_SANDBOX ? TW_STATE_SANDBOX : TW_STATE_PERMIT;
+	if (dec->verdict == TW_VERDICT_SANDBOX)
+		s->confirm_deadline = s->started + (time_t)dec->confirm_timeout_s;
+	snprintf(s->tenant, sizeof(s->tenant), "%s", t ? t->node.id : "");
+	snprintf(s->profile, sizeof(s->profile), "%s", p ? p->node.id : "");
+	s->real_family = r->real_family;
+	memcpy(s->real_addr, r->real_addr, 16);
+	s->real_port = r->real_port;
+	s->client = (struct tw_client){ .slot = s->slot,
+					.ifindex = ifindex,
+					.tenant = dec->tenant,
+					.profile = dec->profile,
+					.state = s->state };
+	for (int i = 0; i < r->ntun && i < 2; i++)
+		s->client.addrs[s->client.naddrs++] = r->tun[i];
+}
+
+/* Admitted by the policy but not installable: "@why: @detail". */
+static void refuse(struct tw_decision *dec, const char *why, const char *detail)
+{
+	dec->verdict = TW_VERDICT_DENY;
+	snprintf(dec->reason, sizeof(dec->reason), "%s: %s", why, detail);
+}
+
+int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_decision *dec,
+		   const struct tw_session **out)
+{
+	const struct tw_adapter *ad = tw_adapter_by_kind(r->kind);
+	struct tw_session *s, *old;
+	struct tw_record rec;
+	int ifindex = (int)if_nametoindex(r->ifname);
+
+	*out = NULL;
+	if (!ifindex)
+		return -ENODEV;
+	decide(d, r, dec);
+	d->adm->nconnect++;
+	if (dec->verdict == TW_VERDICT_DENY) {
+		d->adm->ndeny++;
+		tw_info("connect %s on %s: deny (%s, policy %llu)", r->subject, r->ifname,
+			dec->reason, (unsigned long long)dec->policy_version);
+		return 0;
+	}
+	old = tw_sessions_find(d->ss, r->subject);
+	if (old)
+		tw_sess_end(d, old, TW_TERM_PORT_PREEMPTED, false);
+	s = tw_sessions_add(d->ss, r->subject);
+	if (!s) {
+		refuse(dec, "no free session slot", strerror(errno));
+		return 0;
+	}
+	session_fill(d, s, r, ifindex, dec);
+	if (!s->client.naddrs) {
+		tw_sessions_del(d->ss, s);
+		return -EDESTADDRREQ;
+	}
+	if (tw_dp_client_add(d->dp, &s->client)) {
+		tw_err("connect %s: %s", r->subject, tw_dp_errstr(d->dp));
+		tw_sessions_del(d->ss, s);
+		refuse(dec, "dataplane", tw_dp_errstr(d->dp));
+		return 0;
+	}
+	if (ad && ad->program_peer && ad->program_peer(d, s)) {
+		tw_dp_client_remove(d->dp, &s->client);
+		tw_sessions_del(d->ss, s);
+		refuse(dec, ad->name, "cannot program the peer");
+		return 0;
+	}
+	/* durable before the VPN stack hears the answer */
+	tw_sess_record(s, TW_REC_CONNECT, false, &rec);
+	snprintf(rec.detail, sizeof(rec.detail), "%s: %s", tw_verdict_name(dec->verdict),
+		 dec->reason);
+	if (tw_sess_journal(d, &rec, true)) {
+		tw_dp_client_remove(d->dp, &s->client);
+		tw_sessions_del(d->ss, s);
+		return -EIO;
+	}
+	tw_sess_save(d, s);
+	tw_info("connect %s on %s slot %u: %s (%s, policy %llu)", r->subject, r->ifname, s->slot,
+		tw_verdict_name(dec->verdict), dec->reason,
+		(unsigned long long)dec->policy_version);
+	if (ad && ad->session_started)
+		ad->session_started(d, s);
+	*out = s;
+	return 0;
+}
+
+enum tw_disconnect_result tw_adm_disconnect(struct tw_daemon *d, const struct tw_conn_req *r)
+{
+	struct tw_session *s = tw_sessions_find(d->ss, r->subject);
+	uint32_t cause = TW_TERM_USER_REQUEST;
+
+	if (!s)
+		return TW_DISC_NO_SESSION;
+	/*
+	 * A stack may report the end of a connection it never admitted (OpenVPN
+	 * runs client-disconnect after a refused client-connect), and a replaced
+	 * session's disconnect may come late: only the disconnect of the live
+	 * session's own peer ends it.
+	 */
+	if (s->real_family && r->real_family &&
+	    (r->real_family != s->real_family || memcmp(r->real_addr, s->real_addr, 16) ||
+	     r->real_port != s->real_port)) {
+		char a[INET6_ADDRSTRLEN] = "";
+
+		inet_ntop(r->real_family == TW_FAM_V4 ? AF_INET : AF_INET6, r->real_addr, a,
+			  sizeof(a));
+		tw_info("disconnect %s from %s:%u: not the live session's peer, ignored",
+			r->subject, a, r->real_port);
+		return TW_DISC_NOT_PEER;
+	}
+	if (s->state == TW_STATE_SANDBOX) {
+		note_unconfirmed(d, s);
+		/* the stack's own session-timeout (written by the hook) may beat our tick */
+		if (s->confirm_deadline && time(NULL) + 2 >= s->confirm_deadline)
+			cause = TW_TERM_SESSION_TIMEOUT;
+	}
+	tw_sess_end(d, s, cause, false);
+	return TW_DISC_ENDED;
+}
+
+void tw_adm_policy_changed(struct tw_daemon *d)
+{
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+		const struct tw_subject *sub;
+
+		if (!s)
+			continue;
+		sub = tw_policy_subject(d->pol, s->kind, s->subject);
+		if (!sub || sub->state == TW_SUBJ_DISABLED || sub->state == TW_SUBJ_REVOKED ||
+		    !tw_subject_has_profile(sub, s->client.profile)) {
+			tw_info("subject %s: no longer allowed by policy %llu, ending its session",
+				s->subject, (unsigned long long)tw_policy_version(d->pol));
+			tw_sess_end(d, s, TW_TERM_ADMIN_RESET, true);
+			continue;
+		}
+		if (sub->state == TW_SUBJ_ENABLED && s->state == TW_STATE_SANDBOX) {
+			if (!tw_dp_client_set_state(d->dp, s->slot, TW_STATE_PERMIT)) {
+				s->state = TW_STATE_PERMIT;
+				s->confirm_deadline = 0;
+				tw_sess_save(d, s);
+				tw_info("subject %s: confirmed, sandbox -> permit", s->subject);
+			}
+		}
+	}
+}
+
+void tw_adm_tick(struct tw_daemon *d)
+{
+	time_t now = time(NULL);
+
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+		struct tw_record r;
+
+		if (!s)
+			continue;
+		if (s->confirm_deadline && now >= s->confirm_deadline) {
+			tw_info("subject %s: not confirmed in time, disconnecting", s->subject);
+			note_unconfirmed(d, s);
+			tw_sess_end(d, s, TW_TERM_SESSION_TIMEOUT, true);
+			continue;
+		}
+		if (d->cfg.interim_interval_s &&
+		    now - s->last_interim >= (time_t)d->cfg.interim_interval_s) {
+			tw_sess_counters(d, s);
+			tw_sess_record(s, TW_REC_INTERIM, true, &r);
+			tw_sess_journal(d, &r, false);
+			s->last_interim = now;
+		}
+	}
+}
+
+int tw_adm_kill(struct tw_daemon *d, const char *subject)
+{
+	struct tw_session *s = tw_sessions_find(d->ss, subject);
+
+	if (!s)
+		return -ENOENT;
+	tw_sess_end(d, s, TW_TERM_ADMIN_RESET, true);
+	return 0;
+}
+
+int tw_adm_confirm(struct tw_daemon *d, const char *subject)
+{
+	struct tw_session *s = tw_sessions_find(d->ss, subject);
+	struct attempt *a;
+
+	if (!s)
+		return -ENOENT;
+	if (s->state != TW_STATE_SANDBOX)
+		return -EALREADY;
+	if (tw_dp_client_set_state(d->dp, s->slot, TW_STATE_PERMIT))
+		return -EIO;
+	s->state = TW_STATE_PERMIT;
+	s->confirm_deadline = 0;
+	tw_sess_save(d, s);
+	a = attempt_get(d->adm, subject, true);
+	if (a)
+		a->confirmed = true;
+	tw_info("subject %s confirmed locally", subject);
+	return 0;
+}
+
+int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs)
+{
+	struct attempt *a = attempt_get(d->adm, subject, true);
+	struct tw_session *s = tw_sessions_find(d->ss, subject);
+
+	if (!a)
+		return -ENOSPC;
+	a->banned_until = time(NULL) + (time_t)secs;
+	if (s) {
+		a->real_family = s->real_family;
+		memcpy(a->real_addr, s->real_addr, 16);
+		tw_sess_end(d, s, TW_TERM_ADMIN_RESET, true);
+	}
+	return 0;
+}
+
+int tw_adm_unban(struct tw_daemon *d, const char *subject)
+{
+	struct attempt *a = attempt_get(d->adm, subject, false);
+
+	if (!a)
+		return -ENOENT;
+	a->banned_until = 0;
+	if (a->real_family) {
+		struct tw_addr ra = { .family = a->real_family };
+
+		memcpy(ra.addr, a->real_addr, 16);
+		tw_dp_ban_remove(d->dp, &ra, a->real_family == TW_FAM_V4 ? 32 : 128);
+	}
+	return 0;
+}

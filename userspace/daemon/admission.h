@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Admission: the connect decision (local, from the cached policy), the
+ * node's memory of unconfirmed attempts and bans per subject, confirmation
+ * deadlines and the per-second tick. It speaks in generic requests: which
+ * VPN stack a request came from is the adapters' business (adapter.h).
+ */
+#ifndef TW_ADMISSION_H
+#define TW_ADMISSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "policy.h"
+#include "record.h"
+#include "session.h"
+#include "tw_dp.h"
+
+struct tw_daemon;
+
+/*
+ * A connect or disconnect, as any VPN stack's adapter hands it over. The
+ * strings belong to the adapter's request and live as long as the call.
+ */
+struct tw_conn_req {
+	enum tw_subject_kind kind;
+	const char *subject;
+	const char *ifname;
+	/* The client's real (outer) address; family 0 when unknown. */
+	uint8_t real_family, real_addr[16];
+	uint16_t real_port;
+	/* Tunnel addresses assigned to the client. */
+	struct tw_addr tun[2];
+	int ntun;
+};
+
+struct tw_admission *tw_adm_new(void);
+void tw_adm_free(struct tw_admission *a);
+
+/*
+ * Decide @r and, when admitted, install it: dataplane client, session, a
+ * durable connect record. 0 with @dec filled (a refusal is a decision, not an
+ * error) and *@s set when admitted; -ENODEV (no such interface), -EDESTADDRREQ
+ * (no tunnel address), -EIO (journal unavailable: refused).
+ */
+int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_decision *dec,
+		   const struct tw_session **s);
+
+enum tw_disconnect_result {
+	TW_DISC_ENDED,
+	TW_DISC_NO_SESSION,
+	TW_DISC_NOT_PEER, /* a late or refused connection's disconnect: ignored */
+};
+enum tw_disconnect_result tw_adm_disconnect(struct tw_daemon *d, const struct tw_conn_req *r);
+
+/* The policy changed: flip every live session it now disagrees with. */
+void tw_adm_policy_changed(struct tw_daemon *d);
+
+/* Once a second: confirmation deadlines and interim records. */
+void tw_adm_tick(struct tw_daemon *d);
+
+/* Operator actions on a subject. -ENOENT: no live session (kill, confirm) or
+ * nothing known (unban); -EALREADY: not sandboxed (confirm); -EIO: dataplane
+ * (confirm); -ENOSPC: no room to remember the ban. */
+int tw_adm_kill(struct tw_daemon *d, const char *subject);
+int tw_adm_confirm(struct tw_daemon *d, const char *subject);
+int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs);
+int tw_adm_unban(struct tw_daemon *d, const char *subject);
+
+void tw_adm_counts(const struct tw_daemon *d, uint64_t *connects, uint64_t *denied);
+
+#endif /* TW_ADMISSION_H */

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tunwardend: the controller daemon. It keeps the BPF maps in line with the
+ * cached subject policy, answers the VPN hooks on its control socket,
+ * journals connect/disconnect/interim records, ends sessions the policy no
+ * longer allows, and attaches to tunnel interfaces as they appear.
+ *
+ * One thread, one event loop (loop.c). daemon.h lists the modules; this file
+ * only puts them together, in the order they depend on each other.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "admission.h"
+#include "conf.h"
+#include "ctlsrv.h"
+#include "daemon.h"
+#include "journal.h"
+#include "links.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "policy.h"
+#include "policysrc.h"
+#include "sessdb.h"
+#include "session.h"
+#include "sessions.h"
+#include "status.h"
+#include "tw_dp.h"
+
+static int parse_args(struct tw_daemon *d, int argc, char **argv, bool *check_only)
+{
+	static const struct option lo[] = { { "config", required_argument, NULL, 'c' },
+					    { "check-config", no_argument, NULL, 'C' },
+					    { "help", no_argument, NULL, 'h' },
+					    {} };
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d->cfg_path = optarg;
+			break;
+		case 'C':
+			*check_only = true;
+			break;
+		default:
+			fprintf(stderr, "usage: tunwardend [-c CONFIG] [--check-config]\n");
+			return opt == 'h' ? 1 : -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void node_identity(struct tw_daemon *d)
+{
+	if (d->cfg.node_id[0])
+		snprintf(d->node, sizeof(d->node), "%s", d->cfg.node_id);
+	else if (gethostname(d->node, sizeof(d->node) - 1))
+		snprintf(d->node, sizeof(d->node), "node");
+	d->started = time(NULL);
+	mkdir(d->cfg.state_dir, 0750);
+}
+
+/* The dataplane (pinned maps and links survive us), the uplink program. */
+static int dataplane_open(struct tw_daemon *d)
+{
+	struct tw_dp_opts dpo = { .pin_root = d->cfg.pin_root,
+				  .l3_off = d->cfg.nifaces ? d->cfg.ifaces[0].l3_off : 0 };
+	int ifi;
+
+	d->dp = tw_dp_open(&dpo);
+	if (!d->dp) {
+		tw_err("cannot load the dataplane: %s", strerror(errno));
+		return -errno;
+	}
+	if (!d->cfg.uplink[0])
+		return 0;
+	ifi = (int)if_nametoindex(d->cfg.uplink);
+	for (uint32_t i = 0; i < d->cfg.nvports; i++)
+		tw_dp_vport_add(d->dp, d->cfg.vports[i].proto, d->cfg.vports[i].port,
+				d->cfg.vports[i].kind);
+	tw_dp_uplink_config(d->dp, &d->cfg.ucfg);
+	if (!ifi || tw_dp_attach_uplink(d->dp, ifi))
+		tw_err("uplink %s: cannot attach (%s)", d->cfg.uplink,
+		       ifi ? tw_dp_errstr(d->dp) : "no such interface");
+	return 0;
+}
+
+/* The journal, the session table and its restored sessions. */
+static int state_open(struct tw_daemon *d)
+{
+	struct tw_journal_opts jo = { .node_id = d->node, .cap_bytes = d->cfg.journal_max_bytes };
+	char sp[TW_CFG_PATH_MAX + 16];
+
+	d->adm = tw_adm_new();
+	d->ss = tw_sessions_new(TW_MAX_CLIENTS);
+	d->jr = tw_journal_open(d->cfg.journal_path, &jo);
+	if (!d->adm || !d->ss || !d->jr) {
+		tw_err("journal %s: %s", d->cfg.journal_path, strerror(errno));
+		return -errno;
+	}
+	snprintf(sp, sizeof(sp), "%s/sessions.db", d->cfg.state_dir);
+	d->sdb = tw_sessdb_open(sp);
+	if (!d->sdb) {
+		tw_err("session table %s: %s", sp, strerror(errno));
+		return -errno;
+	}
+	tw_sess_restore(d);
+	return 0;
+}
+
+/* SIGHUP: re-read the policy file. */
+static void on_hup(void *ctx)
+{
+	tw_polsrc_reload(ctx);
+}
+
+static void on_tick(void *ctx)
+{
+	struct tw_daemon *d = ctx;
+
+	tw_adm_tick(d);
+	tw_journal_flush(d->jr);
+	if (tw_dp_ban_sweep(d->dp) > 0)
+		tw_dbg("expired uplink bans removed");
+	tw_status_write(d);
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* What the loop serves: signals, the tick, the control socket, metrics, links. */
+static int serve_open(struct tw_daemon *d)
+{
+	int err;
+
+	d->loop = tw_loop_new();
+	if (!d->loop || (err = tw_loop_signals(d->loop, on_hup, d)) ||
+	    (err = tw_loop_timer(d->loop, "tick", 1, on_tick, d)) || (err = tw_ctlsrv_open(d))) {
+		tw_err("setup: %s", strerror(d->loop ? -err : errno));
+		return -1;
+	}
+	err = tw_metrics_open(d);
+	if (err)
+		tw_err("metrics on %s: %s (metrics off)", d->cfg.metrics_listen, strerror(-err));
+	if (tw_links_watch(d))
+		tw_warn("no netlink link events: interfaces that appear later are not attached");
+	return 0;
+}
+
+/* Sessions are not ended on stop: the dataplane keeps enforcing and a
+ * restarted daemon finds the clients in the pinned maps. */
+static void daemon_close(struct tw_daemon *d)
+{
+	tw_ctlsrv_close(d);
+	tw_metrics_close(d);
+	tw_links_close(d);
+	if (d->jr)
+		tw_journal_close(d->jr);
+	tw_policy_free(d->pol);
+	tw_sessions_free(d->ss);
+	tw_sessdb_close(d->sdb);
+	tw_dp_close(d->dp);
+	tw_adm_free(d->adm);
+	tw_loop_free(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+	struct tw_daemon d = { .cfg_path = TW_CONF_PATH };
+	bool check_only = false;
+	int rc = EXIT_FAILURE, err;
+
+	err = parse_args(&d, argc, argv, &check_only);
+	if (err)
+		return err > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (tw_conf_load(&d))
+		return EXIT_FAILURE;
+	if (check_only) {
+		printf("%s: ok\n", d.cfg_path);
+		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	tw_log_init("tunwardend", d.cfg.log_level);
+	if (tw_conf_resolve_hook_ids(&d))
+		goto out;
+	node_identity(&d);
+
+	if (dataplane_open(&d) || state_open(&d))
+		goto out;
+	tw_polsrc_cold_start(&d);
+	if (serve_open(&d))
+		goto out;
+	tw_links_attach_existing(&d);
+
+	sd_notify(0, "READY=1");
+	tw_info("ready: node %s, socket %s", d.node, d.cfg.socket_path);
+	err = tw_loop_run(d.loop);
+	if (err)
+		tw_err("event loop: %s", strerror(-err));
+	sd_notify(0, "STOPPING=1");
+	tw_info("stopping: pinned maps and links stay, enforcement continues");
+	rc = err ? EXIT_FAILURE : EXIT_SUCCESS;
+out:
+	daemon_close(&d);
+	return rc;
+}

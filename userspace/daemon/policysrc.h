@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Where the policy in force comes from: the local policy file ([policy]
+ * policy_file), or at a cold start without it the on-disk cache of the last
+ * good one. A portal link will be one more source feeding the same path: a
+ * new bundle replaces d->pol, its profiles go to the dataplane, admission
+ * reconciles the live sessions, admitted flows are revalidated.
+ */
+#ifndef TW_POLICYSRC_H
+#define TW_POLICYSRC_H
+
+struct tw_daemon;
+
+/* Re-read the policy file. 0, or -errno with the last good policy kept (logged). */
+int tw_polsrc_reload(struct tw_daemon *d);
+/* At start: the policy file, else the cache (treated as old: offline mode applies). */
+void tw_polsrc_cold_start(struct tw_daemon *d);
+const char *tw_polsrc_name(const struct tw_daemon *d);
+
+#endif /* TW_POLICYSRC_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admission.h"
+#include "daemon.h"
+#include "fileio.h"
+#include "journal.h"
+#include "log.h"
+#include "policy.h"
+#include "status.h"
+
+json_t *tw_status_json(struct tw_daemon *d)
+{
+	struct tw_journal_stats st = {};
+	uint64_t connects, denied;
+
+	tw_journal_stats(d->jr, &st);
+	tw_adm_counts(d, &connects, &denied);
+	return json_pack("{s:b,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:s}", "ok", 1, "node", d->node,
+			 "policy_version", (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0),
+			 "policy_age", (json_int_t)(time(NULL) - d->pol_loaded), "sessions",
+			 (int)tw_sessions_count(d->ss), "journal_last_seq", (json_int_t)st.last_seq,
+			 "connects", (json_int_t)connects, "denied", (json_int_t)denied, "log_id",
+			 tw_journal_log_id(d->jr));
+}
+
+void tw_status_write(struct tw_daemon *d)
+{
+	json_t *st;
+	char *txt;
+
+	if (!d->cfg.status_path[0])
+		return;
+	st = tw_status_json(d);
+	if (!st)
+		return;
+	json_object_set_new(st, "updated", json_integer((json_int_t)time(NULL)));
+	txt = json_dumps(st, JSON_INDENT(2));
+	json_decref(st);
+	if (!txt || tw_write_atomic(d->cfg.status_path, txt, strlen(txt)))
+		tw_dbg("status file %s: cannot write", d->cfg.status_path);
+	free(txt);
+}
