@@ -11,21 +11,40 @@
 #include "fileio.h"
 #include "log.h"
 
-int tw_conf_load(struct tw_daemon *d)
+/* Read and parse @path; on success *@text is the file as read (the caller frees it). */
+static int conf_read(const char *path, struct tw_config *out, char **text, char *err, size_t errlen)
 {
-	char err[512] = "", *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
-	int rc = tw_read_file(d->cfg_path, &buf, &len);
+	int rc = tw_read_file(path, &buf, &len);
 
 	if (rc) {
-		fprintf(stderr, "tunwardend: %s: %s\n", d->cfg_path, strerror(-rc));
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
-	rc = tw_config_parse(buf, len, d->cfg_path, &d->cfg, err, sizeof(err));
-	free(buf);
+	rc = tw_config_parse(buf, len, path, out, err, errlen);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*text = buf;
+	return 0;
+}
+
+int tw_conf_load(struct tw_daemon *d)
+{
+	char err[512] = "";
+	int rc = conf_read(d->cfg_path, &d->cfg, &d->cfg_text, err, sizeof(err));
+
 	if (rc)
 		fprintf(stderr, "tunwardend: %s\n", err);
 	return rc;
+}
+
+void tw_conf_free(struct tw_daemon *d)
+{
+	free(d->cfg_text);
+	d->cfg_text = NULL;
 }
 
 /* A user or group name, or a number; -ENOENT when neither. */
@@ -69,5 +88,95 @@ int tw_conf_resolve_hook_ids(struct tw_daemon *d)
 		}
 		d->hook_gid = (gid_t)id;
 	}
+	return 0;
+}
+
+/*
+ * Keys fixed at start: the objects they shaped (journal, session table,
+ * pinned maps, listening sockets, the uplink program, the tunnel programs'
+ * header offset) are not rebuilt under live sessions.
+ */
+#define FIXED(field, key)                                                                      \
+	do {                                                                                   \
+		if (memcmp(&nc->field, &oc->field, sizeof(oc->field))) {                       \
+			tw_warn("%s: %s changed: takes effect at the next start", d->cfg_path, \
+				key);                                                          \
+			memcpy(&nc->field, &oc->field, sizeof(oc->field));                     \
+		}                                                                              \
+	} while (0)
+
+static void keep_fixed(struct tw_daemon *d, struct tw_config *nc)
+{
+	const struct tw_config *oc = &d->cfg;
+	uint32_t old_off = oc->nifaces ? oc->ifaces[0].l3_off : 0;
+	uint32_t new_off = nc->nifaces ? nc->ifaces[0].l3_off : 0;
+
+	FIXED(node_id, "[node] id");
+	FIXED(state_dir, "[node] state_dir");
+	FIXED(run_dir, "[node] run_dir");
+	FIXED(pin_root, "[node] pin_root");
+	FIXED(journal_path, "[node] journal");
+	FIXED(socket_path, "[node] socket");
+	FIXED(journal_max_bytes, "[accounting] journal_max_size");
+	FIXED(uplink, "[uplink] interface");
+	if (nc->nvports != oc->nvports ||
+	    memcmp(nc->vports, oc->vports, nc->nvports * sizeof(nc->vports[0])))
+		tw_warn("%s: [uplink] vpn_port changed: takes effect at the next start",
+			d->cfg_path);
+	memcpy(nc->vports, oc->vports, sizeof(nc->vports));
+	nc->nvports = oc->nvports;
+	FIXED(ucfg, "[uplink] handshake_rate/handshake_burst");
+	/* by what was written: an IPv4 listen address leaves the tail of
+	 * metrics_addr unset */
+	if (nc->metrics_enabled != oc->metrics_enabled ||
+	    strcmp(nc->metrics_listen, oc->metrics_listen))
+		tw_warn("%s: [metrics] listen changed: takes effect at the next start",
+			d->cfg_path);
+	nc->metrics_enabled = oc->metrics_enabled;
+	memcpy(nc->metrics_listen, oc->metrics_listen, sizeof(nc->metrics_listen));
+	nc->metrics_family = oc->metrics_family;
+	memcpy(nc->metrics_addr, oc->metrics_addr, sizeof(nc->metrics_addr));
+	nc->metrics_port = oc->metrics_port;
+	if (old_off != new_off)
+		tw_warn("%s: the first [interface]'s header offset changed: takes effect at the "
+			"next start",
+			d->cfg_path);
+}
+
+int tw_conf_reload(struct tw_daemon *d, bool *changed, char *err, size_t errlen)
+{
+	struct tw_config *nc = malloc(sizeof(*nc));
+	uid_t uid = d->hook_uid;
+	gid_t gid = d->hook_gid;
+	char *text = NULL;
+	int rc;
+
+	*changed = false;
+	if (!nc)
+		return -ENOMEM;
+	rc = conf_read(d->cfg_path, nc, &text, err, errlen);
+	if (rc) {
+		tw_err("reload: %s (configuration unchanged)", err);
+		free(nc);
+		return rc;
+	}
+	if (d->cfg_text && !strcmp(text, d->cfg_text)) {
+		free(text);
+		free(nc);
+		return 0;
+	}
+	*changed = true;
+	keep_fixed(d, nc);
+	d->cfg = *nc;
+	free(nc);
+	free(d->cfg_text);
+	d->cfg_text = text;
+	if (tw_conf_resolve_hook_ids(d)) {
+		/* the old identities stay rather than locking the hook out */
+		d->hook_uid = uid;
+		d->hook_gid = gid;
+	}
+	tw_log_set_level(d->cfg.log_level);
+	tw_info("configuration %s reloaded", d->cfg_path);
 	return 0;
 }

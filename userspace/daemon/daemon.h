@@ -47,6 +47,7 @@ enum tw_policy_source {
 struct tw_daemon {
 	struct tw_config cfg;
 	const char *cfg_path;
+	char *cfg_text; /* the file as last applied: reload compares it */
 	char node[TW_REC_NODE_MAX];
 	time_t started;
 	uid_t hook_uid; /* (uid_t)-1: none besides root */

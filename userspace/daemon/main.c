@@ -118,10 +118,15 @@ static int state_open(struct tw_daemon *d)
 	return 0;
 }
 
-/* SIGHUP: re-read the policy file. */
+/* SIGHUP: as the "reload" op. */
 static void on_hup(void *ctx)
 {
-	tw_polsrc_reload(ctx);
+	struct tw_daemon *d = ctx;
+	bool changed;
+	char err[512];
+
+	if (!tw_conf_reload(d, &changed, err, sizeof(err)))
+		tw_polsrc_reload(d);
 }
 
 static void on_tick(void *ctx)
@@ -170,6 +175,7 @@ static void daemon_close(struct tw_daemon *d)
 	tw_dp_close(d->dp);
 	tw_adm_free(d->adm);
 	tw_loop_free(d->loop);
+	tw_conf_free(d);
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@
 
 #include "adapter.h"
 #include "admission.h"
+#include "conf.h"
 #include "ctl.h"
 #include "ctlsrv.h"
 #include "daemon.h"
@@ -287,11 +288,18 @@ static json_t *op_confirm(struct tw_daemon *d, json_t *req, const char *op)
 	}
 }
 
+/* The configuration, then the policy file: what `systemctl reload` (SIGHUP) does too. */
 static json_t *op_reload(struct tw_daemon *d, json_t *req, const char *op)
 {
+	bool changed = false;
+	char err[512] = "";
+
+	if (tw_conf_reload(d, &changed, err, sizeof(err)))
+		return tw_ctl_error("%s", err);
 	if (tw_polsrc_reload(d))
 		return tw_ctl_error("reload failed: see the daemon log");
-	return ok();
+	return json_pack("{s:b,s:I,s:b}", "ok", 1, "policy_version",
+			 (json_int_t)tw_policy_version(d->pol), "config_changed", changed);
 }
 
 static json_t *op_detach(struct tw_daemon *d, json_t *req, const char *op)
