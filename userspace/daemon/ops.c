@@ -197,10 +197,11 @@ static json_t *op_log(struct tw_daemon *d, json_t *req, const char *op)
 
 static json_t *op_policy(struct tw_daemon *d, json_t *req, const char *op)
 {
-	return json_pack("{s:b,s:I,s:i,s:i}", "ok", 1, "version",
+	return json_pack("{s:b,s:I,s:i,s:i,s:I,s:s}", "ok", 1, "version",
 			 (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0), "subjects",
 			 (int)(d->pol ? tw_policy_nsubjects(d->pol) : 0), "profiles",
-			 (int)(d->pol ? tw_policy_nprofiles(d->pol) : 0));
+			 (int)(d->pol ? tw_policy_nprofiles(d->pol) : 0), "age",
+			 (json_int_t)(time(NULL) - d->pol_loaded), "source", tw_polsrc_name(d));
 }
 
 /* ------------------------------------------------------------ actions */

@@ -9,21 +9,37 @@
 #include "journal.h"
 #include "log.h"
 #include "policy.h"
+#include "policysrc.h"
 #include "status.h"
 
+/*
+ * The flat members are what the first clients read; the nested "policy",
+ * "portal" and "journal" objects are the shapes of docs/ctl-protocol.md.
+ * There is no portal link yet: "portal" says so rather than being absent.
+ */
 json_t *tw_status_json(struct tw_daemon *d)
 {
 	struct tw_journal_stats st = {};
 	uint64_t connects, denied;
+	json_int_t version = (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0);
+	json_int_t age = (json_int_t)(time(NULL) - d->pol_loaded);
+	bool stale = !d->pol_loaded || (uint64_t)age > d->cfg.offline_grace_s;
 
 	tw_journal_stats(d->jr, &st);
 	tw_adm_counts(d, &connects, &denied);
-	return json_pack("{s:b,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:s}", "ok", 1, "node", d->node,
-			 "policy_version", (json_int_t)(d->pol ? tw_policy_version(d->pol) : 0),
-			 "policy_age", (json_int_t)(time(NULL) - d->pol_loaded), "sessions",
-			 (int)tw_sessions_count(d->ss), "journal_last_seq", (json_int_t)st.last_seq,
-			 "connects", (json_int_t)connects, "denied", (json_int_t)denied, "log_id",
-			 tw_journal_log_id(d->jr));
+	return json_pack("{s:b,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:s,s:I,"
+			 "s:{s:I,s:I,s:s,s:b,s:s},s:{s:s,s:b},s:{s:s,s:I,s:I,s:I,s:I}}",
+			 "ok", 1, "node", d->node, "policy_version", version, "policy_age", age,
+			 "sessions", (int)tw_sessions_count(d->ss), "journal_last_seq",
+			 (json_int_t)st.last_seq, "connects", (json_int_t)connects, "denied",
+			 (json_int_t)denied, "log_id", tw_journal_log_id(d->jr), "uptime",
+			 (json_int_t)(time(NULL) - d->started), "policy", "version", version, "age",
+			 age, "source", tw_polsrc_name(d), "stale", stale, "offline_mode",
+			 d->cfg.offline_mode == TW_OFFLINE_SANDBOX ? "sandbox" : "known-only",
+			 "portal", "state", "not configured", "connected", 0, "journal", "log_id",
+			 tw_journal_log_id(d->jr), "last_seq", (json_int_t)st.last_seq, "acked_seq",
+			 (json_int_t)st.acked_seq, "bytes", (json_int_t)st.used_bytes, "dropped",
+			 (json_int_t)st.dropped);
 }
 
 void tw_status_write(struct tw_daemon *d)
