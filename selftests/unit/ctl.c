@@ -1068,10 +1068,54 @@ out_free:
 	free(r);
 }
 
+/* The op table both ends are driven from: complete, and what the CLI's help lists. */
+static void test_ops(void)
+{
+	enum tw_ctl_op_id id;
+	char cli[PATH_MAX];
+	int i;
+
+	if (test__start_subtest("op_table")) {
+		for (i = 0; i < TW_OP__MAX; i++) {
+			const struct tw_ctl_op *op = &tw_ctl_ops[i];
+
+			if (!ASSERT_OK_PTR(op->name, "every op has a name") ||
+			    !ASSERT_OK_PTR(op->help, op->name))
+				break;
+			ASSERT_OK(tw_ctl_op_find(op->name, &id), op->name);
+			ASSERT_EQ((int)id, i, op->name);
+			/* the hook's ops are not CLI subcommands, and only they admit */
+			ASSERT_EQ(op->who == TW_CTL_HOOK, !op->args, op->name);
+		}
+		ASSERT_ERR(tw_ctl_op_find("stauts", &id), "unknown op");
+		ASSERT_OK(tw_ctl_op_find("connect", &id), "connect");
+		ASSERT_EQ(tw_ctl_ops[id].who, TW_CTL_HOOK, "connect is the hook's");
+	}
+	if (!need_bin("tunwarden", "TW_CLI_BIN", cli, sizeof(cli), "cli_usage_binary"))
+		return;
+	if (test__start_subtest("cli_usage_from_table")) {
+		char *argv[] = { cli, "--help", NULL }, *env[] = { NULL };
+		struct run *r = calloc(1, sizeof(*r));
+
+		if (ASSERT_OK_PTR(r, "calloc") && ASSERT_TRUE(run(argv, env, r), "run")) {
+			ASSERT_EQ(r->status, 0, "--help exit");
+			for (i = 0; i < TW_OP__MAX; i++) {
+				char line[160];
+
+				snprintf(line, sizeof(line), "\n  %s ", tw_ctl_ops[i].name);
+				ASSERT_EQ(strstr(r->out, line) != NULL, tw_ctl_ops[i].args != NULL,
+					  tw_ctl_ops[i].name);
+			}
+		}
+		free(r);
+	}
+}
+
 void test_ctl(void)
 {
 	test_framing();
 	test_call();
 	test_hook();
 	test_cli();
+	test_ops();
 }
