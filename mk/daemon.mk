@@ -12,7 +12,6 @@ TW_DAEMON_OBJS := $(patsubst %.c,$(O)/%.o,$(TW_DAEMON_SRCS))
 all: $(O)/tunwardend
 
 $(TW_DAEMON_OBJS): CFLAGS += -Iuserspace/daemon $(TW_DAEMON_CFLAGS)
-$(TW_DAEMON_OBJS): $(wildcard userspace/daemon/*.h)
 
 $(O)/tunwardend: $(TW_DAEMON_OBJS) $(LIBTW)
 	$(CC) $(LDFLAGS) $(TW_DAEMON_OBJS) $(LIBTW) $(PKG_LIBS) $(TW_DAEMON_LIBS) -ljansson -lsqlite3 -o $@
