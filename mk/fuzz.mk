@@ -26,7 +26,8 @@ FUZZ_EXTERNAL := fuzz_record # mk/journal.mk
 FUZZ_NAMES := $(patsubst selftests/fuzz/%.c,%,$(wildcard selftests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(O)/fuzz/,$(FUZZ_NAMES))
 
-FUZZ_SRCS_fuzz_policy := userspace/lib/policy.c userspace/lib/config.c userspace/lib/tw_addr.c
+FUZZ_SRCS_fuzz_policy := $(wildcard userspace/lib/policy*.c) userspace/lib/hashtab.c \
+			 userspace/lib/config.c userspace/lib/tw_addr.c
 FUZZ_SRCS_fuzz_config := userspace/lib/config.c
 FUZZ_SEEDS_fuzz_policy := examples/policy.json
 FUZZ_SEEDS_fuzz_config := examples/tunwarden.conf

@@ -46,10 +46,9 @@ enum tw_subject_state {
 	TW_SUBJ_REVOKED = 3,
 };
 
-/* Hash table node; first member of every keyed object. */
+/* The key of every keyed object, its first member (hashtab.h holds pointers to it). */
 struct tw_pnode {
 	uint32_t kind; /* enum tw_subject_kind for subjects, 0 for profiles and tenants */
-	uint32_t hash;
 	const char *id;
 };
 
