@@ -113,7 +113,7 @@ static void subtest_table(void)
 	ASSERT_TRUE(tw_sessions_find(t, "bob") == b, "find");
 	tw_sessions_del(t, a);
 	ASSERT_TRUE(tw_sessions_find(t, "alice") == NULL, "gone");
-	ASSERT_TRUE(tw_sessions_find(t, "bob") == b, "bob survives a tombstone");
+	ASSERT_TRUE(tw_sessions_find(t, "bob") == b, "bob survives a deletion");
 	c = tw_sessions_add(t, "carol");
 	ASSERT_EQ(c ? c->slot : 99, 0, "freed slot reused");
 	tw_sessions_add(t, "d1");

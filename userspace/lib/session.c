@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hashtab.h"
 #include "session.h"
 
 const char *tw_verdict_name(enum tw_verdict v)
@@ -102,20 +103,18 @@ struct tw_sessions {
 	struct tw_session *s; /* by slot */
 	uint32_t *free; /* stack of free slots */
 	uint32_t nfree;
-	uint32_t *idx; /* open addressing: slot + 1, 0 = empty, UINT32_MAX = tomb */
-	uint32_t idx_size; /* power of two, >= 2 * nslots */
+	struct tw_htab by_subject; /* items: &s[slot] of used slots */
 	bool free_dirty; /* slots restored: rebuild the free stack before use */
 };
 
-#define TOMB UINT32_MAX
-
-static uint32_t hash_str(const char *s)
+static uint32_t subject_hash(const char *subject)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	return tw_hash_str(0, subject);
+}
 
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
+static bool session_eq(const void *item, const void *key)
+{
+	return !strcmp(((const struct tw_session *)item)->subject, key);
 }
 
 struct tw_sessions *tw_sessions_new(uint32_t nslots)
@@ -125,13 +124,10 @@ struct tw_sessions *tw_sessions_new(uint32_t nslots)
 	if (!t)
 		return NULL;
 	t->nslots = nslots;
-	t->idx_size = 16;
-	while (t->idx_size < 2 * nslots)
-		t->idx_size <<= 1;
 	t->s = calloc(nslots, sizeof(*t->s));
 	t->free = calloc(nslots, sizeof(*t->free));
-	t->idx = calloc(t->idx_size, sizeof(*t->idx));
-	if (!t->s || !t->free || !t->idx) {
+	/* sized once for every slot: adding a session never allocates */
+	if (!t->s || !t->free || tw_htab_reserve(&t->by_subject, nslots)) {
 		tw_sessions_free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -149,36 +145,18 @@ void tw_sessions_free(struct tw_sessions *t)
 		return;
 	free(t->s);
 	free(t->free);
-	free(t->idx);
+	tw_htab_release(&t->by_subject);
 	free(t);
-}
-
-static uint32_t *idx_find(struct tw_sessions *t, const char *subject, bool for_insert)
-{
-	uint32_t mask = t->idx_size - 1, i = hash_str(subject) & mask;
-	uint32_t *tomb = NULL;
-
-	for (uint32_t n = 0; n < t->idx_size; n++, i = (i + 1) & mask) {
-		uint32_t v = t->idx[i];
-
-		if (v == 0)
-			return for_insert && tomb ? tomb : (for_insert ? &t->idx[i] : NULL);
-		if (v == TOMB) {
-			if (!tomb)
-				tomb = &t->idx[i];
-			continue;
-		}
-		if (!strcmp(t->s[v - 1].subject, subject))
-			return &t->idx[i];
-	}
-	return for_insert ? tomb : NULL;
 }
 
 struct tw_session *tw_sessions_find(struct tw_sessions *t, const char *subject)
 {
-	uint32_t *e = idx_find(t, subject, false);
+	return tw_htab_find(&t->by_subject, subject_hash(subject), subject, session_eq);
+}
 
-	return e ? &t->s[*e - 1] : NULL;
+static void index_put(struct tw_sessions *t, struct tw_session *s)
+{
+	tw_htab_put(&t->by_subject, subject_hash(s->subject), s, s->subject, session_eq);
 }
 
 static void rebuild_free(struct tw_sessions *t)
@@ -192,19 +170,14 @@ static void rebuild_free(struct tw_sessions *t)
 
 int tw_sessions_restore(struct tw_sessions *t, const struct tw_session *from)
 {
-	uint32_t *e;
-
 	if (from->slot >= t->nslots || t->s[from->slot].used || !from->subject[0] ||
 	    !memchr(from->subject, '\0', sizeof(from->subject)))
 		return -EINVAL;
 	if (tw_sessions_find(t, from->subject))
 		return -EEXIST;
-	e = idx_find(t, from->subject, true);
-	if (!e)
-		return -ENOSPC;
 	t->s[from->slot] = *from;
 	t->s[from->slot].used = true;
-	*e = from->slot + 1;
+	index_put(t, &t->s[from->slot]);
 	t->count++;
 	t->free_dirty = true;
 	return 0;
@@ -213,7 +186,7 @@ int tw_sessions_restore(struct tw_sessions *t, const struct tw_session *from)
 struct tw_session *tw_sessions_add(struct tw_sessions *t, const char *subject)
 {
 	struct tw_session *s;
-	uint32_t *e, slot;
+	uint32_t slot;
 
 	if (t->free_dirty)
 		rebuild_free(t);
@@ -225,31 +198,22 @@ struct tw_session *tw_sessions_add(struct tw_sessions *t, const char *subject)
 		errno = t->nfree ? ENAMETOOLONG : ENOSPC;
 		return NULL;
 	}
-	e = idx_find(t, subject, true);
-	if (!e) {
-		errno = ENOSPC;
-		return NULL;
-	}
 	slot = t->free[--t->nfree];
 	s = &t->s[slot];
 	memset(s, 0, sizeof(*s));
 	s->used = true;
 	s->slot = slot;
 	strcpy(s->subject, subject);
-	*e = slot + 1;
+	index_put(t, s);
 	t->count++;
 	return s;
 }
 
 void tw_sessions_del(struct tw_sessions *t, struct tw_session *s)
 {
-	uint32_t *e;
-
 	if (!s || !s->used)
 		return;
-	e = idx_find(t, s->subject, false);
-	if (e)
-		*e = TOMB;
+	tw_htab_del(&t->by_subject, subject_hash(s->subject), s->subject, session_eq);
 	s->used = false;
 	if (!t->free_dirty)
 		t->free[t->nfree++] = s->slot;

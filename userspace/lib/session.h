@@ -3,7 +3,7 @@
  * Sessions and the connect decision. The decision is a pure function of the
  * cached policy, the node's config and the clock: the portal is never on the
  * connect path. The session table maps a subject to its live session and its
- * dense dataplane slot; lookups are O(1) (open addressing on the subject).
+ * dense dataplane slot; lookups are O(1) (hashtab.h on the subject).
  */
 #ifndef TW_SESSION_H
 #define TW_SESSION_H
