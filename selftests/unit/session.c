@@ -3,13 +3,18 @@
  * The connect decision (a pure function of policy, config and clock) and the
  * session table: every verdict path, interface binding through the policy
  * and through the config, the offline modes, slot reuse and restore, and
- * the decision latency with 100k subjects.
+ * the decision latency with 100k subjects; the session table on disk
+ * (sessdb): every field back as written, the version 1 blob rows migrated
+ * or dropped by name, a newer schema refused.
  */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
 #include "test.h"
 #include "config.h"
 #include "policy.h"
+#include "sessdb.h"
 #include "session.h"
 
 static const char bundle[] =
@@ -196,6 +201,167 @@ out:
 	free(lat);
 }
 
+/* A session with every field set, as the daemon would store it. */
+static void full_session(struct tw_session *se, uint32_t slot)
+{
+	memset(se, 0, sizeof(*se));
+	se->used = true;
+	se->slot = slot;
+	snprintf(se->id, sizeof(se->id), "66a1b2c3d4e5-%u", slot);
+	snprintf(se->subject, sizeof(se->subject), "device-%u", slot);
+	se->kind = TW_SUBJ_CN;
+	snprintf(se->ifname, sizeof(se->ifname), "tun0");
+	se->ifindex = 7;
+	se->state = 2;
+	se->client.slot = slot;
+	se->client.ifindex = 7;
+	se->client.tenant = 3;
+	se->client.profile = 5;
+	se->client.state = 1;
+	se->client.naddrs = 2;
+	se->client.addrs[0].family = TW_FAM_V4;
+	memcpy(se->client.addrs[0].addr, (uint8_t[]){ 10, 8, 0, 2 }, 4);
+	se->client.addrs[1].family = TW_FAM_V6;
+	memcpy(se->client.addrs[1].addr,
+	       (uint8_t[]){ 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0 }, 16);
+	snprintf(se->tenant, sizeof(se->tenant), "acme");
+	snprintf(se->profile, sizeof(se->profile), "staff");
+	se->real_family = TW_FAM_V6;
+	memcpy(se->real_addr,
+	       (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 }, 16);
+	se->real_port = 1194;
+	se->started = 1763780000;
+	se->confirm_deadline = 1763780120;
+	se->policy_version = 42;
+	se->last.from_bytes = 1ull << 40;
+	se->last.from_pkts = 1000;
+	se->last.to_bytes = UINT64_MAX; /* bit-exact through SQLite's signed integers */
+	se->last.to_pkts = 2000;
+	for (int i = 0; i < TW_DROP__MAX; i++)
+		se->last.drops[i] = (uint64_t)i * 11;
+	se->last.drop_bytes = 77;
+	se->last_interim = 1763780060;
+}
+
+struct loaded {
+	struct tw_session s[4];
+	int n;
+};
+
+static int load_cb(const struct tw_session *s, void *ctx)
+{
+	struct loaded *l = ctx;
+
+	if (l->n == 4)
+		return -ENOSPC;
+	l->s[l->n++] = *s;
+	return 0;
+}
+
+static int sql(const char *path, const char *stmt)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open(path, &db);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, stmt, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void subtest_sessdb(void)
+{
+	char dir[] = "/tmp/tw_sessdb.XXXXXX", path[64], v1[64], newer[64];
+	struct tw_session a, b;
+	struct tw_sessdb *db = NULL;
+	struct loaded l = {};
+	sqlite3_stmt *st;
+	sqlite3 *raw;
+
+	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/sessions.db", dir);
+	snprintf(v1, sizeof(v1), "%s/v1.db", dir);
+	snprintf(newer, sizeof(newer), "%s/newer.db", dir);
+
+	/* columns: every field comes back as written */
+	full_session(&a, 3);
+	full_session(&b, 9);
+	b.real_family = 0;
+	memset(b.real_addr, 0, sizeof(b.real_addr));
+	b.client.naddrs = 0;
+	memset(b.client.addrs, 0, sizeof(b.client.addrs));
+	db = tw_sessdb_open(path);
+	if (!ASSERT_OK_PTR(db, "open"))
+		goto out;
+	ASSERT_OK(tw_sessdb_put(db, &a), "put a");
+	ASSERT_OK(tw_sessdb_put(db, &b), "put b");
+	ASSERT_OK(tw_sessdb_put(db, &b), "put b again");
+	ASSERT_EQ(tw_sessdb_load(db, load_cb, &l), 2, "load");
+	ASSERT_TRUE(l.n == 2 && !memcmp(&l.s[0], &a, sizeof(a)), "a as written");
+	ASSERT_TRUE(l.n == 2 && !memcmp(&l.s[1], &b, sizeof(b)), "b as written");
+	ASSERT_OK(tw_sessdb_del(db, 3), "del");
+	l.n = 0;
+	ASSERT_EQ(tw_sessdb_load(db, load_cb, &l), 1, "one left");
+	tw_sessdb_close(db);
+	db = NULL;
+	ASSERT_EQ(sql(path, "UPDATE sessions SET tun_addrs='10.8.0.2 nonsense'"), SQLITE_OK,
+		  "damage a row");
+	db = tw_sessdb_open(path);
+	l.n = 0;
+	ASSERT_EQ(db ? tw_sessdb_load(db, load_cb, &l) : -1, 0, "a damaged row is skipped");
+	tw_sessdb_close(db);
+	db = NULL;
+
+	/* version 1: blobs of this build's size migrate, others are dropped */
+	if (!ASSERT_EQ(sqlite3_open(v1, &raw), SQLITE_OK, "v1 create"))
+		goto out;
+	sqlite3_exec(raw,
+		     "CREATE TABLE sessions(slot INTEGER PRIMARY KEY, size INTEGER NOT NULL,"
+		     " body BLOB NOT NULL)",
+		     NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(raw, "INSERT INTO sessions VALUES(?,?,?)", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int(st, 1, 3);
+		sqlite3_bind_int(st, 2, (int)sizeof(a));
+		sqlite3_bind_blob(st, 3, &a, (int)sizeof(a), SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_bind_int(st, 1, 5);
+		sqlite3_bind_int(st, 2, 10);
+		sqlite3_bind_blob(st, 3, "0123456789", 10, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(raw);
+	db = tw_sessdb_open(v1);
+	if (!ASSERT_OK_PTR(db, "open v1"))
+		goto out;
+	l.n = 0;
+	ASSERT_EQ(tw_sessdb_load(db, load_cb, &l), 1, "v1: the matching row migrated");
+	ASSERT_TRUE(l.n == 1 && !memcmp(&l.s[0], &a, sizeof(a)), "v1: a as written");
+	tw_sessdb_close(db);
+	db = tw_sessdb_open(v1);
+	l.n = 0;
+	ASSERT_EQ(db ? tw_sessdb_load(db, load_cb, &l) : -1, 1, "v1: migrated once");
+	tw_sessdb_close(db);
+	db = NULL;
+
+	/* a newer schema is refused, not guessed at */
+	ASSERT_EQ(sql(newer, "PRAGMA user_version = 99"), SQLITE_OK, "newer create");
+	db = tw_sessdb_open(newer);
+	ASSERT_TRUE(db == NULL && errno == EPROTONOSUPPORT, "newer version refused");
+out:
+	tw_sessdb_close(db);
+	for (const char *f = "sessions.db\0sessions.db-wal\0sessions.db-shm\0v1.db\0v1.db-wal\0"
+			     "v1.db-shm\0newer.db\0newer.db-wal\0newer.db-shm\0";
+	     *f; f += strlen(f) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", dir, f);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 void test_session(void)
 {
 	if (test__start_subtest("decide"))
@@ -204,4 +370,6 @@ void test_session(void)
 		subtest_table();
 	if (test__start_subtest("decide_100k"))
 		subtest_decide_100k();
+	if (test__start_subtest("sessdb"))
+		subtest_sessdb();
 }
