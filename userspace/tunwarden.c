@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include "config.h"
 #include "ctl.h"
 #include "tw_addr.h"
 
@@ -632,54 +633,6 @@ static void print_view(const json_t *resp, const char *target)
 
 /* ---- argument parsing ----------------------------------------------------------------- */
 
-/* "90", "90s", "10m", "2h", "1d", "1w", "1h30m" -> seconds; -EINVAL. */
-static int parse_duration(const char *s, uint64_t *out)
-{
-	uint64_t total = 0, n, mul;
-	char *end;
-
-	if (!*s)
-		return -EINVAL;
-	while (*s) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		errno = 0;
-		n = strtoull(s, &end, 10);
-		if (errno)
-			return -EINVAL;
-		switch (*end) {
-		case '\0':
-		case 's':
-			mul = 1;
-			break;
-		case 'm':
-			mul = 60;
-			break;
-		case 'h':
-			mul = 3600;
-			break;
-		case 'd':
-			mul = 86400;
-			break;
-		case 'w':
-			mul = 604800;
-			break;
-		default:
-			return -EINVAL;
-		}
-		if (n > UINT32_MAX)
-			return -EINVAL;
-		total += n * mul;
-		if (total > (uint64_t)100 * 365 * 86400)
-			return -EINVAL;
-		s = *end ? end + 1 : end;
-	}
-	if (!total)
-		return -EINVAL;
-	*out = total;
-	return 0;
-}
-
 /* An address, optionally with a prefix length: what `ban ADDR` sends as "addr".
  * Host bits past the length are the daemon's to refuse, with a message. */
 static bool looks_like_addr(const char *s)
@@ -854,7 +807,7 @@ static int req_cn_or_addr(const char *cmd, const struct cmd_line *cl, json_t **r
 	is_addr = cl->force_addr || (!cl->force_cn && looks_like_addr(cl->arg));
 	if (cl->force_addr && !looks_like_addr(cl->arg))
 		return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, cl->arg);
-	if (cl->dur && parse_duration(cl->dur, &v))
+	if (cl->dur && (tw_parse_duration(cl->dur, &v) || !v || v > 100ull * 365 * 86400))
 		return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
 				 cl->dur);
 	*req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", cl->arg);

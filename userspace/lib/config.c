@@ -82,6 +82,9 @@ int tw_parse_duration(const char *s, uint64_t *secs)
 		case 'd':
 			mult = 86400;
 			break;
+		case 'w':
+			mult = 7 * 86400;
+			break;
 		case '\0':
 			/* A bare number means seconds, but only on its own: "1h30" is
 			 * more likely a typo than 1h and 30 s. */

@@ -131,9 +131,10 @@ void tw_config_free(struct tw_config *c);
 const struct tw_cfg_iface *tw_config_iface_match(const struct tw_config *c, const char *ifname);
 
 /*
- * Value parsers shared with the policy parser. Both take a NUL-terminated
+ * Value parsers shared with the policy parser and the CLI. Both take a NUL-terminated
  * token and return 0 or -EINVAL (-ERANGE on overflow).
- * Durations: "90", "30s", "5m", "2h", "1d", "1h30m" -> seconds.
+ * Durations: "90", "30s", "5m", "2h", "1d", "1w", "1h30m" -> seconds; the one
+ * duration parser of the tree (config, policy bundles, the CLI).
  * Sizes: "4096", "64K", "64M", "2G", "1T" (powers of 1024, optional "B"/"iB").
  */
 int tw_parse_duration(const char *s, uint64_t *secs);
