@@ -18,3 +18,7 @@ tests: $(E2E_DP)
 .PHONY: e2e-dataplane
 e2e-dataplane: $(E2E_DP)
 	selftests/e2e/dataplane.sh $(O)
+
+# e2e_util.h hands its users selftests/lib/packet.h: whoever links e2e_util.o builds
+# packets with packet.o (the dataplane driver has it among HARNESS_OBJS already).
+$(O)/bench/twbench: $(O)/selftests/lib/packet.o

@@ -196,15 +196,17 @@ struct tr_case {
 	int len;
 };
 
-static int build_eth(uint8_t *buf, size_t cap, const struct pkt_spec *s)
+/* The frame of @s (with an Ethernet header unless s->no_eth) into @buf: its length or -errno. */
+static int build_pkt(uint8_t *buf, size_t cap, const struct pkt_spec *s)
 {
-	int n;
+	struct pkt p;
 
-	memset(buf, 0, 14);
-	buf[12] = s->family == 6 ? 0x86 : 0x08;
-	buf[13] = s->family == 6 ? 0xdd : 0x00;
-	n = e2e_pkt_build(buf + 14, cap - 14, s);
-	return n < 0 ? n : n + 14;
+	if (pkt_build(&p, s))
+		return p.err;
+	if (p.len > cap)
+		return -E2BIG;
+	memcpy(buf, p.data, p.len);
+	return (int)p.len;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -556,8 +558,9 @@ static int bench_test_run(void)
 				       .proto = IPPROTO_UDP,
 				       .sport = 40000,
 				       .dport = 1000,
-				       .payload_len = 64,
-				       .payload = cases };
+				       .ip4_frag = PKT_DF,
+				       .payload = 64,
+				       .payload_data = cases };
 		struct pkt_spec s6 = s4, rp = s4, dn = s4, un = s4;
 
 		s6.family = 6;
@@ -571,17 +574,17 @@ static int bench_test_run(void)
 		dn.dport = 9;
 		un.src = "10.200.0.1";
 		cases[0] = (struct tr_case){ .name = "v4 allowed, from client", .want_rv = -1U };
-		cases[0].len = build_eth(cases[0].pkt, sizeof(cases[0].pkt), &s4);
+		cases[0].len = build_pkt(cases[0].pkt, sizeof(cases[0].pkt), &s4);
 		cases[1] = (struct tr_case){ .name = "v6 allowed, from client", .want_rv = -1U };
-		cases[1].len = build_eth(cases[1].pkt, sizeof(cases[1].pkt), &s6);
+		cases[1].len = build_pkt(cases[1].pkt, sizeof(cases[1].pkt), &s6);
 		cases[2] = (struct tr_case){ .name = "v4 reply, to client",
 					     .out = true,
 					     .want_rv = -1U };
-		cases[2].len = build_eth(cases[2].pkt, sizeof(cases[2].pkt), &rp);
+		cases[2].len = build_pkt(cases[2].pkt, sizeof(cases[2].pkt), &rp);
 		cases[3] = (struct tr_case){ .name = "v4 denied (port)", .want_rv = 2 };
-		cases[3].len = build_eth(cases[3].pkt, sizeof(cases[3].pkt), &dn);
+		cases[3].len = build_pkt(cases[3].pkt, sizeof(cases[3].pkt), &dn);
 		cases[4] = (struct tr_case){ .name = "unknown client", .want_rv = 2 };
-		cases[4].len = build_eth(cases[4].pkt, sizeof(cases[4].pkt), &un);
+		cases[4].len = build_pkt(cases[4].pkt, sizeof(cases[4].pkt), &un);
 	}
 	empty = ref_prog(dp, TWB_EMPTY);
 	if (empty < 0) {
@@ -925,12 +928,14 @@ static void build_flows(void)
 				      .proto = IPPROTO_UDP,
 				      .sport = (uint16_t)(10000 + k),
 				      .dport = 1000,
-				      .payload = flow_payload,
-				      .payload_len = (size_t)cfg.pkt_size - 28 };
+				      .ip4_frag = PKT_DF,
+				      .no_eth = true,
+				      .payload_data = flow_payload,
+				      .payload = (uint16_t)(cfg.pkt_size - 28) };
 
 		client_v4(c, src, sizeof(src));
 		ip4str(rule_net4(p, 0) + 1 + (uint32_t)(k % 200), dst, sizeof(dst));
-		flow_len[k] = e2e_pkt_build(flows[k], sizeof(flows[k]), &s);
+		flow_len[k] = build_pkt(flows[k], sizeof(flows[k]), &s);
 	}
 }
 

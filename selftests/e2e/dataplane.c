@@ -80,16 +80,20 @@ static const uint8_t payload[1500] = { 't', 'w' };
 
 /* --------------------------------------------------------------- helpers */
 
+/* Write the IP packet of @s (IPv4 with DF set) as a client; its length or -errno. */
 static int tun_send(const struct pkt_spec *s)
 {
-	uint8_t b[E2E_PKT_MAX];
-	int n = e2e_pkt_build(b, sizeof(b), s);
+	struct pkt_spec l3 = *s;
+	struct pkt p;
 
-	if (n < 0)
-		return n;
-	if (write(env.tun_fd, b, (size_t)n) != n)
+	l3.no_eth = true;
+	if (l3.family == 4 && !l3.ip4_frag)
+		l3.ip4_frag = PKT_DF;
+	if (pkt_build(&p, &l3))
+		return p.err;
+	if (write(env.tun_fd, p.data, p.len) != (ssize_t)p.len)
 		return -errno;
-	return n;
+	return (int)p.len;
 }
 
 /* Write a UDP packet as a client; returns its IP length or -errno. */
@@ -101,8 +105,8 @@ static int tun_udp(const char *src, const char *dst, uint16_t sport, uint16_t dp
 			      .proto = IPPROTO_UDP,
 			      .sport = sport,
 			      .dport = dport,
-			      .payload = payload,
-			      .payload_len = len };
+			      .payload_data = payload,
+			      .payload = (uint16_t)len };
 
 	return tun_send(&s);
 }
@@ -575,10 +579,10 @@ static void tun_scenario(enum tw_attach_mode mode)
 				      .src = A4,
 				      .dst = SVC4,
 				      .proto = IPPROTO_ICMP,
-				      .icmp_type = 8,
-				      .icmp_id = 0x77,
-				      .payload = payload,
-				      .payload_len = 56 };
+				      .icmp = PKT_ECHO_REQUEST,
+				      .sport = 0x77, /* the echo identifier */
+				      .payload_data = payload,
+				      .payload = 56 };
 		ASSERT_GT(tun_send(&s), 0, "icmp echo");
 	}
 
@@ -591,7 +595,7 @@ static void tun_scenario(enum tw_attach_mode mode)
 				      .sport = 41000,
 				      .dport = 8080,
 				      .tcp_flags = 0x02,
-				      .seq = 1000 };
+				      .tcp_seq = 1000 };
 		struct pkt_match m = {
 			.src = SVC4, .dst = A4, .proto = IPPROTO_TCP, .sport = 8080, .dport = 41000
 		};
@@ -603,12 +607,12 @@ static void tun_scenario(enum tw_attach_mode mode)
 		    ASSERT_EQ(synack->tcp_flags, 0x12, "syn-ack flags")) {
 			s_seq = synack->seq;
 			s.tcp_flags = 0x10;
-			s.seq = 1001;
-			s.ack = s_seq + 1;
+			s.tcp_seq = 1001;
+			s.tcp_ack = s_seq + 1;
 			tun_send(&s);
 			s.tcp_flags = 0x18;
-			s.payload = "hello-tunwarden";
-			s.payload_len = 15;
+			s.payload_data = "hello-tunwarden";
+			s.payload = 15;
 			tun_send(&s);
 			afd = accept_wait(env.tcp8080, 2000);
 			if (ASSERT_GE(afd, 0, "accept 8080")) {
@@ -634,7 +638,7 @@ static void tun_scenario(enum tw_attach_mode mode)
 				      .sport = 41001,
 				      .dport = 2323,
 				      .tcp_flags = 0x02,
-				      .seq = 5000 };
+				      .tcp_seq = 5000 };
 
 		n = tun_send(&s);
 		drop_bytes_a += n > 0 ? (uint64_t)n : 0;
@@ -671,7 +675,7 @@ static void tun_scenario(enum tw_attach_mode mode)
 				      .sport = 41000,
 				      .dport = 8080,
 				      .tcp_flags = 0x04,
-				      .seq = 1016 };
+				      .tcp_seq = 1016 };
 
 		/* the service acks the data; then the client resets, so no
 		 * retransmission can arrive after the counters are read */
@@ -860,15 +864,17 @@ static void veth_scenario(void)
 				      .src = CLI4,
 				      .dst = SVC4,
 				      .proto = IPPROTO_ICMP,
-				      .icmp_type = 8,
-				      .icmp_id = 0x55,
-				      .payload = payload,
-				      .payload_len = 32 };
-		uint8_t pkt[128];
-		int len = e2e_pkt_build(pkt, sizeof(pkt), &s);
+				      .icmp = PKT_ECHO_REQUEST,
+				      .sport = 0x55, /* the echo identifier */
+				      .ip4_frag = PKT_DF,
+				      .no_eth = true,
+				      .payload_data = payload,
+				      .payload = 32 };
+		struct pkt p;
 
-		ASSERT_EQ(sendto(icmp, pkt, (size_t)len, 0, (struct sockaddr *)&svc, sizeof(svc)),
-			  len, "icmp send");
+		pkt_build(&p, &s);
+		ASSERT_EQ(sendto(icmp, p.data, p.len, 0, (struct sockaddr *)&svc, sizeof(svc)),
+			  p.err ? -1 : (ssize_t)p.len, "icmp send");
 	}
 	{
 		struct pkt_match rep = {

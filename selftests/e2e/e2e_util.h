@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Helpers for the dataplane end-to-end test and the benchmarks: named
- * network namespaces, tun devices, a small IPv4/IPv6 packet builder and
- * parser, packet logs fed from a tun fd or an AF_PACKET socket, and a
- * cleanup registry that runs on every exit path (atexit and fatal signals).
+ * network namespaces, tun devices, a small IPv4/IPv6 packet parser, packet
+ * logs fed from a tun fd or an AF_PACKET socket, and a cleanup registry that
+ * runs on every exit path (atexit and fatal signals). Packets are built with
+ * selftests/lib/packet.h, included here for the users' convenience.
  *
  * Everything is driven from C so that a test inside a VM (where each exec
  * costs ~60 ms) spawns `ip` once per namespace, not once per setting.
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/bpf.h>
+#include "packet.h"
 
 /* ---- cleanup registry ---- */
 
@@ -50,25 +52,6 @@ int e2e_ifindex(const char *ns, const char *ifname);
 int e2e_tun_open(const char *name);
 
 /* ---- packets ---- */
-
-struct pkt_spec {
-	int family; /* 4 or 6 */
-	const char *src, *dst;
-	uint8_t proto; /* IPPROTO_UDP, _TCP, _ICMP, _ICMPV6 */
-	uint16_t sport, dport; /* host order; ICMP echo: dport unused */
-	uint8_t tcp_flags;
-	uint32_t seq, ack;
-	uint8_t icmp_type; /* 8/0 (v4) or 128/129 (v6) */
-	uint16_t icmp_id;
-	uint8_t ttl;
-	const void *payload;
-	size_t payload_len;
-};
-#define E2E_PKT_MAX 2048
-
-/* Build a complete IP packet with valid checksums into @buf. Returns the IP
- * length, or -EINVAL for a bad spec. */
-int e2e_pkt_build(uint8_t *buf, size_t cap, const struct pkt_spec *s);
 
 struct pkt_info {
 	uint8_t family, proto;

@@ -262,6 +262,17 @@ int pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags, uint8_
 	return 0;
 }
 
+int pkt_tcp_seq(struct pkt *p, uint32_t seq, uint32_t ack)
+{
+	if (p->err)
+		return p->err;
+	if (!p->l4_off || p->l4_proto != IPPROTO_TCP || p->finished)
+		return pkt_fail(p, -EINVAL);
+	put32(p->data + p->l4_off + 4, seq);
+	put32(p->data + p->l4_off + 8, ack);
+	return 0;
+}
+
 int pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport)
 {
 	uint8_t *b = pkt_l4(p, IPPROTO_UDP, 8);
@@ -525,7 +536,10 @@ static int pkt_build_l4(struct pkt *p, const struct pkt_spec *s)
 	switch (s->proto) {
 	case IPPROTO_TCP:
 		/* SYN opens, PSH|ACK carries data: what a real flow looks like */
-		pkt_tcp(p, s->sport, s->dport, s->payload ? 0x18 : 0x02, s->tcp_doff);
+		pkt_tcp(p, s->sport, s->dport, s->tcp_flags ?: (s->payload ? 0x18 : 0x02),
+			s->tcp_doff);
+		if (s->tcp_seq || s->tcp_ack)
+			pkt_tcp_seq(p, s->tcp_seq ?: 0x1000, s->tcp_ack);
 		break;
 	case IPPROTO_UDP:
 		pkt_udp(p, s->sport, s->dport);
@@ -544,7 +558,8 @@ static int pkt_build_l4(struct pkt *p, const struct pkt_spec *s)
 		pkt_proto(p, s->proto);
 		break;
 	}
-	return pkt_payload(p, s->payload);
+	return s->payload_data ? pkt_bytes(p, s->payload_data, s->payload) :
+				 pkt_payload(p, s->payload);
 }
 
 int pkt_build(struct pkt *p, const struct pkt_spec *s)
@@ -579,12 +594,14 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s)
 			.id = s->ip_id,
 			.frag_off = s->ip4_frag,
 			.optlen = s->ip4_optlen,
+			.ttl = s->ttl,
 		};
 
 		later = s->ip4_frag & 0x1fff;
 		pkt_ip4(p, &h);
 	} else if (s->family == 6) {
-		pkt_ip6(p, s->src, s->dst);
+		if (!pkt_ip6(p, s->src, s->dst) && s->ttl)
+			p->data[p->l3_off + 7] = s->ttl;
 		for (i = 0; i < s->n_ext && i < (int)sizeof(s->ext); i++) {
 			uint8_t t = s->ext[i];
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * A small packet builder for BPF_PROG_TEST_RUN tables and for injecting
+ * The packet builder of the tests and benchmarks (prog_tests, the e2e
+ * dataplane driver, twbench), for BPF_PROG_TEST_RUN tables and for injecting
  * frames into tun/veth devices: Ethernet, IPv4 (with options), IPv6 (with
  * extension header chains, fragment header included), TCP/UDP/ICMP/ICMPv6
  * or any other protocol, fragments, and deliberate damage (truncation at
@@ -76,6 +77,9 @@ int pkt_ip6_ext(struct pkt *p, uint8_t type, uint16_t len);
 int pkt_ip6_frag(struct pkt *p, uint16_t offset, bool more, uint32_t id);
 
 int pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags, uint8_t doff_words);
+/* Sequence and acknowledgment numbers of the TCP header just appended
+ * (pkt_tcp() sets 0x1000 and 0). */
+int pkt_tcp_seq(struct pkt *p, uint32_t seq, uint32_t ack);
 int pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);
 /* ICMP on IPv4, ICMPv6 on IPv6. */
 int pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id, uint16_t seq);
@@ -125,7 +129,11 @@ struct pkt_spec {
 	uint16_t sport; /* ICMP echo: the identifier */
 	uint16_t dport;
 	uint8_t icmp; /* enum pkt_icmp_kind */
+	uint8_t ttl; /* IPv4 TTL or IPv6 hop limit, 0: 64 */
+	uint8_t tcp_flags; /* 0: SYN, or PSH|ACK when there is a payload */
 	uint8_t tcp_doff; /* words, 0: 5 */
+	uint32_t tcp_seq; /* 0: 0x1000 */
+	uint32_t tcp_ack;
 	uint8_t ip4_optlen; /* bytes of IPv4 options */
 	uint16_t ip4_frag; /* IPv4 frag_off field; a nonzero offset means no transport header */
 	uint16_t ip_id;
@@ -135,6 +143,7 @@ struct pkt_spec {
 	uint16_t frag6_off; /* bytes, multiple of 8, for an ext entry PKT_EH_FRAG */
 	bool frag6_more;
 	uint16_t payload; /* bytes after the transport header */
+	const void *payload_data; /* those bytes; NULL: a deterministic pattern */
 	uint32_t seed; /* garbage frames */
 	/* damage */
 	uint16_t keep; /* PKT_KEEP(n): cut to n L3 bytes; 0: no cut */
