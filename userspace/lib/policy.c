@@ -288,15 +288,64 @@ static const char *const list_keys[TW_LIST__MAX] = {
 	[TW_LIST_SANDBOX] = "sandbox",
 };
 
+/* "interfaces": names or fnmatch(3) globs into pr->ifaces, sized for all of @ifs. */
+static int parse_ifaces(struct pctx *x, const char *path, json_t *ifs, struct tw_profile *pr)
+{
+	char **ifaces = (char **)pr->ifaces, p[PATH_LEN], p2[PATH_LEN], q[QMAX];
+	const char *name;
+	size_t i, k;
+	json_t *e;
+
+	pj_subpath(p, path, "interfaces");
+	for (i = 0; ifs && i < json_array_size(ifs); i++) {
+		e = json_array_get(ifs, i);
+		pj_idxpath(p2, p, i);
+		if (pj_want(x, p2, e, JSON_STRING, "an interface name"))
+			return -EINVAL;
+		name = json_string_value(e);
+		quote(q, name);
+		if (!valid_ifpattern(name) || !pj_plain_string(e))
+			return perr(x, p2, "bad interface name or pattern '%s'", q);
+		for (k = 0; k < pr->nifaces; k++)
+			if (!strcmp(ifaces[k], name))
+				return perr(x, p2, "interface '%s' listed twice", q);
+		ifaces[pr->nifaces] = strdup(name);
+		if (!ifaces[pr->nifaces])
+			return perr_(x, path, "out of memory"), -ENOMEM;
+		pr->nifaces++;
+	}
+	return 0;
+}
+
+/* The three rule lists into pr->rules, sized for all of them: list by list, in bundle order. */
+static int parse_rule_lists(struct pctx *x, const char *path, json_t *const lists[TW_LIST__MAX],
+			    struct tw_profile *pr)
+{
+	struct tw_rule *rules = (struct tw_rule *)pr->rules;
+	char p[PATH_LEN], p2[PATH_LEN];
+	size_t i;
+	int err, l;
+
+	for (l = 0; l < TW_LIST__MAX; l++) {
+		pj_subpath(p, path, list_keys[l]);
+		for (i = 0; lists[l] && i < json_array_size(lists[l]); i++) {
+			pj_idxpath(p2, p, i);
+			err = parse_rule(x, p2, json_array_get(lists[l], i), l, &rules[pr->nrules]);
+			if (err)
+				return err;
+			pr->nrules++;
+		}
+	}
+	return 0;
+}
+
 static int parse_profile(struct pctx *x, const char *path, json_t *j, struct tw_profile **out)
 {
-	json_t *lists[TW_LIST__MAX], *ifs, *ct, *e;
+	json_t *lists[TW_LIST__MAX], *ifs, *ct;
 	const char *id, *name;
 	struct tw_profile *pr;
-	struct tw_rule *rules = NULL;
-	char **ifaces = NULL;
-	char p[PATH_LEN], p2[PATH_LEN], q[QMAX];
-	size_t i, k, nrules = 0, nif = 0, total = 0;
+	char p[PATH_LEN];
+	size_t total = 0;
 	int err, l;
 
 	*out = NULL;
@@ -319,49 +368,19 @@ static int parse_profile(struct pctx *x, const char *path, json_t *j, struct tw_
 	pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return -ENOMEM;
-	if (total) {
-		rules = calloc(total, sizeof(*rules));
-		if (!rules)
-			goto enomem;
-	}
-	pr->rules = rules;
-	if (ifs && json_array_size(ifs)) {
-		ifaces = calloc(json_array_size(ifs), sizeof(*ifaces));
-		if (!ifaces)
-			goto enomem;
-	}
-	pr->ifaces = (const char *const *)ifaces;
+	if (total && !(pr->rules = calloc(total, sizeof(*pr->rules))))
+		goto enomem;
+	if (ifs && json_array_size(ifs) &&
+	    !(pr->ifaces = calloc(json_array_size(ifs), sizeof(*pr->ifaces))))
+		goto enomem;
 	pr->node.id = xstrdup(id);
 	pr->name = xstrdup(name);
 	if (!pr->node.id || !pr->name)
 		goto enomem;
 
-	pj_subpath(p, path, "interfaces");
-	for (i = 0; ifs && i < json_array_size(ifs); i++) {
-		e = json_array_get(ifs, i);
-		pj_idxpath(p2, p, i);
-		if (pj_want(x, p2, e, JSON_STRING, "an interface name")) {
-			err = -EINVAL;
-			goto fail;
-		}
-		quote(q, json_string_value(e));
-		if (!valid_ifpattern(json_string_value(e)) ||
-		    strlen(json_string_value(e)) != json_string_length(e)) {
-			err = perr(x, p2, "bad interface name or pattern '%s'", q);
-			goto fail;
-		}
-		for (k = 0; k < nif; k++) {
-			if (!strcmp(ifaces[k], json_string_value(e))) {
-				err = perr(x, p2, "interface '%s' listed twice", q);
-				goto fail;
-			}
-		}
-		ifaces[nif] = strdup(json_string_value(e));
-		if (!ifaces[nif])
-			goto enomem;
-		pr->nifaces = ++nif;
-	}
-
+	err = parse_ifaces(x, path, ifs, pr);
+	if (err)
+		goto fail;
 	ct = json_object_get(j, "confirmation_timeout");
 	if (ct) {
 		pj_subpath(p, path, "confirmation_timeout");
@@ -370,17 +389,9 @@ static int parse_profile(struct pctx *x, const char *path, json_t *j, struct tw_
 		if (err)
 			goto fail;
 	}
-
-	for (l = 0; l < TW_LIST__MAX; l++) {
-		pj_subpath(p, path, list_keys[l]);
-		for (i = 0; lists[l] && i < json_array_size(lists[l]); i++) {
-			pj_idxpath(p2, p, i);
-			err = parse_rule(x, p2, json_array_get(lists[l], i), l, &rules[nrules]);
-			if (err)
-				goto fail;
-			pr->nrules = ++nrules;
-		}
-	}
+	err = parse_rule_lists(x, path, lists, pr);
+	if (err)
+		goto fail;
 	*out = pr;
 	return 0;
 
