@@ -21,21 +21,6 @@ uint32_t tw_hash_str(uint32_t seed, const char *s)
 	return h;
 }
 
-/* Index of the slot holding @key, or of the empty slot where it would go.
- * The load factor of at most 1/2 guarantees an empty slot. */
-static uint32_t slot_of(const struct tw_htab *t, uint32_t hash, const void *key, tw_htab_eq_fn eq)
-{
-	uint32_t mask = t->cap - 1, i = hash & mask;
-
-	for (;;) {
-		const struct tw_htab_slot *s = &t->slots[i];
-
-		if (!s->item || (s->hash == hash && eq(s->item, key)))
-			return i;
-		i = (i + 1) & mask;
-	}
-}
-
 /* The empty slot where an item of @hash goes while rehashing (no equal keys). */
 static uint32_t free_slot(const struct tw_htab *t, uint32_t hash)
 {
@@ -68,16 +53,9 @@ int tw_htab_reserve(struct tw_htab *t, uint32_t n)
 	return 0;
 }
 
-void *tw_htab_find(const struct tw_htab *t, uint32_t hash, const void *key, tw_htab_eq_fn eq)
-{
-	if (!t || !t->cap)
-		return NULL;
-	return t->slots[slot_of(t, hash, key, eq)].item;
-}
-
 void *tw_htab_put(struct tw_htab *t, uint32_t hash, void *item, const void *key, tw_htab_eq_fn eq)
 {
-	struct tw_htab_slot *s = &t->slots[slot_of(t, hash, key, eq)];
+	struct tw_htab_slot *s = &t->slots[tw_htab_slot_of(t, hash, key, eq)];
 	void *old = s->item;
 
 	s->hash = hash;
@@ -95,7 +73,7 @@ void *tw_htab_del(struct tw_htab *t, uint32_t hash, const void *key, tw_htab_eq_
 	if (!t->cap)
 		return NULL;
 	mask = t->cap - 1;
-	i = slot_of(t, hash, key, eq);
+	i = tw_htab_slot_of(t, hash, key, eq);
 	old = t->slots[i].item;
 	if (!old)
 		return NULL;

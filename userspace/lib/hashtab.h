@@ -44,7 +44,32 @@ uint32_t tw_hash_str(uint32_t seed, const char *s);
 
 /* Make room for @n items in total; 0 or -ENOMEM (the table unchanged). */
 int tw_htab_reserve(struct tw_htab *t, uint32_t n);
-void *tw_htab_find(const struct tw_htab *t, uint32_t hash, const void *key, tw_htab_eq_fn eq);
+
+/* Index of the slot holding @key, or of the empty slot where it would go.
+ * The load factor of at most 1/2 guarantees an empty slot. Inline, with
+ * tw_htab_find(), so that a lookup compiles into its caller with @eq
+ * inlined: the connect path makes two of them. */
+static inline uint32_t tw_htab_slot_of(const struct tw_htab *t, uint32_t hash, const void *key,
+				       tw_htab_eq_fn eq)
+{
+	uint32_t mask = t->cap - 1, i = hash & mask;
+
+	for (;;) {
+		const struct tw_htab_slot *s = &t->slots[i];
+
+		if (!s->item || (s->hash == hash && eq(s->item, key)))
+			return i;
+		i = (i + 1) & mask;
+	}
+}
+
+static inline void *tw_htab_find(const struct tw_htab *t, uint32_t hash, const void *key,
+				 tw_htab_eq_fn eq)
+{
+	if (!t || !t->cap)
+		return NULL;
+	return t->slots[tw_htab_slot_of(t, hash, key, eq)].item;
+}
 /* Insert @item under @key or replace the item with that key, which is
  * returned. The caller has reserved room (tw_htab_reserve()): cannot fail. */
 void *tw_htab_put(struct tw_htab *t, uint32_t hash, void *item, const void *key, tw_htab_eq_fn eq);
