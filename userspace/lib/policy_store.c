@@ -248,28 +248,33 @@ const char *tw_subject_state_name(enum tw_subject_state s)
 	return (unsigned int)s <= TW_SUBJ_REVOKED ? state_names[s] : "?";
 }
 
-int tw_subject_kind_parse(const char *s, enum tw_subject_kind *k)
+/* Index of @s among @names[lo..hi], or -EINVAL. */
+static int name_index(const char *const *names, int lo, int hi, const char *s)
 {
 	int i;
 
-	for (i = TW_SUBJ_CN; i <= TW_SUBJ_IPSEC_ID; i++) {
-		if (!strcmp(s, kind_names[i])) {
-			*k = i;
-			return 0;
-		}
-	}
+	for (i = lo; i <= hi; i++)
+		if (!strcmp(s, names[i]))
+			return i;
 	return -EINVAL;
+}
+
+int tw_subject_kind_parse(const char *s, enum tw_subject_kind *k)
+{
+	int i = name_index(kind_names, TW_SUBJ_CN, TW_SUBJ_IPSEC_ID, s);
+
+	if (i < 0)
+		return i;
+	*k = i;
+	return 0;
 }
 
 int tw_subject_state_parse(const char *s, enum tw_subject_state *st)
 {
-	int i;
+	int i = name_index(state_names, TW_SUBJ_ENABLED, TW_SUBJ_REVOKED, s);
 
-	for (i = TW_SUBJ_ENABLED; i <= TW_SUBJ_REVOKED; i++) {
-		if (!strcmp(s, state_names[i])) {
-			*st = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	if (i < 0)
+		return i;
+	*st = i;
+	return 0;
 }
