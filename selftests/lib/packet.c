@@ -518,6 +518,36 @@ int pkt_adjust_ip_len(struct pkt *p, int delta)
 	return 0;
 }
 
+int pkt_set_tcp_doff(struct pkt *p, uint8_t words)
+{
+	uint8_t *tcp = p->data + p->l4_off;
+
+	if (p->err)
+		return p->err;
+	if (!p->finished || !p->l4_off || p->l4_proto != IPPROTO_TCP || words > 15 ||
+	    p->l4_off + 20 > p->len)
+		return pkt_fail(p, -EINVAL);
+	tcp[12] = (tcp[12] & 0x0f) | words << 4;
+	if (!p->frag)
+		l4_csum(p);
+	return 0;
+}
+
+int pkt_pad(struct pkt *p, uint32_t frame_len)
+{
+	if (p->err)
+		return p->err;
+	if (!p->finished)
+		return pkt_fail(p, -EINVAL);
+	if (frame_len > PKT_MAX)
+		return pkt_fail(p, -E2BIG);
+	if (frame_len > p->len) {
+		memset(p->data + p->len, 0, frame_len - p->len);
+		p->len = frame_len;
+	}
+	return 0;
+}
+
 uint32_t pkt_ip_len(const struct pkt *p)
 {
 	const uint8_t *ip = p->data + p->l3_off;
@@ -620,12 +650,18 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s)
 	if (later) {
 		/* a later fragment carries data only */
 		pkt_proto(p, s->proto);
-		pkt_payload(p, s->payload);
+		if (s->payload_data)
+			pkt_bytes(p, s->payload_data, s->payload);
+		else
+			pkt_payload(p, s->payload);
 	} else {
 		pkt_build_l4(p, s);
 	}
 	pkt_finish(p);
 
+	/* before the cut: the checksum covers the whole segment */
+	if (s->tcp_doff_field)
+		pkt_set_tcp_doff(p, s->tcp_doff_field);
 	if (s->keep)
 		pkt_truncate(p, s->keep - 1, s->keep_fix_len);
 	if (s->ihl)
@@ -634,5 +670,7 @@ int pkt_build(struct pkt *p, const struct pkt_spec *s)
 		pkt_set_version(p, s->version);
 	if (s->len_delta)
 		pkt_adjust_ip_len(p, s->len_delta);
+	if (s->pad_to)
+		pkt_pad(p, s->pad_to);
 	return p->err;
 }

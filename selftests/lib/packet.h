@@ -4,8 +4,9 @@
  * dataplane driver, twbench), for BPF_PROG_TEST_RUN tables and for injecting
  * frames into tun/veth devices: Ethernet, IPv4 (with options), IPv6 (with
  * extension header chains, fragment header included), TCP/UDP/ICMP/ICMPv6
- * or any other protocol, fragments, and deliberate damage (truncation at
- * any byte, bad lengths, bad ihl, wrong version, garbage, non-IP frames).
+ * or any other protocol, fragments, Ethernet padding, and deliberate damage
+ * (truncation at any byte, bad lengths, bad ihl, wrong version, bad TCP data
+ * offset, garbage, non-IP frames).
  *
  * Two layers:
  *  - append calls (pkt_eth, pkt_ip4, pkt_ip6_ext, pkt_tcp, ...) followed by
@@ -105,6 +106,12 @@ int pkt_set_ihl(struct pkt *p, uint8_t ihl);
 int pkt_set_version(struct pkt *p, uint8_t version);
 /* Add @delta to IPv4 tot_len or IPv6 payload_len. */
 int pkt_adjust_ip_len(struct pkt *p, int delta);
+/* Rewrite the TCP data offset field (words, 0..15) without resizing the
+ * header; the checksum is recomputed, so call it before truncating. */
+int pkt_set_tcp_doff(struct pkt *p, uint8_t words);
+/* Zero bytes after the datagram up to a frame of @frame_len bytes, as
+ * Ethernet pads short frames to 60; the IP lengths stay as they are. */
+int pkt_pad(struct pkt *p, uint32_t frame_len);
 
 /* The IP datagram length the headers declare (tot_len, or 40 + payload_len). */
 uint32_t pkt_ip_len(const struct pkt *p);
@@ -142,15 +149,17 @@ struct pkt_spec {
 	uint16_t ext_len; /* bytes of each non-fragment extension header, 0: 8 (AH: 12) */
 	uint16_t frag6_off; /* bytes, multiple of 8, for an ext entry PKT_EH_FRAG */
 	bool frag6_more;
-	uint16_t payload; /* bytes after the transport header */
+	uint16_t payload; /* bytes after the transport header, or a later fragment's data */
 	const void *payload_data; /* those bytes; NULL: a deterministic pattern */
 	uint32_t seed; /* garbage frames */
+	uint16_t pad_to; /* zero-pad the frame to this many bytes (Ethernet: 60), 0: no padding */
 	/* damage */
 	uint16_t keep; /* PKT_KEEP(n): cut to n L3 bytes; 0: no cut */
 	bool keep_fix_len; /* rewrite IP lengths after the cut */
 	uint8_t ihl; /* override IPv4 ihl, 0: computed */
 	uint8_t version; /* override the IP version nibble, 0: right one */
 	int16_t len_delta; /* added to tot_len / payload_len */
+	uint8_t tcp_doff_field; /* override the TCP data offset (words), header unchanged, 0: computed */
 };
 
 int pkt_build(struct pkt *p, const struct pkt_spec *s);

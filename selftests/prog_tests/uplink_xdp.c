@@ -3,7 +3,8 @@
  * tw_uplink (bpf/uplink.bpf.c) through BPF_PROG_TEST_RUN: bans, handshake
  * recognition per VPN kind, the per-source handshake token bucket, and
  * truncation at every header. Each case asserts the XDP verdict and the
- * exact tw1_ucnt deltas (packets and bytes of all five counters).
+ * exact tw1_ucnt deltas (packets and bytes of all five counters). Frames
+ * come from the tests' one packet builder (selftests/lib/packet.c).
  *
  * The program is loaded from its skeleton with pinning switched off, so the
  * test never touches /sys/fs/bpf. Maps the uplink does not use (maps.h
@@ -28,187 +29,25 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <tunwarden/abi.h>
+#include "packet.h"
 #include "test.h"
 #include "tunwarden.skel.h"
 
 #define XDP_DROP_ 1
 #define XDP_PASS_ 2
-#define ETH_LEN	  14
 #define NSEC	  1000000000ULL
 
-/* ---- a small frame builder: Ethernet + IPv4/IPv6 + UDP/TCP + payload ---- */
+/* VPN ports of the fixture. */
+#define P_OVPN	   1194
+#define P_OVPN_TCP 443
+#define P_WG	   51820
+#define P_IKE	   500
+#define P_NATT	   4500
 
-enum dmg {
-	DMG_NONE = 0,
-	DMG_IHL4, /* IPv4 ihl 4 */
-	DMG_VERSION, /* wrong IP version nibble */
-	DMG_IPLEN_LONG, /* tot_len / payload_len larger than the frame */
-	DMG_IPLEN_SHORT, /* IPv4 tot_len smaller than the header */
-	DMG_TCP_DOFF, /* TCP data offset 4 */
-	DMG_TCP_DOFF_BIG, /* TCP data offset beyond the datagram */
-	DMG_IPLEN_L4, /* IP length ends 1 byte short of the transport header */
-	DMG_IPLEN_EXT, /* IPv6 payload_len ends inside the first extension header */
-	DMG_IPLEN_L4_3, /* IP length ends 3 bytes into the transport header: no ports */
-};
-
-struct spec {
-	uint8_t fam; /* 4 or 6; 0: raw frame of @pl bytes with @ethertype */
-	uint16_t ethertype; /* 0: from fam */
-	const char *src;
-	uint8_t proto; /* IPPROTO_UDP, IPPROTO_TCP, IPPROTO_ICMP */
-	uint16_t dport;
-	uint8_t tcp_flags;
-	const uint8_t *pl; /* payload after the transport header */
-	uint16_t pl_len;
-	uint8_t ip4_opts; /* IPv4 option bytes (NOPs), multiple of 4 */
-	uint16_t ip4_frag; /* IPv4 frag_off field, host order */
-	uint8_t v6_dst; /* IPv6 destination-options headers (8 bytes each) */
-	uint8_t v6_frag; /* 1: fragment header, first fragment; 2: later fragment */
-	uint16_t cut; /* > 0: cut the frame to this many bytes, lengths untouched */
-	uint16_t pad_to; /* zero-pad the frame (Ethernet minimum frame) */
-	uint8_t dmg; /* enum dmg */
-};
-
-static uint16_t csum16(const uint8_t *b, size_t n)
-{
-	uint32_t s = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (b[i] << 8) | b[i + 1];
-	if (n & 1)
-		s += b[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return ~s & 0xffff;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = v >> 8;
-	b[1] = v & 0xff;
-}
-
-/* Destination and source MAC: locally administered, never on a wire. */
-static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
-
-/* Frame length, or -1 when the spec does not fit @cap. */
-static int build(const struct spec *s, uint8_t *buf, size_t cap)
-{
-	uint16_t et = s->ethertype ? s->ethertype : (s->fam == 6 ? 0x86dd : 0x0800);
-	size_t l3 = ETH_LEN, l4, iph, ext = 0, l4h, len;
-	uint8_t *ip = buf + ETH_LEN;
-	int i;
-
-	memset(buf, 0, cap);
-	memcpy(buf, macs, sizeof(macs));
-	put16(buf + 12, et);
-	if (!s->fam) {
-		if ((size_t)ETH_LEN + s->pl_len > cap)
-			return -1;
-		if (s->pl_len) /* memcpy(.., NULL, 0) is undefined */
-			memcpy(buf + ETH_LEN, s->pl, s->pl_len);
-		return ETH_LEN + s->pl_len;
-	}
-
-	iph = s->fam == 4 ? 20 + s->ip4_opts : 40;
-	ext = s->fam == 6 ? 8 * (s->v6_dst + !!s->v6_frag) : 0;
-	l4 = l3 + iph + ext;
-	l4h = s->proto == IPPROTO_TCP ? 20 : 8;
-	len = l4 + l4h + s->pl_len;
-	if (len > cap)
-		return -1;
-
-	if (s->fam == 4) {
-		ip[0] = 0x40 | (iph / 4);
-		put16(ip + 2, len - l3);
-		put16(ip + 6, s->ip4_frag);
-		ip[8] = 64;
-		ip[9] = s->proto;
-		inet_pton(AF_INET, s->src, ip + 12);
-		inet_pton(AF_INET, "198.18.0.1", ip + 16);
-		memset(ip + 20, 1, s->ip4_opts); /* NOP options */
-		put16(ip + 10, csum16(ip, iph));
-	} else {
-		uint8_t *eh = ip + 40;
-		uint8_t *nh = ip + 6;
-
-		ip[0] = 0x60;
-		put16(ip + 4, len - l3 - 40);
-		ip[7] = 64;
-		inet_pton(AF_INET6, s->src, ip + 8);
-		inet_pton(AF_INET6, "2001:db8:ffff::1", ip + 24);
-		for (i = 0; i < s->v6_dst; i++, eh += 8) {
-			*nh = 60;
-			nh = eh;
-			eh[2] = 1; /* PadN, 4 bytes of padding */
-			eh[3] = 4;
-		}
-		if (s->v6_frag) {
-			*nh = 44;
-			nh = eh;
-			put16(eh + 2, s->v6_frag == 1 ? 1 : (8 << 3)); /* M=1 / offset 8 */
-			eh[7] = 0x42;
-		}
-		*nh = s->proto;
-	}
-
-	put16(buf + l4, 40000);
-	put16(buf + l4 + 2, s->dport);
-	if (s->proto == IPPROTO_TCP) {
-		buf[l4 + 12] = 5 << 4;
-		buf[l4 + 13] = s->tcp_flags;
-		put16(buf + l4 + 14, 65535);
-	} else if (s->proto == IPPROTO_UDP) {
-		put16(buf + l4 + 4, l4h + s->pl_len);
-	}
-	if (s->pl_len)
-		memcpy(buf + l4 + l4h, s->pl, s->pl_len);
-
-	switch (s->dmg) {
-	case DMG_IHL4:
-		ip[0] = 0x44;
-		break;
-	case DMG_VERSION:
-		ip[0] = (ip[0] & 0x0f) | (s->fam == 4 ? 0x60 : 0x40);
-		break;
-	case DMG_IPLEN_LONG:
-		if (s->fam == 4)
-			put16(ip + 2, len - l3 + 1);
-		else
-			put16(ip + 4, len - l3 - 40 + 1);
-		break;
-	case DMG_IPLEN_SHORT:
-		put16(ip + 2, iph - 1);
-		break;
-	case DMG_TCP_DOFF:
-		buf[l4 + 12] = 4 << 4;
-		break;
-	case DMG_TCP_DOFF_BIG:
-		buf[l4 + 12] = 15 << 4;
-		break;
-	case DMG_IPLEN_L4:
-		if (s->fam == 4)
-			put16(ip + 2, l4 + l4h - 1 - l3);
-		else
-			put16(ip + 4, l4 + l4h - 1 - l3 - 40);
-		break;
-	case DMG_IPLEN_EXT:
-		put16(ip + 4, 7);
-		break;
-	case DMG_IPLEN_L4_3:
-		if (s->fam == 4)
-			put16(ip + 2, l4 + 3 - l3);
-		else
-			put16(ip + 4, l4 + 3 - l3 - 40);
-		break;
-	}
-	if (s->pad_to > len && s->pad_to <= cap)
-		len = s->pad_to;
-	if (s->cut)
-		len = s->cut;
-	return (int)len;
-}
+/* The uplink's addresses and the clients' source port. */
+#define DST4  "198.18.0.1"
+#define DST6  "2001:db8:ffff::1"
+#define SPORT 40000
 
 /* ---- payloads ---- */
 
@@ -241,22 +80,22 @@ static const uint8_t natt_ike_auth[] = { 0, 0, 0, 0, IKE_HDR(9, 0x20, 35, 0x08) 
 static const uint8_t natt_esp[] = { 0, 0, 0x10, 1, 0, 0, 0, 7, 0xaa, 0xbb, 0xcc, 0xdd };
 static const uint8_t natt_keepalive[] = { 0xff };
 static const uint8_t natt_short[] = { 0, 0, 0 };
-static const uint8_t arp_body[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
 
-#define PL(a) .pl = (a), .pl_len = sizeof(a)
-
-/* VPN ports of the fixture. */
-#define P_OVPN	   1194
-#define P_OVPN_TCP 443
-#define P_WG	   51820
-#define P_IKE	   500
-#define P_NATT	   4500
+/* The data of a later fragment: the rest of a datagram to a VPN port, UDP
+ * header included, where a parser that looked for ports in it would find
+ * them. */
+#define UDP_HDR(dport, len) \
+	SPORT >> 8, (uint8_t)SPORT, (dport) >> 8, (uint8_t)(dport), 0, (len), 0, 0
+static const uint8_t frag_ovpn_data[] = {
+	UDP_HDR(P_OVPN, 16), 9 << 3, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef
+};
+static const uint8_t frag_wg_data[8 + 48] = { UDP_HDR(P_WG, 8 + 48), 4, 0, 0, 0, 0x33 };
 
 /* ---- fixture ---- */
 
 struct ucase {
 	const char *name;
-	struct spec s;
+	struct pkt_spec s;
 	int verdict;
 	unsigned int counted; /* U_* */
 };
@@ -433,17 +272,18 @@ static const char *const ucnt_names[TW_U__MAX] = {
 static bool run_case(struct fixture *f, const struct ucase *c)
 {
 	struct tw_gctr before[TW_U__MAX] = {}, after[TW_U__MAX] = {};
-	uint8_t frame[512];
+	struct pkt p;
 	char what[160];
 	bool ok = true;
-	int len, v, i;
+	int err, len, v, i;
 
-	len = build(&c->s, frame, sizeof(frame));
-	if (!ASSERT_GT(len, 0, c->name))
+	err = pkt_build(&p, &c->s); /* not inside ASSERT_OK(): cppcheck then sees p filled */
+	if (!ASSERT_OK(err, c->name))
 		return false;
+	len = p.len;
 	if (!ASSERT_OK(read_ucnt(f, before), "read tw1_ucnt"))
 		return false;
-	v = run(f, frame, len);
+	v = run(f, p.data, len);
 	if (!ASSERT_OK(read_ucnt(f, after), "read tw1_ucnt"))
 		return false;
 	snprintf(what, sizeof(what), "%s: verdict", c->name);
@@ -466,13 +306,25 @@ static void run_table(struct fixture *f, const struct ucase *t, size_t n)
 		run_case(f, &t[i]);
 }
 
-/* spec initialisers: { UDP4("192.0.2.1", P_WG), PL(wg_init), ... } */
-#define UDP4(ip, port) .fam = 4, .src = (ip), .proto = IPPROTO_UDP, .dport = (port)
-#define UDP6(ip, port) .fam = 6, .src = (ip), .proto = IPPROTO_UDP, .dport = (port)
-#define TCP4(ip, port, fl) \
-	.fam = 4, .src = (ip), .proto = IPPROTO_TCP, .dport = (port), .tcp_flags = (fl)
+/* pkt_spec initialisers: { UDP4("192.0.2.1", P_WG), PL(wg_init), ... } */
+#define UDP4(ip, port) \
+	.family = 4, .src = (ip), .dst = DST4, .proto = IPPROTO_UDP, .sport = SPORT, .dport = (port)
+#define UDP6(ip, port) \
+	.family = 6, .src = (ip), .dst = DST6, .proto = IPPROTO_UDP, .sport = SPORT, .dport = (port)
+#define TCP4(ip, port, fl)                                                           \
+	.family = 4, .src = (ip), .dst = DST4, .proto = IPPROTO_TCP, .sport = SPORT, \
+	.dport = (port), .tcp_flags = (fl)
 #define SYN 0x02
 #define ACK 0x10
+
+#define PL(a) .payload_data = (a), .payload = sizeof(a)
+/* An IP length that ends @n bytes before the payload @a (inside the
+ * transport or an extension header) in a frame of full length. */
+#define ENDS_BEFORE(a, n) .len_delta = (-(int)sizeof(a) - (n))
+/* IPv6 extension headers, in order */
+#define EXT(...)    .n_ext = sizeof((uint8_t[]){ __VA_ARGS__ }), .ext = { __VA_ARGS__ }
+#define FRAG6_FIRST .frag6_more = true /* with PKT_EH_FRAG in EXT() */
+#define FRAG6_LATER .frag6_off = 64
 
 /* ---- subtests ---- */
 
@@ -536,56 +388,58 @@ static const struct ucase ban_cases[] = {
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v4 ban, IPv4 options",
-	  { UDP4("192.0.2.66", P_OVPN), PL(ovpn_data_v2), .ip4_opts = 40 },
+	  { UDP4("192.0.2.66", P_OVPN), PL(ovpn_data_v2), .ip4_optlen = 40 },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v4 unbanned, IPv4 options, handshake",
-	  { UDP4("192.0.2.1", P_OVPN), PL(ovpn_reset_v2), .ip4_opts = 8 },
+	  { UDP4("192.0.2.1", P_OVPN), PL(ovpn_reset_v2), .ip4_optlen = 8 },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "v4 ban, first fragment",
-	  { UDP4("192.0.2.66", P_OVPN), PL(ovpn_data_v2), .ip4_frag = 0x2000 },
+	  { UDP4("192.0.2.66", P_OVPN), PL(ovpn_data_v2), .ip4_frag = PKT_MF },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v4 ban, later fragment (no ports)",
-	  { UDP4("192.0.2.66", P_OVPN), PL(ovpn_data_v2), .ip4_frag = 0x2000 | 3 },
+	  { UDP4("192.0.2.66", P_OVPN), PL(frag_ovpn_data), .ip4_frag = PKT_MF | 3 },
 	  XDP_PASS_,
 	  U_PASS },
 	/* RFC 1858 tiny first fragments: the datagram reassembles behind XDP */
 	{ "v4 ban, first fragment cut in the UDP header",
-	  { UDP4("192.0.2.66", P_WG), PL(wg_init), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4 },
+	  { UDP4("192.0.2.66", P_WG), PL(wg_init), .ip4_frag = PKT_MF, ENDS_BEFORE(wg_init, 1) },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v4 ban, first fragment cut in the TCP header",
-	  { TCP4("192.0.2.66", P_OVPN_TCP, SYN), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4 },
+	  { TCP4("192.0.2.66", P_OVPN_TCP, SYN), .ip4_frag = PKT_MF, .len_delta = -1 },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v6 ban, first fragment cut in the UDP header",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_init), .v6_frag = 1, .dmg = DMG_IPLEN_L4 },
+	  { UDP6("2001:db8::66", P_WG), PL(wg_init), EXT(PKT_EH_FRAG), FRAG6_FIRST,
+	    ENDS_BEFORE(wg_init, 1) },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "first fragment cut in the UDP header: a handshake",
-	  { UDP4("192.0.2.1", P_WG), PL(wg_init), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4 },
+	  { UDP4("192.0.2.1", P_WG), PL(wg_init), .ip4_frag = PKT_MF, ENDS_BEFORE(wg_init, 1) },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "first fragment cut in the TCP header: a handshake",
-	  { TCP4("192.0.2.1", P_OVPN_TCP, ACK), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4 },
+	  { TCP4("192.0.2.1", P_OVPN_TCP, ACK), .ip4_frag = PKT_MF, .len_delta = -1 },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "first fragment, WireGuard header cut: a handshake",
-	  { UDP4("192.0.2.1", P_WG), PL(one_byte_01), .ip4_frag = 0x2000 },
+	  { UDP4("192.0.2.1", P_WG), PL(one_byte_01), .ip4_frag = PKT_MF },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "v6 first fragment, OpenVPN header cut: a handshake",
-	  { UDP6("2001:db8::1", P_OVPN), .v6_frag = 1 },
+	  { UDP6("2001:db8::1", P_OVPN), EXT(PKT_EH_FRAG), FRAG6_FIRST },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "first fragment of a data packet: not a handshake",
-	  { UDP4("192.0.2.1", P_WG), PL(wg_data), .ip4_frag = 0x2000 },
+	  { UDP4("192.0.2.1", P_WG), PL(wg_data), .ip4_frag = PKT_MF },
 	  XDP_PASS_,
 	  U_PASS },
 	{ "first fragment without ports: malformed",
-	  { UDP4("192.0.2.66", P_WG), PL(wg_init), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4_3 },
+	  { UDP4("192.0.2.66", P_WG), PL(wg_init), .ip4_frag = PKT_MF,
+	    ENDS_BEFORE(wg_init, 8 - 3) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "v6 /128 ban", { UDP6("2001:db8::66", P_OVPN), PL(ovpn_data_v2) }, XDP_DROP_, U_BANNED },
@@ -607,23 +461,25 @@ static const struct ucase ban_cases[] = {
 	  U_PASS | U_HS },
 	{ "v6 banned, non-VPN port", { UDP6("2001:db8::66", 443), PL(wg_init) }, XDP_PASS_, U_PASS },
 	{ "v6 ban behind destination options",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_data), .v6_dst = 2 },
+	  { UDP6("2001:db8::66", P_WG), PL(wg_data), EXT(PKT_EH_DEST, PKT_EH_DEST) },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v6 ban behind fragment header (first)",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_data), .v6_frag = 1 },
+	  { UDP6("2001:db8::66", P_WG), PL(wg_data), EXT(PKT_EH_FRAG), FRAG6_FIRST },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v6 ban, later fragment (no ports)",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_data), .v6_frag = 2 },
+	  { UDP6("2001:db8::66", P_WG), PL(frag_wg_data), EXT(PKT_EH_FRAG), FRAG6_LATER },
 	  XDP_PASS_,
 	  U_PASS },
 	{ "v6 ban behind 3 dstopts + frag (4 headers)",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_data), .v6_dst = 3, .v6_frag = 1 },
+	  { UDP6("2001:db8::66", P_WG), PL(wg_data),
+	    EXT(PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST, PKT_EH_FRAG), FRAG6_FIRST },
 	  XDP_DROP_,
 	  U_BANNED },
 	{ "v6 ban behind 5 headers: not inspected",
-	  { UDP6("2001:db8::66", P_WG), PL(wg_data), .v6_dst = 5 },
+	  { UDP6("2001:db8::66", P_WG), PL(wg_data),
+	    EXT(PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST, PKT_EH_DEST) },
 	  XDP_PASS_,
 	  U_PASS },
 };
@@ -659,7 +515,7 @@ static const struct ucase hs_cases[] = {
 	  XDP_PASS_,
 	  U_PASS },
 	{ "OpenVPN TCP SYN with options",
-	  { TCP4("10.1.0.1", P_OVPN_TCP, SYN), .ip4_opts = 4 },
+	  { TCP4("10.1.0.1", P_OVPN_TCP, SYN), .ip4_optlen = 4 },
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "WireGuard initiation",
@@ -724,94 +580,100 @@ static const struct ucase hs_cases[] = {
 	  XDP_PASS_,
 	  U_PASS },
 	{ "ICMP",
-	  { .fam = 4, .src = "10.1.0.1", .proto = IPPROTO_ICMP, PL(ovpn_reset_v2) },
+	  { .family = 4,
+	    .src = "10.1.0.1",
+	    .dst = DST4,
+	    .proto = IPPROTO_ICMP,
+	    .sport = SPORT,
+	    PL(ovpn_reset_v2) },
 	  XDP_PASS_,
 	  U_PASS },
-	{ "ARP", { .ethertype = 0x0806, PL(arp_body) }, XDP_PASS_, U_PASS },
+	{ "ARP", { .ethertype = PKT_ETH_ARP }, XDP_PASS_, U_PASS },
 	{ "VLAN-tagged frame (not inspected)",
-	  { .ethertype = 0x8100, PL(arp_body) },
+	  { .ethertype = 0x8100, .payload = 28 },
 	  XDP_PASS_,
 	  U_PASS },
 };
 
-/* Frame lengths of the truncations: Ethernet 14, IPv4 20 (+opts), IPv6 40. */
+/* Truncations keep L3 bytes: IPv4 20 (+opts), IPv6 40, then UDP 8, TCP 20. */
 static const struct ucase mal_cases[] = {
-	{ "Ethernet only, IPv4 type", { .ethertype = 0x0800 }, XDP_PASS_, U_MAL },
-	{ "Ethernet only, IPv6 type", { .ethertype = 0x86dd }, XDP_PASS_, U_MAL },
+	{ "Ethernet only, IPv4 type", { .ethertype = PKT_ETH_IP }, XDP_PASS_, U_MAL },
+	{ "Ethernet only, IPv6 type", { .ethertype = PKT_ETH_IPV6 }, XDP_PASS_, U_MAL },
 	{ "IPv4 header cut at 19",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .cut = 14 + 19 },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .keep = PKT_KEEP(19) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 options cut",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .ip4_opts = 8, .cut = 14 + 24 },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .ip4_optlen = 8, .keep = PKT_KEEP(24) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 ihl 4",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .dmg = DMG_IHL4 },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .ihl = 4 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 version 6 in an IPv4 frame",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .dmg = DMG_VERSION },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .version = 6 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 tot_len beyond the frame",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .dmg = DMG_IPLEN_LONG },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .len_delta = 1 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 tot_len below the header",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .dmg = DMG_IPLEN_SHORT },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), ENDS_BEFORE(ovpn_reset_v2, 8 + 1) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 frame cut in the UDP header",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .cut = 14 + 20 + 7 },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .keep = PKT_KEEP(20 + 7) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 frame cut in the TCP header",
-	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .cut = 14 + 20 + 19 },
+	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .keep = PKT_KEEP(20 + 19) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 tot_len ends in the UDP header (frame longer)",
-	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), .dmg = DMG_IPLEN_L4 },
+	  { UDP4("10.2.0.1", P_OVPN), PL(ovpn_reset_v2), ENDS_BEFORE(ovpn_reset_v2, 1) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv4 tot_len ends in the TCP header (frame longer)",
-	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), PL(ovpn_reset_v2), .dmg = DMG_IPLEN_L4 },
+	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), PL(ovpn_reset_v2), ENDS_BEFORE(ovpn_reset_v2, 1) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "TCP data offset 4",
-	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .dmg = DMG_TCP_DOFF },
+	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .tcp_doff_field = 4 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "TCP data offset beyond the datagram",
-	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .dmg = DMG_TCP_DOFF_BIG },
+	  { TCP4("10.2.0.1", P_OVPN_TCP, SYN), .tcp_doff_field = 15 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 header cut at 39",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .cut = 14 + 39 },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .keep = PKT_KEEP(39) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 version 4 in an IPv6 frame",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .dmg = DMG_VERSION },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .version = 4 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 payload_len beyond the frame",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .dmg = DMG_IPLEN_LONG },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .len_delta = 1 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 extension header cut",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .v6_dst = 1, .cut = 14 + 40 + 7 },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), EXT(PKT_EH_DEST), .keep = PKT_KEEP(40 + 7) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 payload_len ends in the extension header",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .v6_dst = 1, .dmg = DMG_IPLEN_EXT },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), EXT(PKT_EH_DEST),
+	    ENDS_BEFORE(wg_init, 8 + 1) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 payload_len ends in the UDP header",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .dmg = DMG_IPLEN_L4 },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), ENDS_BEFORE(wg_init, 1) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IPv6 frame cut in the UDP header",
-	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .cut = 14 + 40 + 7 },
+	  { UDP6("2001:db8:2::1", P_WG), PL(wg_init), .keep = PKT_KEEP(40 + 7) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "OpenVPN: empty UDP payload", { UDP4("10.2.0.1", P_OVPN) }, XDP_PASS_, U_MAL },
@@ -824,16 +686,11 @@ static const struct ucase mal_cases[] = {
 	  XDP_PASS_,
 	  U_MAL },
 	{ "WireGuard: initiation cut in the frame",
-	  { UDP4("10.2.0.1", P_WG), PL(wg_init), .cut = 14 + 20 + 8 + 3 },
+	  { UDP4("10.2.0.1", P_WG), PL(wg_init), .keep = PKT_KEEP(20 + 8 + 3) },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "IKE: 27-byte header",
-	  { .fam = 4,
-	    .src = "10.2.0.1",
-	    .proto = IPPROTO_UDP,
-	    .dport = P_IKE,
-	    .pl = ike_sa_init,
-	    .pl_len = 27 },
+	  { UDP4("10.2.0.1", P_IKE), .payload_data = ike_sa_init, .payload = 27 },
 	  XDP_PASS_,
 	  U_MAL },
 	{ "NAT-T 4500: 3-byte payload",
@@ -841,12 +698,7 @@ static const struct ucase mal_cases[] = {
 	  XDP_PASS_,
 	  U_MAL },
 	{ "NAT-T 4500: marker + 27-byte IKE header",
-	  { .fam = 4,
-	    .src = "10.2.0.1",
-	    .proto = IPPROTO_UDP,
-	    .dport = P_NATT,
-	    .pl = natt_sa_init,
-	    .pl_len = 31 },
+	  { UDP4("10.2.0.1", P_NATT), .payload_data = natt_sa_init, .payload = 31 },
 	  XDP_PASS_,
 	  U_MAL },
 	/* not malformed: the padding must not be read as payload either way */
@@ -855,7 +707,7 @@ static const struct ucase mal_cases[] = {
 	  XDP_PASS_,
 	  U_PASS | U_HS },
 	{ "cut non-VPN IPv4 header: still malformed",
-	  { UDP4("10.2.0.1", 53), PL(ovpn_reset_v2), .cut = 14 + 10 },
+	  { UDP4("10.2.0.1", 53), PL(ovpn_reset_v2), .keep = PKT_KEEP(10) },
 	  XDP_PASS_,
 	  U_MAL },
 };
@@ -901,7 +753,7 @@ static const struct ucase rl_cases[] = {
 	{ "v4 TCP ACK still passes", { TCP4("10.9.9.1", P_OVPN_TCP, ACK) }, XDP_PASS_, U_PASS },
 	{ "v4 TCP SYN is limited too", { TCP4("10.9.9.1", P_OVPN_TCP, SYN) }, XDP_DROP_, U_RL },
 	{ "v4 tiny first fragment is limited too",
-	  { UDP4("10.9.9.1", P_WG), PL(wg_init), .ip4_frag = 0x2000, .dmg = DMG_IPLEN_L4 },
+	  { UDP4("10.9.9.1", P_WG), PL(wg_init), .ip4_frag = PKT_MF, ENDS_BEFORE(wg_init, 1) },
 	  XDP_DROP_,
 	  U_RL },
 	{ "v4 other /24: own bucket",
@@ -1021,11 +873,11 @@ static void test_no_limit(struct fixture *f)
  */
 static void test_refill(struct fixture *f)
 {
-	struct spec s = { UDP4("10.6.0.1", P_WG), PL(wg_init) };
+	struct pkt_spec s = { UDP4("10.6.0.1", P_WG), PL(wg_init) };
 	uint64_t t0 = 0, t1 = 0, t2, t3, lo, hi;
-	int len = 0, v[4] = { 0 }, post, i, try;
-	uint8_t frame[512];
+	int v[4] = { 0 }, post, i, try;
 	struct tw_hs_val b = {};
+	struct pkt p;
 	char src[32];
 
 	if (!ASSERT_OK(uplink_cfg(f, 10, 3, 32, 64), "cfg"))
@@ -1033,10 +885,11 @@ static void test_refill(struct fixture *f)
 	for (try = 0; try < 3; try++) {
 		snprintf(src, sizeof(src), "10.6.0.%d", try + 1);
 		s.src = src;
-		len = build(&s, frame, sizeof(frame));
+		if (!ASSERT_OK(pkt_build(&p, &s), "build"))
+			return;
 		t0 = mono_ns();
 		for (i = 0; i < 4; i++)
-			v[i] = run(f, frame, len);
+			v[i] = run(f, p.data, p.len);
 		t1 = mono_ns();
 		if (t1 - t0 < 90 * 1000000ULL)
 			break;
@@ -1049,7 +902,7 @@ static void test_refill(struct fixture *f)
 
 	usleep(150 * 1000);
 	t2 = mono_ns();
-	post = run(f, frame, len);
+	post = run(f, p.data, p.len);
 	t3 = mono_ns();
 	ASSERT_EQ(post, XDP_PASS_, "after 150 ms: refilled");
 	if (!ASSERT_TRUE(bucket(f, TW_FAM_V4, src, &b), "bucket"))
@@ -1117,13 +970,13 @@ static void test_bucket_math(struct fixture *f)
 		  0, XDP_PASS_, false, STAMP_NOW },
 	};
 	struct tw_hs_key k = { .family = TW_FAM_V4 };
-	struct spec s = { UDP4("10.5.0.1", P_WG), PL(wg_init) };
-	uint8_t frame[512];
+	struct pkt_spec s = { UDP4("10.5.0.1", P_WG), PL(wg_init) };
 	char what[160];
+	struct pkt p;
 	size_t i;
-	int len;
 
-	len = build(&s, frame, sizeof(frame));
+	if (!ASSERT_OK(pkt_build(&p, &s), "build"))
+		return;
 	inet_pton(AF_INET, "10.5.0.1", k.addr);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		const struct seed_case *c = &t[i];
@@ -1145,7 +998,7 @@ static void test_bucket_math(struct fixture *f)
 		if (!ASSERT_OK(bpf_map_update_elem(f->hsrate_fd, &k, &seed, BPF_ANY), "seed"))
 			return;
 		tb = mono_ns();
-		v = run(f, frame, len);
+		v = run(f, p.data, p.len);
 		ta = mono_ns();
 		snprintf(what, sizeof(what), "%s: verdict", c->name);
 		ASSERT_EQ(v, c->verdict, what);
@@ -1191,24 +1044,25 @@ static void test_bucket_math(struct fixture *f)
  * a packet socket, and a UDP socket behind the XDP hook counting what the
  * stack delivers. Checks that drops never reach the socket and passes do.
  */
+/* twup1 takes the destination MAC of selftests/lib/packet.c's frames */
 #define VETH_CMD                                                                                  \
 	"ip link add twup0 type veth peer name twup1 && "                                         \
-	"ip link set twup1 address 02:00:00:00:00:01 && "                                         \
+	"ip link set twup1 address 02:00:00:00:00:02 && "                                         \
 	"sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv4.conf.all.rp_filter=0 "          \
 	"net.ipv4.conf.default.rp_filter=0 >/dev/null 2>&1; "                                     \
 	"ip link set twup0 up && ip link set twup1 up && ip addr add 198.18.0.1/32 dev twup1 && " \
 	"ip route add default dev twup1"
 
-static int veth_send(int pfd, int ifindex, const struct spec *s)
+static int veth_send(int pfd, int ifindex, const struct pkt_spec *s)
 {
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_ifindex = ifindex, .sll_halen = 6 };
-	uint8_t frame[512];
-	int len = build(s, frame, sizeof(frame));
+	struct pkt p;
+	int err = pkt_build(&p, s);
 
-	if (len < 0)
-		return -EINVAL;
-	memcpy(ll.sll_addr, macs, 6);
-	if (sendto(pfd, frame, len, 0, (struct sockaddr *)&ll, sizeof(ll)) != len)
+	if (err)
+		return err;
+	memcpy(ll.sll_addr, p.data, 6);
+	if (sendto(pfd, p.data, p.len, 0, (struct sockaddr *)&ll, sizeof(ll)) != (ssize_t)p.len)
 		return -errno;
 	return 0;
 }
@@ -1228,9 +1082,9 @@ static int veth_count(int ufd, int ms)
 
 static void veth_case(struct fixture *f)
 {
-	static const struct spec banned = { UDP4("192.0.2.66", P_WG), PL(wg_init) };
-	static const struct spec hs = { UDP4("192.0.2.10", P_WG), PL(wg_init) };
-	static const struct spec data = { UDP4("192.0.2.10", P_WG), PL(wg_data) };
+	static const struct pkt_spec banned = { UDP4("192.0.2.66", P_WG), PL(wg_init) };
+	static const struct pkt_spec hs = { UDP4("192.0.2.10", P_WG), PL(wg_init) };
+	static const struct pkt_spec data = { UDP4("192.0.2.10", P_WG), PL(wg_data) };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(P_WG) };
 	struct tw_gctr before[TW_U__MAX] = {}, after[TW_U__MAX] = {};
 	int in_if, out_if, pfd = -1, ufd = -1, i, err, got;
