@@ -543,14 +543,3 @@ int e2e_counting_prog(int map_fd, int verdict)
 
 	return fd < 0 ? -errno : fd;
 }
-
-int e2e_empty_prog(void)
-{
-	struct bpf_insn insns[] = {
-		INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, -1),
-		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-	};
-	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "e2e_empty", "GPL", insns, 2, NULL);
-
-	return fd < 0 ? -errno : fd;
-}

@@ -103,7 +103,5 @@ void e2e_sleep_ms(unsigned int ms);
  * (ARRAY, u32 -> u64) and returning @verdict: TC_ACT_UNSPEC (-1, ==
  * TCX_NEXT) passes them on, TC_ACT_SHOT (2) makes a packet sink. */
 int e2e_counting_prog(int map_fd, int verdict);
-/* `return TC_ACT_UNSPEC`: the empty baseline for benchmarks. */
-int e2e_empty_prog(void);
 
 #endif /* TW_E2E_UTIL_H */
