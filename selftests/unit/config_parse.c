@@ -13,6 +13,17 @@ static int parse(const char *s, struct tw_config *c, char *err, size_t errlen)
 	return tw_config_parse(s, strlen(s), "tunwarden.conf", c, err, errlen);
 }
 
+/* Leave 0xff in the stack the parser's frames reuse next, so that a value
+ * copied from an uninitialised local shows up as 0xff rather than as the
+ * zeros a fresh stack happens to hold. */
+static __attribute__((noinline)) void dirty_stack(void)
+{
+	uint8_t junk[32 * 1024];
+
+	memset(junk, 0xff, sizeof(junk));
+	__asm__ volatile("" : : "r"(junk) : "memory");
+}
+
 static const char full_conf[] = "# a full file\n"
 				"[node]\n"
 				"id = ams-vpn-1\n"
@@ -165,6 +176,12 @@ static void check_defaults(void)
 	}
 	if (ASSERT_OK(parse("[metrics]\nlisten = localhost:9100\n", &c, err, sizeof(err)), err))
 		ASSERT_EQ(c.metrics_port, 9100, "localhost");
+	/* An IPv4 listen address fills 4 of the 16 bytes; the rest are zero,
+	 * so that two parses of one file compare equal. */
+	dirty_stack();
+	if (ASSERT_OK(parse("[metrics]\nlisten = 127.0.0.1:9100\n", &c, err, sizeof(err)), err))
+		ASSERT_TRUE(!memcmp(c.metrics_addr, (uint8_t[16]){ 127, 0, 0, 1 }, 16),
+			    "IPv4 metrics_addr zero after the address");
 }
 
 static void check_values(void)

@@ -645,7 +645,7 @@ static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config 
 	const char *hint = "expected 127.0.0.1:PORT, [::1]:PORT, localhost:PORT or off";
 	char host[64], *end;
 	const char *colon;
-	uint8_t a[16];
+	uint8_t a[16] = {}; /* an IPv4 address fills 4: the rest of metrics_addr is zero */
 	unsigned long port;
 	int fam;
 
