@@ -126,10 +126,12 @@ static void keep_fixed(struct tw_daemon *d, struct tw_config *nc)
 	memcpy(nc->vports, oc->vports, sizeof(nc->vports));
 	nc->nvports = oc->nvports;
 	FIXED(ucfg, "[uplink] handshake_rate/handshake_burst");
-	/* by what was written: an IPv4 listen address leaves the tail of
-	 * metrics_addr unset */
+	/* by the socket address, not its spelling: localhost:9310 is
+	 * 127.0.0.1:9310 */
 	if (nc->metrics_enabled != oc->metrics_enabled ||
-	    strcmp(nc->metrics_listen, oc->metrics_listen))
+	    (nc->metrics_enabled &&
+	     (nc->metrics_family != oc->metrics_family || nc->metrics_port != oc->metrics_port ||
+	      memcmp(nc->metrics_addr, oc->metrics_addr, sizeof(nc->metrics_addr)))))
 		tw_warn("%s: [metrics] listen changed: takes effect at the next start",
 			d->cfg_path);
 	nc->metrics_enabled = oc->metrics_enabled;
