@@ -96,6 +96,16 @@ echo '{"type":"snapshot","version": 99, "subjects": [ {"kind":"cn"' >"$TW_DIR/po
 kill -HUP "$TW_D_PID"
 tw_check "corrupt policy reported" tw_wait_for "grep -q 'policy $TW_DIR/policy.json:.*keeping version $ver' '$TW_DIR/daemon.log'" 3
 tw_check "policy version unchanged" eval '[ "$(tw_cli --json policy | tw_jq "j[\"version\"]")" = "$ver" ]'
+tw_cli reload >"$TW_DIR/reload1.out" 2>&1
+rc=$?
+tw_check "tunwarden reload of the corrupt file exits 1" eval '[ $rc -eq 1 ]'
+tw_check "... and says what is wrong with it" \
+	grep -q "reload failed: policy $TW_DIR/policy.json: .*keeping version $ver" "$TW_DIR/reload1.out"
+# The file at the version in force (a reload made for a configuration edit) is not an error.
+TW_POL_VER=$((ver - 1))
+policy_write bob=revoked
+tw_check "tunwarden reload with the policy at the version in force succeeds" \
+	eval 'tw_cli reload | grep -q "reloaded: policy version $ver"'
 tw_check "alice still reaches tcp/8080" tw_tcp_ok "$A" 8080
 
 # Taking the programs off: enforcement stops on that interface, nothing else changes.

@@ -126,7 +126,7 @@ static void on_hup(void *ctx)
 	char err[512];
 
 	if (!tw_conf_reload(d, &changed, err, sizeof(err)))
-		tw_polsrc_reload(d);
+		tw_polsrc_reload(d, NULL, 0);
 }
 
 static void on_tick(void *ctx)

@@ -297,8 +297,8 @@ static json_t *op_reload(struct tw_daemon *d, json_t *req, const char *op)
 
 	if (tw_conf_reload(d, &changed, err, sizeof(err)))
 		return tw_ctl_error("%s", err);
-	if (tw_polsrc_reload(d))
-		return tw_ctl_error("reload failed: see the daemon log");
+	if (tw_polsrc_reload(d, err, sizeof(err)))
+		return tw_ctl_error("reload failed: %s", err);
 	return json_pack("{s:b,s:I,s:b}", "ok", 1, "policy_version",
 			 (json_int_t)tw_policy_version(d->pol), "config_changed", changed);
 }

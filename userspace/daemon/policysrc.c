@@ -50,7 +50,20 @@ static void policy_install(struct tw_daemon *d, struct tw_policy *np)
 		tw_err("%s", tw_dp_errstr(d->dp));
 }
 
-int tw_polsrc_reload(struct tw_daemon *d)
+/* A file at the version already installed (a reload for a configuration edit): nothing to do.
+ * Only asked after tw_policy_parse_next() said "not newer". */
+static bool same_version(const char *buf, size_t len, unsigned long long cur)
+{
+	char err[16];
+	struct tw_policy *p = tw_policy_parse(buf, len, err, sizeof(err));
+	bool same = p && tw_policy_version(p) == cur;
+
+	if (p)
+		tw_policy_free(p);
+	return same;
+}
+
+int tw_polsrc_reload(struct tw_daemon *d, char *errout, size_t errlen)
 {
 	unsigned long long cur = d->pol ? tw_policy_version(d->pol) : 0;
 	char err[512] = "";
@@ -61,20 +74,25 @@ int tw_polsrc_reload(struct tw_daemon *d)
 
 	rc = tw_read_file(d->cfg.policy_file, &buf, &len);
 	if (rc) {
-		tw_err("policy %s: %s (keeping policy version %llu)", d->cfg.policy_file,
-		       strerror(-rc), cur);
-		return rc;
+		snprintf(err, sizeof(err), "%s", strerror(-rc));
+		goto fail;
 	}
 	np = d->pol ? tw_policy_parse_next(d->pol, buf, len, err, sizeof(err)) :
 		      tw_policy_parse(buf, len, err, sizeof(err));
 	if (!np) {
 		rc = -errno;
+		if (rc == -ESTALE && d->pol && same_version(buf, len, cur)) {
+			tw_info("policy %s: version %llu already in force", d->cfg.policy_file,
+				cur);
+			free(buf);
+			return 0;
+		}
 		if (rc == -ESTALE && d->pol && !err[0])
 			snprintf(err, sizeof(err), "version not newer than %llu", cur);
-		tw_err("policy %s: %s (keeping version %llu)", d->cfg.policy_file,
-		       err[0] ? err : strerror(-rc), cur);
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s", strerror(-rc));
 		free(buf);
-		return rc;
+		goto fail;
 	}
 	/* kept on disk for a cold start without the source */
 	if (d->cfg.policy_cache_path[0] && tw_write_atomic(d->cfg.policy_cache_path, buf, len))
@@ -82,6 +100,12 @@ int tw_polsrc_reload(struct tw_daemon *d)
 	free(buf);
 	policy_install(d, np);
 	return 0;
+fail:
+	tw_err("policy %s: %s (keeping version %llu)", d->cfg.policy_file, err, cur);
+	if (errout)
+		snprintf(errout, errlen, "policy %s: %s (keeping version %llu)", d->cfg.policy_file,
+			 err, cur);
+	return rc;
 }
 
 void tw_polsrc_cold_start(struct tw_daemon *d)
@@ -89,7 +113,7 @@ void tw_polsrc_cold_start(struct tw_daemon *d)
 	char err[512] = "", *buf = NULL;
 	size_t len = 0;
 
-	if (!tw_polsrc_reload(d))
+	if (!tw_polsrc_reload(d, NULL, 0))
 		return;
 	if (!d->cfg.policy_cache_path[0] || tw_read_file(d->cfg.policy_cache_path, &buf, &len))
 		return;

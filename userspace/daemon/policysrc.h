@@ -9,10 +9,13 @@
 #ifndef TW_POLICYSRC_H
 #define TW_POLICYSRC_H
 
+#include <stddef.h>
+
 struct tw_daemon;
 
-/* Re-read the policy file. 0, or -errno with the last good policy kept (logged). */
-int tw_polsrc_reload(struct tw_daemon *d);
+/* Re-read the policy file. 0 (also when the file is at the version in force), or -errno with
+ * the last good policy kept (logged, and said in @errout when not NULL). */
+int tw_polsrc_reload(struct tw_daemon *d, char *errout, size_t errlen);
 /* At start: the policy file, else the cache (treated as old: offline mode applies). */
 void tw_polsrc_cold_start(struct tw_daemon *d);
 const char *tw_polsrc_name(const struct tw_daemon *d);
