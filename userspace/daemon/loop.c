@@ -72,6 +72,14 @@ void tw_loop_del(struct tw_loop *l, struct tw_watch *w)
 	epoll_ctl(l->ep, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
+int tw_loop_mod(struct tw_loop *l, struct tw_watch *w, bool in, bool out)
+{
+	struct epoll_event ev = { .events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0),
+				  .data.ptr = w };
+
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, w->fd, &ev) ? -errno : 0;
+}
+
 static void timer_expired(void *ctx)
 {
 	struct timer *t = ctx;
@@ -149,6 +157,7 @@ int tw_loop_run(struct tw_loop *l)
 		for (int i = 0; i < n; i++) {
 			struct tw_watch *w = evs[i].data.ptr;
 
+			w->revents = evs[i].events;
 			w->fn(w->ctx);
 		}
 	}

@@ -9,6 +9,7 @@
 #define TW_LOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct tw_loop;
 
@@ -17,8 +18,9 @@ typedef void (*tw_loop_fn)(void *ctx);
 struct tw_watch {
 	const char *name; /* "control socket", "netlink links", ... */
 	int fd;
-	tw_loop_fn fn; /* called when @fd is readable */
+	tw_loop_fn fn; /* called when @fd is ready for what it waits for */
 	void *ctx;
+	uint32_t revents; /* EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR: set before @fn is called */
 };
 
 struct tw_loop *tw_loop_new(void);
@@ -27,6 +29,13 @@ void tw_loop_free(struct tw_loop *l);
 /* Serve @w->fd until tw_loop_del(); @w must stay valid until then. */
 int tw_loop_add(struct tw_loop *l, struct tw_watch *w);
 void tw_loop_del(struct tw_loop *l, struct tw_watch *w);
+
+/*
+ * What @w->fd waits for: readable (@in), writable (@out), either or neither
+ * (a peer that must not be read until its replies are taken still reports
+ * EPOLLHUP and EPOLLERR). -errno.
+ */
+int tw_loop_mod(struct tw_loop *l, struct tw_watch *w, bool in, bool out);
 
 /* Call @fn every @period_s seconds (CLOCK_MONOTONIC), first after one period. */
 int tw_loop_timer(struct tw_loop *l, const char *name, unsigned int period_s, tw_loop_fn fn,
