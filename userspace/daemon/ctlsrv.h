@@ -16,6 +16,7 @@ struct tw_daemon;
 struct tw_ctl_peer {
 	uid_t uid;
 	gid_t gid;
+	pid_t pid; /* for the logs */
 };
 
 /* Listen on [node] socket and register with the loop. -errno. */
