@@ -5,7 +5,8 @@
  * does may hold the loop: requests are read as they come, replies wait in a
  * bounded per-connection queue that is written when the socket takes it, and
  * a peer that does not take its replies, or says nothing, is dropped after a
- * few seconds.
+ * few seconds. Slots are counted per uid, and some are kept for root and the
+ * hook identity, so no unprivileged user can take the socket away from them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +24,10 @@
 #include "log.h"
 #include "loop.h"
 
-#define CTL_MAX_CONNS	  64 /* all connections */
+#define CTL_MAX_CONNS	  256 /* all connections */
+#define CTL_ROOT_RESERVED 16 /* of them, only root may use these */
+#define CTL_HOOK_RESERVED 48 /* and these only root or the hook identity */
+#define CTL_UID_MAX	  8 /* connections of one uid that is neither */
 #define CTL_OUTQ_LOW	  65536 /* replies waiting: serve no more requests (backpressure) */
 #define CTL_OUTQ_MAX	  (1 << 20) /* replies behind a first one: beyond, the peer is dropped */
 #define CTL_IDLE_MS	  5000 /* no complete request for this long: dropped */
@@ -35,10 +39,17 @@
 #define STR_(x) #x
 #define STR(x)	STR_(x)
 
+enum peer_class {
+	PEER_OTHER,
+	PEER_HOOK, /* the configured hook_user / hook_group, not root */
+	PEER_ROOT,
+};
+
 struct conn {
 	struct tw_watch w; /* w.fd < 0: free */
 	struct tw_ctlsrv *srv;
 	struct tw_ctl_peer peer;
+	enum peer_class cls;
 	struct tw_ctl_frame *fr;
 	char *out; /* replies not yet written: out[off..len) */
 	size_t out_off, out_len;
@@ -51,7 +62,7 @@ struct conn {
 struct tw_ctlsrv {
 	struct tw_daemon *d;
 	struct tw_watch listen;
-	unsigned int nconns;
+	unsigned int nconns, nclass[PEER_ROOT + 1];
 	int64_t refuse_log_ms; /* next time a refusal may be logged */
 	unsigned int refused; /* since the last one logged */
 	struct conn conns[CTL_MAX_CONNS];
@@ -68,6 +79,7 @@ static void conn_close(struct tw_ctlsrv *srv, struct conn *c)
 	c->out = NULL;
 	c->out_off = c->out_len = 0;
 	srv->nconns--;
+	srv->nclass[c->cls]--;
 }
 
 /* The one log line of a forced close, naming the peer. */
@@ -243,6 +255,35 @@ static void ctlsrv_sweep(void *ctx)
 	}
 }
 
+static enum peer_class peer_class(const struct tw_daemon *d, const struct tw_ctl_peer *p)
+{
+	if (p->uid == 0)
+		return PEER_ROOT;
+	return tw_ops_hook_identity(d, p) ? PEER_HOOK : PEER_OTHER;
+}
+
+/* NULL when @p may not have another connection: why says so. */
+static const char *conn_refusal(const struct tw_ctlsrv *srv, const struct tw_ctl_peer *p,
+				enum peer_class cls)
+{
+	unsigned int mine = 0;
+
+	if (srv->nconns == CTL_MAX_CONNS)
+		return "all connections in use";
+	if (cls == PEER_ROOT)
+		return NULL;
+	if (srv->nconns >= CTL_MAX_CONNS - CTL_ROOT_RESERVED)
+		return "remaining connections are kept for root";
+	if (cls == PEER_HOOK)
+		return NULL;
+	if (srv->nclass[PEER_OTHER] >= CTL_MAX_CONNS - CTL_ROOT_RESERVED - CTL_HOOK_RESERVED)
+		return "remaining connections are kept for root and the hook";
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (srv->conns[i].w.fd >= 0 && srv->conns[i].peer.uid == p->uid)
+			mine++;
+	return mine >= CTL_UID_MAX ? "too many connections of this uid" : NULL;
+}
+
 static void conn_refuse(struct tw_ctlsrv *srv, int fd, const struct tw_ctl_peer *p, const char *why)
 {
 	int64_t now = tw_ctl_now_ms();
@@ -274,6 +315,8 @@ static void conn_accept_one(struct tw_ctlsrv *srv, int fd)
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct tw_ctl_peer peer;
+	enum peer_class cls;
+	const char *why;
 	struct conn *c = NULL;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl)) {
@@ -281,8 +324,10 @@ static void conn_accept_one(struct tw_ctlsrv *srv, int fd)
 		return;
 	}
 	peer = (struct tw_ctl_peer){ .uid = cred.uid, .gid = cred.gid, .pid = cred.pid };
-	if (srv->nconns == CTL_MAX_CONNS) {
-		conn_refuse(srv, fd, &peer, "all connections in use");
+	cls = peer_class(srv->d, &peer);
+	why = conn_refusal(srv, &peer, cls);
+	if (why) {
+		conn_refuse(srv, fd, &peer, why);
 		return;
 	}
 	for (int i = 0; i < CTL_MAX_CONNS && !c; i++)
@@ -295,10 +340,12 @@ static void conn_accept_one(struct tw_ctlsrv *srv, int fd)
 	}
 	tw_ctl_frame_init(c->fr);
 	c->peer = peer;
+	c->cls = cls;
 	c->deadline_ms = tw_ctl_now_ms() + CTL_IDLE_MS;
 	c->sending = c->more = c->eof = false;
 	c->w.fd = fd;
 	srv->nconns++;
+	srv->nclass[cls]++;
 	if (tw_loop_add(srv->d->loop, &c->w))
 		conn_close(srv, c);
 }

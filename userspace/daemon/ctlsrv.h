@@ -7,6 +7,7 @@
 #ifndef TW_CTLSRV_H
 #define TW_CTLSRV_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -22,6 +23,9 @@ struct tw_ctl_peer {
 /* Listen on [node] socket and register with the loop. -errno. */
 int tw_ctlsrv_open(struct tw_daemon *d);
 void tw_ctlsrv_close(struct tw_daemon *d);
+
+/* ops.c: true when @peer is the configured hook_user or hook_group (root aside). */
+bool tw_ops_hook_identity(const struct tw_daemon *d, const struct tw_ctl_peer *peer);
 
 /* ops.c: the response to @req from @peer; NULL only when out of memory. */
 json_t *tw_ops_dispatch(struct tw_daemon *d, const struct tw_ctl_peer *peer, json_t *req);

@@ -334,12 +334,17 @@ static const op_fn handlers[TW_OP__MAX] = {
 
 /* Any local user can reach the socket: only root and the hook's configured
  * user or group may admit or end sessions, only root may do the rest. */
+bool tw_ops_hook_identity(const struct tw_daemon *d, const struct tw_ctl_peer *p)
+{
+	return (d->hook_uid != (uid_t)-1 && p->uid == d->hook_uid) ||
+	       (d->hook_gid != (gid_t)-1 && p->gid == d->hook_gid);
+}
+
 static bool may_call(const struct tw_daemon *d, const struct tw_ctl_peer *p, enum tw_ctl_who who)
 {
 	if (p->uid == 0)
 		return true;
-	return who == TW_CTL_HOOK && ((d->hook_uid != (uid_t)-1 && p->uid == d->hook_uid) ||
-				      (d->hook_gid != (gid_t)-1 && p->gid == d->hook_gid));
+	return who == TW_CTL_HOOK && tw_ops_hook_identity(d, p);
 }
 
 json_t *tw_ops_dispatch(struct tw_daemon *d, const struct tw_ctl_peer *peer, json_t *req)
