@@ -7,9 +7,9 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include "admission.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "journal.h"
 #include "log.h"
@@ -18,9 +18,31 @@
 #include "policy.h"
 #include "tw_dp.h"
 
+/*
+ * Any local user can reach the port, so each connection is non-blocking in
+ * the one loop: the request must arrive within a deadline, the answer is
+ * written as the socket takes it, and beyond a few connections the oldest is
+ * closed, so idle connections cannot keep a scraper out for long.
+ */
+#define METRICS_MAX_CONNS 4
+#define METRICS_READ_MS	  3000 /* the request's headers must be in by then */
+#define METRICS_SEND_MS	  3000 /* and the answer taken by then */
+#define METRICS_REQ_MAX	  2048 /* request bytes read; the rest is ignored */
+
+struct mconn {
+	struct tw_watch w; /* w.fd < 0: free */
+	struct tw_metrics *m;
+	int64_t accepted_ms, deadline_ms;
+	size_t req_len;
+	char *out; /* the answer, out[off..len); NULL while reading the request */
+	size_t out_off, out_len;
+	char req[METRICS_REQ_MAX];
+};
+
 struct tw_metrics {
 	struct tw_watch w;
 	struct tw_daemon *d;
+	struct mconn conns[METRICS_MAX_CONNS];
 };
 
 /* A counter by direction: from the clients and to them. */
@@ -79,38 +101,145 @@ static bool metrics_body(struct tw_daemon *d, FILE *f)
 	return true;
 }
 
-static void metrics_serve(void *ctx)
+static void mconn_close(struct mconn *c)
 {
-	struct tw_metrics *m = ctx;
-	struct timeval tv = { .tv_sec = 1 };
-	char req[1024], hdr[160], *body = NULL;
+	tw_loop_del(c->m->d->loop, &c->w);
+	close(c->w.fd);
+	free(c->out);
+	c->out = NULL;
+	c->w.fd = -1;
+}
+
+/* The whole answer into c->out: the figures now, whatever was asked. */
+static int mconn_answer(struct mconn *c)
+{
+	char hdr[160], *body = NULL, *out;
 	size_t n = 0;
 	FILE *f;
 	bool ok;
-	int hl, fd = accept4(m->w.fd, NULL, NULL, SOCK_CLOEXEC);
+	int hl;
 
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read(fd, req, sizeof(req)) < 0)
-		tw_dbg("metrics: read: %s", strerror(errno));
 	/* grows with the body: more drop reasons never truncate the answer */
 	f = open_memstream(&body, &n);
 	if (!f)
-		goto out;
-	ok = metrics_body(m->d, f);
-	if (fclose(f) || !ok)
-		goto out;
+		return -ENOMEM;
+	ok = metrics_body(c->m->d, f);
+	if (fclose(f) || !ok) {
+		free(body);
+		return -EIO;
+	}
 	hl = snprintf(hdr, sizeof(hdr),
 		      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
 		      "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 		      n);
-	if (write(fd, hdr, (size_t)hl) < 0 || write(fd, body, n) < 0)
-		tw_dbg("metrics: write: %s", strerror(errno));
-out:
+	out = malloc((size_t)hl + n);
+	if (!out) {
+		free(body);
+		return -ENOMEM;
+	}
+	memcpy(out, hdr, (size_t)hl);
+	memcpy(out + hl, body, n);
 	free(body);
-	close(fd);
+	c->out = out;
+	c->out_off = 0;
+	c->out_len = (size_t)hl + n;
+	return 0;
+}
+
+/* The end of the request's headers, or of what we read of it. */
+static bool mconn_request_done(const struct mconn *c)
+{
+	return c->req_len == sizeof(c->req) || memmem(c->req, c->req_len, "\r\n\r\n", 4) ||
+	       memmem(c->req, c->req_len, "\n\n", 2);
+}
+
+static void mconn_event(void *ctx)
+{
+	struct mconn *c = ctx;
+	ssize_t n;
+
+	if (c->w.fd < 0)
+		return;
+	if (!c->out) {
+		n = read(c->w.fd, c->req + c->req_len, sizeof(c->req) - c->req_len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			mconn_close(c);
+			return;
+		}
+		c->req_len += (size_t)n;
+		/* an early end of file still gets its answer, as HTTP/1.0 clients expect */
+		if (n > 0 && !mconn_request_done(c))
+			return;
+		if (mconn_answer(c) || tw_loop_mod(c->m->d->loop, &c->w, false, true)) {
+			mconn_close(c);
+			return;
+		}
+		c->deadline_ms = tw_ctl_now_ms() + METRICS_SEND_MS;
+	}
+	while (c->out_off < c->out_len) {
+		n = send(c->w.fd, c->out + c->out_off, c->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	mconn_close(c);
+}
+
+static void metrics_accept(void *ctx)
+{
+	struct tw_metrics *m = ctx;
+	struct mconn *c = NULL;
+	int fd = accept4(m->w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++) {
+		struct mconn *o = &m->conns[i];
+
+		if (o->w.fd < 0) {
+			c = o;
+			break;
+		}
+		if (!c || o->accepted_ms < c->accepted_ms)
+			c = o;
+	}
+	if (c->w.fd >= 0) {
+		/* full: the newcomer is likelier a scraper than the oldest is */
+		tw_dbg("metrics: %d connections open, closing the oldest", METRICS_MAX_CONNS);
+		mconn_close(c);
+	}
+	c->w.fd = fd;
+	c->req_len = 0;
+	c->accepted_ms = tw_ctl_now_ms();
+	c->deadline_ms = c->accepted_ms + METRICS_READ_MS;
+	if (tw_loop_add(m->d->loop, &c->w))
+		mconn_close(c);
+}
+
+/* The loop's 1 s timer: close the connections past their deadline. */
+static void metrics_sweep(void *ctx)
+{
+	struct tw_daemon *d = ctx;
+	int64_t now = tw_ctl_now_ms();
+
+	if (!d->metrics)
+		return;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++) {
+		struct mconn *c = &d->metrics->conns[i];
+
+		if (c->w.fd < 0 || now < c->deadline_ms)
+			continue;
+		tw_dbg("metrics: connection %s in time, closed",
+		       c->out ? "did not take its answer" : "sent no request");
+		mconn_close(c);
+	}
 }
 
 int tw_metrics_open(struct tw_daemon *d)
@@ -140,7 +269,15 @@ int tw_metrics_open(struct tw_daemon *d)
 	if (!m)
 		return -ENOMEM;
 	m->d = d;
-	m->w = (struct tw_watch){ .name = "metrics", .fn = metrics_serve, .ctx = m };
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		m->conns[i] = (struct mconn){
+			.w = { .name = "metrics client",
+			       .fd = -1,
+			       .fn = mconn_event,
+			       .ctx = &m->conns[i] },
+			.m = m,
+		};
+	m->w = (struct tw_watch){ .name = "metrics", .fn = metrics_accept, .ctx = m };
 	m->w.fd = socket(d->cfg.metrics_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (m->w.fd < 0) {
 		err = -errno;
@@ -154,8 +291,13 @@ int tw_metrics_open(struct tw_daemon *d)
 	err = tw_loop_add(d->loop, &m->w);
 	if (err)
 		goto err_close;
+	err = tw_loop_timer(d->loop, "metrics deadlines", 1, metrics_sweep, d);
+	if (err)
+		goto err_del;
 	d->metrics = m;
 	return 0;
+err_del:
+	tw_loop_del(d->loop, &m->w);
 err_close:
 	close(m->w.fd);
 err_free:
@@ -167,6 +309,9 @@ void tw_metrics_close(struct tw_daemon *d)
 {
 	if (!d->metrics)
 		return;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		if (d->metrics->conns[i].w.fd >= 0)
+			mconn_close(&d->metrics->conns[i]);
 	tw_loop_del(d->loop, &d->metrics->w);
 	close(d->metrics->w.fd);
 	free(d->metrics);
