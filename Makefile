@@ -14,7 +14,8 @@ DESTDIR ?=
 # (below), `make demo`, `make check`, `make bench` and `make vmtest` install what is missing
 # (quietly when nothing is). TW_NO_DEPS=1 skips it.
 DEPS_GROUPS := $(if $(filter demo check bench vmtest,$(MAKECMDGOALS)),build test) \
-	       $(if $(filter bench,$(MAKECMDGOALS)),bench)
+	       $(if $(filter bench,$(MAKECMDGOALS)),bench) \
+	       $(if $(filter vmtest,$(MAKECMDGOALS)),vmtest)
 ifneq ($(strip $(DEPS_GROUPS)),)
 ifneq ($(TW_NO_DEPS),1)
 DEPS_RC := $(shell scripts/install-deps.sh --quiet $(sort $(DEPS_GROUPS)) >&2; echo $$?)

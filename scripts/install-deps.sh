@@ -5,7 +5,7 @@
 # run it before they build; it is quiet when everything is present and costs no network then.
 #
 #   scripts/install-deps.sh [--quiet] [--list] [GROUP...]
-#     GROUP: build, test, bench (default: build test)
+#     GROUP: build, test, bench, vmtest (default: build test)
 #     --quiet  print nothing when nothing is missing
 #     --list   print the package names of the groups, one a line, and exit (fresh-check hashes it)
 #
@@ -51,7 +51,20 @@ test  wireguard-tools cmd:wg
 test  sqlite3         cmd:sqlite3
 test  python3         cmd:python3
 bench linux-perf|linux-tools-generic cmd:perf
+vmtest qemu-system-x86 cmd:qemu-system-x86_64
+vmtest cpio           cmd:cpio
+vmtest xz-utils       cmd:xz
+vmtest zstd           cmd:zstd
+vmtest binutils       cmd:readelf
+vmtest busybox-static file:/bin/busybox
+vmtest udev           cmd:udevadm
+vmtest file           cmd:file
+vmtest python3-requests file:/usr/lib/python3/dist-packages/requests
+vmtest python3-argcomplete file:/usr/lib/python3/dist-packages/argcomplete
+vmtest python3-pkg-resources file:/usr/lib/python3/dist-packages/pkg_resources
 '
+# The vmtest group's runner, virtme-ng, is not in Debian 12: scripts/vmtest/install-vng.sh takes
+# the pinned .deb from Debian 13 once the packages above are in.
 
 quiet=0
 list=0
@@ -60,9 +73,9 @@ for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--list) list=1 ;;
-	build | test | bench) groups+=("$a") ;;
+	build | test | bench | vmtest) groups+=("$a") ;;
 	-h | --help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "install-deps: unknown argument '$a' (groups: build test bench)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown argument '$a' (groups: build test bench vmtest)" >&2; exit 2 ;;
 	esac
 done
 [ ${#groups[@]} -gt 0 ] || groups=(build test)
@@ -127,7 +140,15 @@ while read -r pkg probe; do
 	[ $have -eq 1 ] || missing+=("$pkg")
 done < <(selected)
 
+# After the archive's packages: what comes from elsewhere (vmtest: vng from Debian 13, pinned).
+install_extras() {
+	case " ${groups[*]} " in
+	*" vmtest "*) "$(dirname "$0")/vmtest/install-vng.sh" ;;
+	esac
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+	install_extras
 	[ $quiet -eq 1 ] || say "all dependencies present"
 	exit 0
 fi
@@ -160,3 +181,4 @@ done
 # second toolchain.
 say "installing ${pkgs[*]}"
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+install_extras

@@ -20,7 +20,8 @@ usage: $0 [options] [-- COMMAND [ARG...]]
   -j, --jobs N       boot up to N kernels at once (default: 1)
   -m, --memory SIZE  guest memory (default: 2G)
       --setup        only install QEMU and prepare the kernels, then exit
-      --no-vng       use the built-in QEMU runner even when vng is installed
+      --runner R     vng (virtme-ng, the default) or qemu (the built-in runner)
+      --no-vng       the same as --runner qemu
       --systemd      boot systemd as PID 1 and run COMMAND as its service vmtest.service
                      (built-in QEMU runner only: under vng, vng's init is PID 1)
   -h, --help         this text
@@ -29,7 +30,7 @@ environment variables; default:
   scripts/vmtest/suites.sh \$O   (build/selftests/test_progs, then selftests/e2e/run.sh)
 Environment: O (build dir, default build), VMTEST_CACHE (kernel cache), VMTEST_CPUS (1),
   VMTEST_QEMU (QEMU binary), VMTEST_QEMU_OPTS (extra QEMU arguments),
-  VMTEST_APPEND (extra kernel arguments), VMTEST_VNG=0 (never use vng).
+  VMTEST_APPEND (extra kernel arguments), VMTEST_RUNNER (vng or qemu, as --runner).
 Exit: COMMAND's exit code; 124 guest timed out; 125 guest gave no exit code (panic, crash).
 EOF
 }
@@ -47,7 +48,8 @@ jobs=1
 mem=${VMTEST_MEM:-2G}
 cpus=${VMTEST_CPUS:-1}
 setup_only=0
-use_vng=${VMTEST_VNG:-auto}
+runner=${VMTEST_RUNNER:-vng}
+[ "${VMTEST_VNG:-}" != 0 ] || runner=qemu
 systemd=0
 cmd=()
 
@@ -63,8 +65,10 @@ while [ $# -gt 0 ]; do
 	-m | --memory) mem=$2; shift 2 ;;
 	--memory=*) mem=${1#*=}; shift ;;
 	--setup) setup_only=1; shift ;;
-	--no-vng) use_vng=0; shift ;;
-	--systemd) systemd=1; use_vng=0; shift ;;
+	--runner) runner=$2; shift 2 ;;
+	--runner=*) runner=${1#*=}; shift ;;
+	--no-vng) runner=qemu; shift ;;
+	--systemd) systemd=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; cmd=("$@"); break ;;
 	*) echo "vmtest: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -79,6 +83,12 @@ esac
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] ||
 	{ echo "vmtest: bad --timeout '$timeout_s'" >&2; exit 2; }
 [[ $jobs =~ ^[0-9]+$ ]] && [ "$jobs" -gt 0 ] || { echo "vmtest: bad --jobs '$jobs'" >&2; exit 2; }
+case $runner in
+vng | qemu) ;;
+*) echo "vmtest: --runner must be vng or qemu, not '$runner'" >&2; exit 2 ;;
+esac
+# systemd must be PID 1, and under vng vng's own init is.
+[ $systemd -eq 0 ] || runner=qemu
 
 log() { echo "vmtest: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -307,7 +317,13 @@ kvm_usable() {
 }
 
 have_vng() {
-	[ "$use_vng" != 0 ] && command -v vng >/dev/null 2>&1
+	[ "$runner" = vng ]
+}
+
+# vng comes from Debian 13 (scripts/vmtest/install-vng.sh, pinned), its helpers from Debian 12.
+ensure_vng() {
+	"$REPO/scripts/vmtest/install-vng.sh" --check && return 0
+	"$REPO/scripts/install-deps.sh" --quiet vmtest
 }
 
 now() { date +%s.%N; }
@@ -339,6 +355,7 @@ run_one() {
 
 	{
 		echo "VMTEST_REPO=$(printf %q "$REPO")"
+		echo "VMTEST_OUT=$(printf %q "$OUT")"
 		echo "VMTEST_KVER=$(printf %q "$kver")"
 		echo "VMTEST_MODDIR=$(printf %q "$kdir/root/lib/modules/$kver")"
 		echo "VMTEST_BOOTDIR=$(printf %q "$kdir/root/boot")"
@@ -366,14 +383,28 @@ run_one() {
 
 	t0=$(now)
 	if have_vng; then
-		local vng_args=(--run "$kimg" --disable-microvm --cpus "$cpus" --memory "$mem"
-			--cwd "$REPO" --append "panic=-1 oops=panic mitigations=off")
+		# vng boots the packaged bzImage (it finds the unpacked modules beside it, in
+		# ../lib/modules) and builds its own initramfs. 9p, not virtiofs: no virtiofsd here.
+		# vng's init hides /var/cache and /var/tmp behind empty tmpfs mounts (the kernel cache and
+		# CI's clone live there), so the cache, the repository and the build directory come in
+		# as read-only shares of their own; guest-init.sh overlays the repository and build
+		# directory so that the guest may write, as under the built-in runner.
+		local vng_args=(--run "$kdir/root/boot/vmlinuz-$kver" --force-9p --disable-microvm
+			--cpus "$cpus" --memory "$mem" --cwd "$REPO" --rodir "$CACHE=$CACHE" --rodir "$REPO=$REPO"
+			--append "panic=-1 oops=panic mitigations=off ${VMTEST_APPEND:-}")
+		case $OUT/ in "$REPO"/*) ;; *) vng_args+=(--rodir "$OUT=$OUT") ;; esac
 		[ $accel = kvm ] || vng_args+=(--disable-kvm)
+		[ -n "${VMTEST_QEMU_OPTS:-}" ] && vng_args+=(--qemu-opts "$VMTEST_QEMU_OPTS")
+		printf '%q ' vng "${vng_args[@]}" >"$run/vng.cmd"
 		timeout --kill-after=10 "$timeout_s" vng "${vng_args[@]}" \
 			--exec "VMTEST_RUNDIR=$run bash $run/guest-init.sh --no-poweroff" \
 			</dev/null >"$log" 2>&1 &
 		wait_guest $!
-		[ $qrc -eq 124 ] || echo "$qrc" >"$run/rc"
+		# vng hands back the command's exit code; 255 with a panic in the log is the guest's end.
+		if [ $qrc -ne 124 ] && [ $qrc -ne 137 ] &&
+			! { [ $qrc -eq 255 ] && grep -q 'Kernel panic' "$log"; }; then
+			echo "$qrc" >"$run/rc"
+		fi
 	else
 		# -nodefaults -smp 1 and the default pc machine boot fastest under TCG; microvm hangs
 		# with Debian's kernels. panic=-1 plus -no-reboot turns a panic into a QEMU exit.
@@ -431,6 +462,9 @@ if ! ensure_host_tools; then
 	log "cannot install QEMU and its helpers"
 	exit 3
 fi
+if have_vng && ! ensure_vng; then
+	die "cannot install virtme-ng (see above); VMTEST_RUNNER=qemu runs the built-in runner"
+fi
 export PATH=$PATH:/usr/sbin:/sbin
 
 if [ ${#cmd[@]} -eq 0 ]; then
@@ -462,8 +496,6 @@ if [ $setup_only -eq 1 ]; then
 	exit 0
 fi
 
-runner=qemu
-have_vng && runner=vng
 kvm_usable && accel_desc=KVM || accel_desc="TCG (no vmx/svm: software emulation)"
 log "runner $runner, $accel_desc, timeout ${timeout_s}s per kernel, command: ${cmd[*]}"
 

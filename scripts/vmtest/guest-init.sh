@@ -16,7 +16,7 @@ pid1=1
 job=0
 [ "${1:-}" = --job ] && job=1
 
-# env carries VMTEST_REPO, VMTEST_KVER, VMTEST_MODDIR, VMTEST_BOOTDIR, VMTEST_PATH (written by
+# env carries VMTEST_REPO, VMTEST_OUT, VMTEST_KVER, VMTEST_MODDIR, VMTEST_BOOTDIR, VMTEST_PATH (written by
 # vmtest.sh).
 . "$RUNDIR/env"
 
@@ -78,10 +78,20 @@ if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
 	# The guest kernel's own modules, unpacked on the host, stand in for the host's
 	# /lib/modules so that on-demand loading (veth, tun, cls_bpf, wireguard) works.
 	kmods=/lib/modules/$VMTEST_KVER
-	if ! [ -e "$kmods/modules.dep" ] || ! mountpoint -q "$kmods"; then
+	if ! [ -e "$kmods/modules.dep" ]; then
 		mkdir -p "$kmods" && mount --bind "$VMTEST_MODDIR" "$kmods" ||
 			say "warning: cannot bind $VMTEST_MODDIR on $kmods"
 	fi
+
+	# vng shares the repository and the build directory read-only: a tmpfs overlay takes the
+	# guest's writes, as the built-in runner's overlay of / does.
+	for d in "$VMTEST_REPO" "$VMTEST_OUT"; do
+		[ -n "$d" ] && [ -d "$d" ] && ! [ -w "$d" ] || continue
+		up=/run/vmtest-overlay/$(echo "$d" | tr / _)
+		mkdir -p "$up/upper" "$up/work" &&
+			mount -t overlay -o "lowerdir=$d,upperdir=$up/upper,workdir=$up/work" overlay "$d" ||
+			say "warning: cannot overlay $d"
+	done
 
 	hostname vmtest 2>/dev/null || echo vmtest >/proc/sys/kernel/hostname
 	ip link set lo up 2>/dev/null
