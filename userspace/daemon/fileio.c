@@ -28,24 +28,3 @@ int tw_read_file(const char *path, char **buf, size_t *len)
 	fclose(f);
 	return 0;
 }
-
-int tw_write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[TW_CFG_PATH_MAX + 8];
-	FILE *f;
-	int err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "wb");
-	if (!f)
-		return -errno;
-	if (fwrite(data, 1, len, f) != len || fflush(f) || fsync(fileno(f)))
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -EIO;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}

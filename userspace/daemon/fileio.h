@@ -5,10 +5,11 @@
 
 #include <stddef.h>
 
+#include "safefile.h"
+
 /* @path into a malloc'd, NUL-terminated *@buf of *@len bytes. 0 or -errno. */
 int tw_read_file(const char *path, char **buf, size_t *len);
 
-/* Replace @path with @len bytes of @data: write PATH.tmp, fsync, rename. 0 or -errno. */
-int tw_write_atomic(const char *path, const char *data, size_t len);
+/* tw_write_atomic(): safefile.h (random O_EXCL temp name, mode 0600, rename) */
 
 #endif /* TW_FILEIO_H */
