@@ -13,6 +13,7 @@
  * so enforcement never pauses across a daemon restart or upgrade.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "safefile.h"
 #include "tw_dp_internal.h"
 #include "tunwarden.skel.h"
 
@@ -62,26 +64,73 @@ static int tw_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* The pin root's parent must be a bpf filesystem; /sys/fs/bpf is mounted
- * if nothing is there yet (a fresh machine), anything else is the admin's. */
-static int ensure_bpffs(const char *pin_root)
+/*
+ * The pin root's parent must be a bpf filesystem; /sys/fs/bpf is mounted
+ * (mode=0700) if nothing is there yet (a fresh machine), anything else is
+ * the admin's. Whoever can write the pin root can delete the live maps, and
+ * pins found there are adopted: the root and links/ are created, or
+ * accepted, only as directories of ours with mode 0700, checked on an fd
+ * opened O_NOFOLLOW. The parent must not let another uid rename them away:
+ * ours and not writable by others, or sticky (bpffs's default 1777). libbpf
+ * pins by path; through directories checked so, the path is the fd's.
+ */
+static int pin_root_prepare(const char *pin_root, char *err, size_t errlen)
 {
-	char parent[256], *slash;
-	struct statfs st;
+	char parent[256], links[300], *slash;
+	const char *base;
+	struct statfs sfs;
+	struct stat st;
+	int pfd, rfd, lfd;
 
 	snprintf(parent, sizeof(parent), "%s", pin_root);
 	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		goto mkroot;
-	if (strcmp(parent, "/sys/fs/bpf"))
-		return -ENOTSUP;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
-		return -errno;
-mkroot:
-	if (mkdir(pin_root, 0700) && errno != EEXIST)
-		return -errno;
+	if (!slash || slash == parent || !slash[1]) {
+		snprintf(err, errlen, "%s: expected /PATH/TO/BPFFS/NAME", pin_root);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	base = slash + 1;
+	if (statfs(parent, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+		if (strcmp(parent, "/sys/fs/bpf")) {
+			snprintf(err, errlen, "%s: its parent is not a bpf filesystem", pin_root);
+			return -ENOTSUP;
+		}
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			int e = -errno;
+
+			snprintf(err, errlen, "%s: mount bpffs on /sys/fs/bpf: %s", pin_root,
+				 strerror(-e));
+			return e;
+		}
+	}
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st)) {
+		int e = -errno;
+
+		snprintf(err, errlen, "%s: %s", parent, strerror(-e));
+		if (pfd >= 0)
+			close(pfd);
+		return e;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+		snprintf(err, errlen,
+			 "%s: owned by uid %u with mode %04o: other users could replace the pin "
+			 "root in it (it must be owned by root, and sticky if others may write it)",
+			 parent, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		close(pfd);
+		return -EPERM;
+	}
+	rfd = tw_dir_secure(pfd, base, pin_root, 0700, TW_DIR_PRIVATE, err, errlen);
+	close(pfd);
+	if (rfd < 0)
+		return rfd;
+	snprintf(links, sizeof(links), "%s/links", pin_root);
+	lfd = tw_dir_secure(rfd, "links", links, 0700, TW_DIR_PRIVATE, err, errlen);
+	close(rfd);
+	if (lfd < 0)
+		return lfd;
+	close(lfd);
 	return 0;
 }
 
@@ -197,18 +246,11 @@ struct tw_dp *tw_dp_open(const struct tw_dp_opts *opts)
 		goto err_free;
 	}
 	if (dp->pin_root[0]) {
-		char links[300];
+		char why[512];
 
-		err = ensure_bpffs(dp->pin_root);
-		if (!err) {
-			snprintf(links, sizeof(links), "%s/links", dp->pin_root);
-			if (mkdir(links, 0700) && errno != EEXIST)
-				err = -errno;
-		}
+		err = pin_root_prepare(dp->pin_root, why, sizeof(why));
 		if (err) {
-			fprintf(stderr, "tunwarden: cannot prepare pin root %s: %s\n", dp->pin_root,
-				err == -ENOTSUP ? "its parent is not a bpf filesystem" :
-						  strerror(-err));
+			fprintf(stderr, "tunwarden: refusing pin root %s\n", why);
 			goto err_free;
 		}
 	}
