@@ -367,6 +367,7 @@ static int ctl_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char dir[TW_CFG_SUN_PATH_MAX], *slash;
+	mode_t old_umask;
 	int fd, err;
 
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -380,14 +381,19 @@ static int ctl_listen(const char *path)
 	if (fd < 0)
 		return -errno;
 	unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) {
-		err = -errno;
+	/* The hook runs as OpenVPN's user: any local user may connect, the ops
+	 * are checked against the peer's credentials. bind() makes the socket
+	 * file 0777 & ~umask, so the mode is right from its first instant; a
+	 * chmod() after it would follow whatever the path then names. One
+	 * thread: nothing else creates files meanwhile. */
+	old_umask = umask(0111);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old_umask);
+	if (err || listen(fd, 128)) {
+		err = err ? err : -errno;
 		close(fd);
 		return err;
 	}
-	/* the hook runs as OpenVPN's user: any local user may connect, the
-	 * ops are checked against the peer's credentials */
-	chmod(sa.sun_path, 0666);
 	return fd;
 }
 

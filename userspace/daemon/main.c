@@ -9,6 +9,7 @@
  * only puts them together, in the order they depend on each other.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "policysrc.h"
+#include "safefile.h"
 #include "sessdb.h"
 #include "session.h"
 #include "sessions.h"
@@ -67,7 +69,43 @@ static void node_identity(struct tw_daemon *d)
 	else if (gethostname(d->node, sizeof(d->node) - 1))
 		snprintf(d->node, sizeof(d->node), "node");
 	d->started = time(NULL);
-	mkdir(d->cfg.state_dir, 0750);
+}
+
+/*
+ * The directories the daemon writes in: created 0700 (the socket's 0755, the
+ * hook runs as another user), or accepted only when ours and writable by no
+ * one else, since whoever writes there can swap the journal or the socket.
+ */
+static int dirs_prepare(const struct tw_daemon *d)
+{
+	struct {
+		const char *path;
+		mode_t mode;
+	} dirs[] = {
+		{ d->cfg.state_dir, 0700 },
+		{ d->cfg.journal_path, 0700 },
+		{ d->cfg.socket_path, 0755 },
+	};
+	char dir[TW_CFG_PATH_MAX], err[512], *slash;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int fd;
+
+		snprintf(dir, sizeof(dir), "%s", dirs[i].path);
+		slash = strrchr(dir, '/');
+		if (i > 0 && slash && slash != dir)
+			*slash = '\0'; /* the file's directory */
+		else if (i > 0)
+			continue;
+		fd = tw_dir_secure(AT_FDCWD, dir, NULL, dirs[i].mode, TW_DIR_NOWRITE, err,
+				   sizeof(err));
+		if (fd < 0) {
+			tw_err("refusing directory %s", err);
+			return fd;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 /* The dataplane (pinned maps and links survive us), the uplink program. */
@@ -100,13 +138,16 @@ static int state_open(struct tw_daemon *d)
 {
 	struct tw_journal_opts jo = { .node_id = d->node, .cap_bytes = d->cfg.journal_max_bytes };
 	char sp[TW_CFG_PATH_MAX + 16];
+	int err;
 
 	d->adm = tw_adm_new();
 	d->ss = tw_sessions_new(TW_MAX_CLIENTS);
 	d->jr = tw_journal_open(d->cfg.journal_path, &jo);
 	if (!d->adm || !d->ss || !d->jr) {
-		tw_err("journal %s: %s", d->cfg.journal_path, strerror(errno));
-		return -errno;
+		err = errno;
+		tw_err("journal %s: %s", d->cfg.journal_path,
+		       d->jr ? strerror(err) : tw_journal_errstr(NULL));
+		return -err;
 	}
 	snprintf(sp, sizeof(sp), "%s/sessions.db", d->cfg.state_dir);
 	d->sdb = tw_sessdb_open(sp);
@@ -184,6 +225,10 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	int rc = EXIT_FAILURE, err;
 
+	/* Whatever the caller's umask, nothing we create is readable by others
+	 * unless made so on purpose (the control socket, ctlsrv.c). */
+	umask(077);
+
 	err = parse_args(&d, argc, argv, &check_only);
 	if (err)
 		return err > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
@@ -198,6 +243,8 @@ int main(int argc, char **argv)
 	if (tw_conf_resolve_hook_ids(&d))
 		goto out;
 	node_identity(&d);
+	if (dirs_prepare(&d))
+		goto out;
 
 	if (dataplane_open(&d) || state_open(&d))
 		goto out;

@@ -38,6 +38,7 @@
 #include <sys/random.h>
 #include <sqlite3.h>
 #include "journal.h"
+#include "safefile.h"
 
 #define JOURNAL_APP_ID	0x54574a31 /* "TWJ1" in PRAGMA application_id */
 #define JOURNAL_SCHEMA	1 /* PRAGMA user_version */
@@ -387,7 +388,7 @@ static void reserve_take(struct tw_journal *j)
 
 	if (j->reserve_held)
 		return;
-	fd = open(j->reserve_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(j->reserve_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (posix_fallocate(fd, 0, (off_t)j->reserve) == 0)
@@ -925,8 +926,14 @@ struct tw_journal *tw_journal_open(const char *path, const struct tw_journal_opt
 		err = -ENOMEM;
 		goto err_free;
 	}
+	/* created 0600 without following a symlink, or one of ours; the -wal
+	 * and -shm files sqlite makes take its mode */
+	err = tw_file_prepare(path, 0600, j->err, sizeof(j->err));
+	if (err)
+		goto err_close;
 	rc = sqlite3_open_v2(path, &j->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+				     SQLITE_OPEN_NOFOLLOW,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		err = j->db ? sqlerr(j, rc, "open") : -ENOMEM;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <sqlite3.h>
 #include "log.h"
+#include "safefile.h"
 #include "sessdb.h"
 
 #define STR_(x) #x
@@ -365,6 +366,7 @@ static int upgrade(sqlite3 *db, const char *path)
 struct tw_sessdb *tw_sessdb_open(const char *path)
 {
 	struct tw_sessdb *s = calloc(1, sizeof(*s));
+	char why[512];
 	int rc;
 
 	if (!s)
@@ -374,7 +376,16 @@ struct tw_sessdb *tw_sessdb_open(const char *path)
 		free(s);
 		return NULL;
 	}
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/* created 0600 without following a symlink, or one of ours (see safefile.h) */
+	if (tw_file_prepare(path, 0600, why, sizeof(why))) {
+		tw_err("session table: %s", why);
+		tw_sessdb_close(s);
+		errno = EPERM;
+		return NULL;
+	}
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
 	if (rc == SQLITE_OK)
 		/* NORMAL: a crash may lose the last change, never corrupt; the
 		 * journal's durable connect record is the authoritative one */
