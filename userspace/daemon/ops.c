@@ -211,11 +211,34 @@ static json_t *ok(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
+/* A ban's "duration" into *@secs: absent or 0 is the configured
+ * ban_duration (0 there: until unbanned), else whole seconds up to
+ * TW_DURATION_MAX_S. NULL, or the error reply. */
+static json_t *ban_secs(const struct tw_daemon *d, json_t *req, uint64_t *secs)
+{
+	json_t *j = json_object_get(req, "duration");
+	json_int_t v = json_integer_value(j);
+
+	*secs = d->cfg.ban_duration_s;
+	if (!j || json_is_null(j))
+		return NULL;
+	if (!json_is_integer(j))
+		return tw_ctl_error("ban: duration must be a whole number of seconds");
+	if (v < 0 || (uint64_t)v > TW_DURATION_MAX_S)
+		return tw_ctl_error("ban: duration %lld s is out of range: 1 to %llu s (10 years), "
+				    "or 0 for the configured ban_duration",
+				    (long long)v, TW_DURATION_MAX_S);
+	if (v)
+		*secs = (uint64_t)v;
+	return NULL;
+}
+
 /* ban / unban of a real source address or prefix: the uplink map only */
 static json_t *addr_ban(struct tw_daemon *d, json_t *req, const char *op, const char *addr)
 {
-	json_int_t dur = json_integer_value(json_object_get(req, "duration"));
 	struct tw_addr a;
+	uint64_t secs;
+	json_t *bad;
 	uint8_t plen;
 	int err;
 
@@ -223,15 +246,17 @@ static json_t *addr_ban(struct tw_daemon *d, json_t *req, const char *op, const 
 		return tw_ctl_error("%s: '%s' is not an address or prefix (host bits must be zero)",
 				    op, addr);
 	if (!strcmp(op, "ban")) {
-		uint64_t secs = dur > 0 ? (uint64_t)dur : d->cfg.ban_duration_s;
-
+		bad = ban_secs(d, req, &secs);
+		if (bad)
+			return bad;
+		/* bounded above: neither sum can overflow */
 		err = tw_dp_ban_add(d->dp, &a, plen, secs * 1000000000ull);
 		if (err)
 			return tw_ctl_error("ban %s: %s", addr, tw_dp_errstr(d->dp));
 		tw_info("source %s banned for %llu s by the operator", addr,
 			(unsigned long long)secs);
 		return json_pack("{s:b,s:I}", "ok", 1, "until",
-				 (json_int_t)time(NULL) + (json_int_t)secs);
+				 secs ? (json_int_t)time(NULL) + (json_int_t)secs : 0);
 	}
 	err = tw_dp_ban_remove(d->dp, &a, plen);
 	if (err)
@@ -244,11 +269,15 @@ static json_t *addr_ban(struct tw_daemon *d, json_t *req, const char *op, const 
 static json_t *op_ban(struct tw_daemon *d, json_t *req, const char *op)
 {
 	const char *cn = req_str(req, "cn"), *addr = req_str(req, "addr");
-	json_int_t dur = json_integer_value(json_object_get(req, "duration"));
+	uint64_t secs;
+	json_t *bad;
 
 	if (addr)
 		return addr_ban(d, req, op, addr);
-	if (!cn || tw_adm_ban(d, cn, dur > 0 ? (uint64_t)dur : d->cfg.ban_duration_s))
+	bad = ban_secs(d, req, &secs);
+	if (bad)
+		return bad;
+	if (!cn || tw_adm_ban(d, cn, secs))
 		return tw_ctl_error("ban: needs cn");
 	return ok();
 }

@@ -103,6 +103,8 @@ int tw_parse_duration(const char *s, uint64_t *secs)
 		total += v * mult;
 		any = true;
 	}
+	if (total > TW_DURATION_MAX_S)
+		return -ERANGE;
 	*secs = total;
 	return 0;
 }

@@ -132,12 +132,20 @@ const struct tw_cfg_iface *tw_config_iface_match(const struct tw_config *c, cons
 
 /*
  * Value parsers shared with the policy parser and the CLI. Both take a NUL-terminated
- * token and return 0 or -EINVAL (-ERANGE on overflow).
+ * token and return 0 or -EINVAL (-ERANGE on overflow or, for durations, past
+ * TW_DURATION_MAX_S).
  * Durations: "90", "30s", "5m", "2h", "1d", "1w", "1h30m" -> seconds; the one
  * duration parser of the tree (config, policy bundles, the CLI).
  * Sizes: "4096", "64K", "64M", "2G", "1T" (powers of 1024, optional "B"/"iB").
  */
 int tw_parse_duration(const char *s, uint64_t *secs);
+
+/*
+ * The longest duration anything accepts (a ban, a timeout, a grace period):
+ * 10 years. tw_parse_duration() answers -ERANGE past it, the control ops
+ * refuse it, so now + duration fits a time_t and, in ns, a uint64_t.
+ */
+#define TW_DURATION_MAX_S (10ULL * 365 * 86400)
 int tw_parse_size(const char *s, uint64_t *bytes);
 
 /*

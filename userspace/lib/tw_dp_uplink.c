@@ -31,7 +31,10 @@ int tw_dp_ban_add(struct tw_dp *dp, const struct tw_addr *a, uint8_t plen, uint6
 	if (ttl_ns) {
 		/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		v.expires_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec + ttl_ns;
+		v.expires_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		/* saturate: a wrapped sum would be a ban already expired */
+		v.expires_ns = ttl_ns > UINT64_MAX - v.expires_ns ? UINT64_MAX :
+								    v.expires_ns + ttl_ns;
 	}
 	ban_key(&k, a, plen);
 	if (bpf_map_update_elem(dp->map_fd[TW_MAP_BANS], &k, &v, BPF_ANY))
