@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Logging for the daemon and tools: err/warn/info/debug to stderr. Under
- * systemd (JOURNAL_STREAM set) each line carries a <N> priority prefix so
- * the journal files it at the right level. Log once, where the decision is
- * made, with the object named.
+ * systemd (JOURNAL_STREAM naming stderr's dev:ino) each line carries a <N>
+ * priority prefix so the journal files it at the right level; anywhere else
+ * it starts with an ISO 8601 UTC time with milliseconds. Log once, where the
+ * decision is made, with the object named.
  */
 #ifndef TW_LOG_H
 #define TW_LOG_H
