@@ -807,8 +807,9 @@ static int req_cn_or_addr(const char *cmd, const struct cmd_line *cl, json_t **r
 	is_addr = cl->force_addr || (!cl->force_cn && looks_like_addr(cl->arg));
 	if (cl->force_addr && !looks_like_addr(cl->arg))
 		return usage_err("%s: '%s' is not an IPv4/IPv6 address or prefix", cmd, cl->arg);
-	if (cl->dur && (tw_parse_duration(cl->dur, &v) || !v || v > 100ull * 365 * 86400))
-		return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m)",
+	if (cl->dur && (tw_parse_duration(cl->dur, &v) || !v))
+		return usage_err("ban: bad duration '%s' (examples: 90s, 10m, 2h, 1d, 1h30m; "
+				 "at most 3650d)",
 				 cl->dur);
 	*req = json_pack("{s:s, s:s}", "op", cmd, is_addr ? "addr" : "cn", cl->arg);
 	if (!*req)
