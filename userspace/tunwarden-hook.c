@@ -154,7 +154,8 @@ static int write_session_timeout(const char *path, uint64_t secs)
 	ssize_t n;
 
 	len = snprintf(buf, sizeof(buf), "session-timeout %" PRIu64 "\n", secs);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* OpenVPN made it (O_EXCL, in its tmp-dir): never follow a symlink there */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, buf, len);
