@@ -15,7 +15,7 @@
  *   ctlsrv.h     control socket; ops.c is its op table
  *   links.h      tunnel interfaces: attach as they appear
  *   status.h     status object and file; metrics.h the Prometheus endpoint
- *   fileio.h     whole-file reads, atomic replacement
+ *   fileio.h     whole-file reads (atomic replacement: lib/safefile.h)
  */
 #ifndef TW_DAEMON_H
 #define TW_DAEMON_H
