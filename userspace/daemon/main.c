@@ -185,7 +185,7 @@ static void on_tick(void *ctx)
 /* What the loop serves: signals, the tick, the control socket, metrics, links. */
 static int serve_open(struct tw_daemon *d)
 {
-	int err;
+	int err = 0;
 
 	d->loop = tw_loop_new();
 	if (!d->loop || (err = tw_loop_signals(d->loop, on_hup, d)) ||
