@@ -16,7 +16,7 @@ tw_on_cleanup 'umount -l "$TW_DIR/state" 2>/dev/null; tw_daemon_cleanup'
 tw_topo_create 2
 tw_daemon_setup
 # the journal on a small file system of its own, to fill it later
-mount -t tmpfs -o size=12m tw-state "$TW_DIR/state" || tw_bail "tmpfs for the state dir"
+mount -t tmpfs -o size=12m,mode=0700 tw-state "$TW_DIR/state" || tw_bail "tmpfs for the state dir"
 tw_pki alice bob
 tw_daemon_start
 tw_ovpn_server_with_daemon
