@@ -492,11 +492,25 @@ static void join_real_port(json_t *row)
 	json_object_del(row, "real_port");
 }
 
+/* The header of clients and counters: sessions on a detached tunnel are unprotected. */
+static void warn_detached(const json_t *resp)
+{
+	const json_t *names = json_object_get(resp, "detached_tunnels"), *n;
+	size_t i;
+
+	json_array_foreach(names, i, n) {
+		printf("WARNING: %s detached by operator: its traffic is neither enforced nor "
+		       "counted (tunwarden attach %s)\n",
+		       json_string_value(n), json_string_value(n));
+	}
+}
+
 static void print_clients(const json_t *resp, const char *target)
 {
 	json_t *rows = json_deep_copy(json_object_get(resp, "clients")), *row;
 	size_t i;
 
+	warn_detached(resp);
 	if (!json_array_size(rows)) {
 		printf("no clients\n");
 		json_decref(rows);
@@ -614,21 +628,83 @@ static void print_reloaded(const json_t *resp, const char *target)
 	printf("reloaded%s%s\n", v ? ": policy version " : "", v ? buf : "");
 }
 
-static void print_detached(const json_t *resp, const char *target)
+/* "detached"/"attached": a list of names (a count from older daemons). */
+static void print_iface_list(const json_t *resp, const char *what)
 {
-	const json_t *v = json_object_get(resp, "detached");
+	const json_t *v = json_object_get(resp, what);
 	char buf[CELL_MAX];
 
 	fmt_value(buf, sizeof(buf), v, F_STR);
 	if (json_is_integer(v))
-		printf("detached from %s interface(s)\n", buf);
+		printf("%s %s interface(s)\n", what, buf);
+	else if (json_array_size(v))
+		printf("%s: %s\n", what, buf);
 	else
-		printf("detached: %s\n", buf);
+		printf("%s: no interface present (remembered for when it appears)\n", what);
+}
+
+static void print_detached(const json_t *resp, const char *target)
+{
+	print_iface_list(resp, "detached");
+	printf("the dataplane stays off until `tunwarden attach`, across link events and "
+	       "restarts\n");
+}
+
+static void print_attached(const json_t *resp, const char *target)
+{
+	print_iface_list(resp, "attached");
 }
 
 static void print_view(const json_t *resp, const char *target)
 {
 	print_object(resp);
+}
+
+static void print_counters(const json_t *resp, const char *target)
+{
+	warn_detached(resp);
+	print_object(resp);
+}
+
+/* One line per tunnel, after the rest: "detached by operator since T" must stand out. */
+static void print_status(const json_t *resp, const char *target)
+{
+	json_t *rest = json_deep_copy(resp);
+	const json_t *tuns = json_object_get(resp, "tunnels"), *t;
+	char since[CELL_MAX];
+	size_t i;
+
+	if (!rest || !json_is_array(tuns)) {
+		print_object(resp);
+		json_decref(rest);
+		return;
+	}
+	json_object_del(rest, "tunnels");
+	print_object(rest);
+	json_decref(rest);
+	printf("\ntunnels:%s\n", json_array_size(tuns) ? "" : " none seen");
+	json_array_foreach(tuns, i, t) {
+		const char *name = json_string_value(json_object_get(t, "ifname"));
+		const char *st = json_string_value(json_object_get(t, "state"));
+		const char *mode = json_string_value(json_object_get(t, "mode"));
+		const char *err = json_string_value(json_object_get(t, "error"));
+
+		if (!name || !st)
+			continue;
+		if (!strcmp(st, "detached")) {
+			fmt_time(since, sizeof(since),
+				 json_integer_value(json_object_get(t, "since")));
+			printf("  %-15s detached by operator since %s: NOT enforced, NOT counted"
+			       "%s\n",
+			       name, since,
+			       json_is_false(json_object_get(t, "present")) ? " (absent)" : "");
+		} else if (err) {
+			printf("  %-15s %s: %s\n", name, st, err);
+		} else {
+			printf("  %-15s %s%s%s%s\n", name, st, mode ? " (" : "", mode ? mode : "",
+			       mode ? ")" : "");
+		}
+	}
 }
 
 /* ---- argument parsing ----------------------------------------------------------------- */
@@ -673,10 +749,10 @@ struct cmd {
 };
 
 static const struct cmd cmds[TW_OP__MAX] = {
-	[TW_OP_STATUS] = { ARG_NONE, 0, print_view },
+	[TW_OP_STATUS] = { ARG_NONE, 0, print_status },
 	[TW_OP_CLIENTS] = { ARG_NONE, 0, print_clients },
 	[TW_OP_CLIENT] = { ARG_CN, 0, print_client },
-	[TW_OP_COUNTERS] = { ARG_NONE, 0, print_view },
+	[TW_OP_COUNTERS] = { ARG_NONE, 0, print_counters },
 	[TW_OP_LOG] = { ARG_NONE, OPT_SINCE, print_log },
 	[TW_OP_KILL] = { ARG_CN, 0, print_killed },
 	[TW_OP_BAN] = { ARG_CN_OR_ADDR, OPT_FOR | OPT_CN_ADDR, print_banned },
@@ -685,6 +761,7 @@ static const struct cmd cmds[TW_OP__MAX] = {
 	[TW_OP_POLICY] = { ARG_NONE, 0, print_view },
 	[TW_OP_RELOAD] = { ARG_NONE, 0, print_reloaded },
 	[TW_OP_DETACH] = { ARG_IFACE, OPT_ALL, print_detached },
+	[TW_OP_ATTACH] = { ARG_IFACE, OPT_ALL, print_attached },
 };
 
 /* The subcommand @name, or NULL (unknown, or an op the CLI does not send). */
@@ -756,7 +833,7 @@ static int check_cmd_opts(const char *cmd, const struct cmd *c, const struct cmd
 	if (cl->since && !(opts & OPT_SINCE))
 		return usage_err("%s: --since only applies to log", cmd);
 	if (cl->all && !(opts & OPT_ALL))
-		return usage_err("%s: --all only applies to detach", cmd);
+		return usage_err("%s: --all only applies to detach and attach", cmd);
 	if ((cl->force_cn || cl->force_addr) && !(opts & OPT_CN_ADDR))
 		return usage_err("%s: --cn/--addr only apply to ban and unban", cmd);
 	if (cl->force_cn && cl->force_addr)
@@ -824,7 +901,7 @@ static int req_cn_or_addr(const char *cmd, const struct cmd_line *cl, json_t **r
 static int req_iface(const char *cmd, const struct cmd_line *cl, json_t **req)
 {
 	if (cl->all == !!cl->arg)
-		return usage_err("detach needs an interface name or --all (not both)");
+		return usage_err("%s needs an interface name or --all (not both)", cmd);
 	if (cl->all)
 		*req = json_pack("{s:s, s:b}", "op", cmd, "all", 1);
 	else

@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "journal.h"
+#include "links.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -98,6 +99,7 @@ static bool metrics_body(struct tw_daemon *d, FILE *f)
 		"tunwarden_journal_dropped_total %llu\n",
 		(unsigned long long)st.last_seq, (unsigned long long)st.acked_seq,
 		(unsigned long long)st.used_bytes, (unsigned long long)st.dropped);
+	tw_links_metrics(d, f);
 	return true;
 }
 

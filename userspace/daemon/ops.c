@@ -138,6 +138,18 @@ static json_t *session_json(struct tw_daemon *d, struct tw_session *s)
 }
 
 /* "clients", and "client" (one CN) in the same shape */
+/* Sessions on a detached tunnel are neither enforced nor counted: say so beside them. */
+static json_t *with_detached(struct tw_daemon *d, json_t *resp)
+{
+	json_t *names = tw_links_detached(d);
+
+	if (names && resp)
+		json_object_set_new(resp, "detached_tunnels", names);
+	else
+		json_decref(names);
+	return resp;
+}
+
 static json_t *op_clients(struct tw_daemon *d, json_t *req, const char *op)
 {
 	const char *cn = req_str(req, "cn");
@@ -153,7 +165,7 @@ static json_t *op_clients(struct tw_daemon *d, json_t *req, const char *op)
 		json_decref(arr);
 		return tw_ctl_error("no live session for '%s'", cn);
 	}
-	return json_pack("{s:b,s:o}", "ok", 1, "clients", arr);
+	return with_detached(d, json_pack("{s:b,s:o}", "ok", 1, "clients", arr));
 }
 
 static json_t *ctr_json(const struct tw_gctr *c)
@@ -173,7 +185,7 @@ static json_t *op_counters(struct tw_daemon *d, json_t *req, const char *op)
 		json_object_set_new(o, tw_drop_reason_name((uint32_t)i), ctr_json(&g[i]));
 	json_object_set_new(o, "pass_in", ctr_json(&g[TW_G_PASS_IN]));
 	json_object_set_new(o, "pass_out", ctr_json(&g[TW_G_PASS_OUT]));
-	return json_pack("{s:b,s:o}", "ok", 1, "counters", o);
+	return with_detached(d, json_pack("{s:b,s:o}", "ok", 1, "counters", o));
 }
 
 static int log_cb(const struct tw_record *rec, const char *json, size_t len, void *ctx)
@@ -332,11 +344,45 @@ static json_t *op_reload(struct tw_daemon *d, json_t *req, const char *op)
 			 (json_int_t)tw_policy_version(d->pol), "config_changed", changed);
 }
 
+/* "ifname", or "all": true; anything else is refused rather than read as "all". */
+static int req_iface(json_t *req, const char *op, const char **ifname, json_t **err)
+{
+	bool all = json_is_true(json_object_get(req, "all"));
+
+	*ifname = req_str(req, "ifname");
+	if (all == !!*ifname) {
+		*err = tw_ctl_error("%s: needs \"ifname\" or \"all\":true (not both)", op);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static json_t *op_detach(struct tw_daemon *d, json_t *req, const char *op)
 {
-	int n = tw_links_detach(d, req_str(req, "ifname"));
+	const char *ifname;
+	json_t *names, *resp = NULL;
+	char err[512];
 
-	return json_pack("{s:b,s:i}", "ok", 1, "detached", n);
+	if (req_iface(req, op, &ifname, &resp))
+		return resp;
+	names = tw_links_detach(d, ifname, err, sizeof(err));
+	if (!names)
+		return tw_ctl_error("%s", err);
+	return json_pack("{s:b,s:o}", "ok", 1, "detached", names);
+}
+
+static json_t *op_attach(struct tw_daemon *d, json_t *req, const char *op)
+{
+	const char *ifname;
+	json_t *names, *resp = NULL;
+	char err[512];
+
+	if (req_iface(req, op, &ifname, &resp))
+		return resp;
+	names = tw_links_attach(d, ifname, err, sizeof(err));
+	if (!names)
+		return tw_ctl_error("%s", err);
+	return json_pack("{s:b,s:o}", "ok", 1, "attached", names);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -358,6 +404,7 @@ static const op_fn handlers[TW_OP__MAX] = {
 	[TW_OP_POLICY]     = op_policy,
 	[TW_OP_RELOAD]     = op_reload,
 	[TW_OP_DETACH]     = op_detach,
+	[TW_OP_ATTACH]     = op_attach,
 };
 /* clang-format on */
 

@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "fileio.h"
 #include "journal.h"
+#include "links.h"
 #include "log.h"
 #include "policy.h"
 #include "policysrc.h"
@@ -17,7 +18,7 @@
  * "portal" and "journal" objects are the shapes of docs/ctl-protocol.md.
  * There is no portal link yet: "portal" says so rather than being absent.
  */
-json_t *tw_status_json(struct tw_daemon *d)
+static json_t *status_daemon(struct tw_daemon *d)
 {
 	struct tw_journal_stats st = {};
 	uint64_t connects, denied;
@@ -40,6 +41,16 @@ json_t *tw_status_json(struct tw_daemon *d)
 			 tw_journal_log_id(d->jr), "last_seq", (json_int_t)st.last_seq, "acked_seq",
 			 (json_int_t)st.acked_seq, "bytes", (json_int_t)st.used_bytes, "dropped",
 			 (json_int_t)st.dropped);
+}
+
+/* With each tunnel's attach state: an operator's detach must not go unnoticed. */
+json_t *tw_status_json(struct tw_daemon *d)
+{
+	json_t *o = status_daemon(d);
+
+	if (o)
+		json_object_set_new(o, "tunnels", tw_links_json(d));
+	return o;
 }
 
 void tw_status_write(struct tw_daemon *d)

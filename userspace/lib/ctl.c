@@ -460,7 +460,9 @@ const struct tw_ctl_op tw_ctl_ops[TW_OP__MAX] = {
 	[TW_OP_RELOAD] = { "reload", TW_CTL_ADMIN, "",
 			   "re-read the configuration and the local policy file" },
 	[TW_OP_DETACH] = { "detach", TW_CTL_ADMIN, "IFNAME|--all",
-			   "remove the dataplane programs from tunnel interfaces" },
+			   "take the dataplane off tunnel interfaces until `attach` (lasts)" },
+	[TW_OP_ATTACH] = { "attach", TW_CTL_ADMIN, "IFNAME|--all",
+			   "lift a detach: enforce and count on the interfaces again" },
 };
 
 int tw_ctl_op_find(const char *name, enum tw_ctl_op_id *id)

@@ -162,6 +162,7 @@ enum tw_ctl_op_id {
 	TW_OP_POLICY,
 	TW_OP_RELOAD,
 	TW_OP_DETACH,
+	TW_OP_ATTACH,
 	TW_OP__MAX
 };
 
