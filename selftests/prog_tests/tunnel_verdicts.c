@@ -367,6 +367,24 @@ static const struct tv_case cases[] = {
 	{ "in4_known_on_another_interface", IN, .pkt = { V4(R4, WEB4), TCP(43108, 1500) },
 	  .x = DROP_G(UNKNOWN_CLIENT) },
 
+	/*
+	 * ---- spoofed sources (docs/security.md) ----
+	 * The tun device does not say which client wrote a packet: the source
+	 * address is the client's identity. A source that is no live slot's is
+	 * dropped and billed to no one; a neighbour's source passes under the
+	 * neighbour's allowlist and is billed to the neighbour. Only the VPN
+	 * daemon's source check (OpenVPN iroute/learn-address, WireGuard allowed
+	 * IPs) keeps client A from writing B's address: e2e/openvpn_spoof.sh.
+	 */
+	{ "spoof_in4_unassigned_pool_src", IN, .pkt = { V4("10.8.0.250", WEB4), TCP(43201, 1500) },
+	  .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "spoof_in4_src_outside_pool", IN, .pkt = { V4("192.0.2.77", WEB4), UDP(43202, 53) },
+	  .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "spoof_in6_unassigned_src", IN, .pkt = { V6("fd00:8::250", WEB6), UDP(43203, 53) },
+	  .x = DROP_G(UNKNOWN_CLIENT) },
+	{ "spoof_in4_neighbour_src_billed_to_neighbour", IN,
+	  .pkt = { V4(B4, WEB4), TCP(43204, 1500) }, .x = PASS_NEW(SL_B) },
+
 	/* ---- tenant isolation ---- */
 	{ "in4_same_tenant", IN, .pkt = { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_A) },
 	{ "out4_same_tenant", OUT, .pkt = { V4(A4, B4), TCP(44001, 80) }, .x = PASS_NEW(SL_B) },
