@@ -505,6 +505,25 @@ static void test_framing(void)
 		free(g);
 	}
 
+	/* Found by fuzz_ctl: below the buffer's size, a line that arrived whole
+	 * with its '\n' was handed out however long it was. */
+	if (test__start_subtest("frame_small_limit")) {
+		struct tw_ctl_frame *g = malloc(sizeof(*g));
+
+		if (ASSERT_OK_PTR(g, "malloc")) {
+			tw_ctl_frame_init_max(g, 8);
+			ASSERT_EQ(tw_ctl_frame_push(g, "0123456789\nabcdefg\nx\n", 21), 21, "push");
+			ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), -EMSGSIZE, "10 bytes > 8");
+			if (ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 1, "7 + '\\n' fits"))
+				ASSERT_STREQ(line, "abcdefg", "at the limit");
+			if (ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 1, "resync"))
+				ASSERT_STREQ(line, "x", "after");
+			ASSERT_EQ(tw_ctl_frame_next(g, &line, &len), 0, "drained");
+			tw_ctl_frame_fini(g);
+		}
+		free(g);
+	}
+
 	if (test__start_subtest("recv_partial_reads")) {
 		int sv[2];
 

@@ -148,6 +148,9 @@ int tw_ctl_frame_next(struct tw_ctl_frame *f, char **line, size_t *len)
 			continue;
 		}
 		f->consumed = n + 1;
+		/* a limit below the buffer's size: the whole line may be here, and too long */
+		if (n + 1 > f->max)
+			return -EMSGSIZE;
 		if (n && buf[n - 1] == '\r')
 			n--;
 		buf[n] = '\0';
