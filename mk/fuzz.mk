@@ -29,8 +29,12 @@ FUZZ_BINS := $(addprefix $(O)/fuzz/,$(FUZZ_NAMES))
 FUZZ_SRCS_fuzz_policy := $(wildcard userspace/lib/policy*.c) userspace/lib/hashtab.c \
 			 userspace/lib/config.c userspace/lib/tw_addr.c
 FUZZ_SRCS_fuzz_config := userspace/lib/config.c
+FUZZ_SRCS_fuzz_ctl := userspace/lib/ctl.c
 FUZZ_SEEDS_fuzz_policy := examples/policy.json
 FUZZ_SEEDS_fuzz_config := examples/tunwarden.conf
+# Checked-in seeds, small and valid, so every harness starts past its parser's front door
+# (selftests/fuzz/seeds/README says what each holds).
+$(foreach n,$(FUZZ_NAMES),$(eval FUZZ_SEEDS_$(n) += $(wildcard selftests/fuzz/seeds/$(n)/*)))
 
 fuzz_srcs = $(or $(FUZZ_SRCS_$(1)),$(sort $(wildcard userspace/lib/$(1:fuzz_%=%).c) \
 	    userspace/lib/config.c))
