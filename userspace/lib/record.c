@@ -40,6 +40,7 @@ static const char *const term_names[TW_TERM__MAX] = {
 	[TW_TERM_CALLBACK] = "Callback",
 	[TW_TERM_USER_ERROR] = "User-Error",
 	[TW_TERM_HOST_REQUEST] = "Host-Request",
+	[TW_TERM_VPN_GONE] = "VPN-Gone",
 };
 
 static const char *const drop_names[TW_DROP__MAX] = {

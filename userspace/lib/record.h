@@ -49,7 +49,9 @@ enum tw_term_cause {
 	TW_TERM_CALLBACK = 16,
 	TW_TERM_USER_ERROR = 17,
 	TW_TERM_HOST_REQUEST = 18,
-	TW_TERM__MAX = 19,
+	/* tunwarden's own from here: no RADIUS value (exported as Lost-Service) */
+	TW_TERM_VPN_GONE = 19, /* re-adopted, but its VPN server no longer lists it */
+	TW_TERM__MAX = 20,
 };
 
 /* A closed range of sequence numbers, first <= last. */
