@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
 
 #include "admission.h"
@@ -38,11 +39,30 @@ struct tw_adapter {
 	void (*session_started)(struct tw_daemon *d, const struct tw_session *s);
 	/* @s is over (any cause); NULL: nothing to do. */
 	void (*session_ended)(struct tw_daemon *d, const struct tw_session *s, uint32_t cause);
-	/* End @s at the stack; @halt: the client must not come back. */
+	/* End @s at the stack; @halt: the client must not come back. Must not
+	 * block: queue and deliver from the loop. */
 	void (*kill)(struct tw_daemon *d, const struct tw_session *s, bool halt);
+	/* The stack hands out tunnel addresses from a pool and never gives a live
+	 * client's address to another on the same interface: a connect with an
+	 * address a session on that interface holds means that session is gone. */
+	bool reclaims_addresses;
+
+	/* Optional, once the loop runs / at stop: e.g. check re-adopted sessions. */
+	int (*open)(struct tw_daemon *d);
+	void (*close)(struct tw_daemon *d);
+	/* For `status` (a JSON object) and the metrics endpoint. */
+	json_t *(*status)(struct tw_daemon *d);
+	void (*metrics)(struct tw_daemon *d, FILE *f);
 };
 
 extern const struct tw_adapter tw_openvpn_adapter;
+
+/* Every adapter's open (logged when one fails; 0 or the first error) and close. */
+int tw_adapters_open(struct tw_daemon *d);
+void tw_adapters_close(struct tw_daemon *d);
+/* {"openvpn": {...}, ...}: what each adapter reports; NULL when none does. */
+json_t *tw_adapters_status(struct tw_daemon *d);
+void tw_adapters_metrics(struct tw_daemon *d, FILE *f);
 
 /* The adapter of hook requests naming @name (NULL: OpenVPN, the first); NULL if none. */
 const struct tw_adapter *tw_adapter_by_name(const char *name);

@@ -12,6 +12,7 @@
  *   admission.h  connect/disconnect decisions from generic requests, bans, the tick
  *   sessions.h   an admitted session's records, persistence and end
  *   adapter.h    VPN stacks (openvpn.c) behind one small interface
+ *   mgmt.h       OpenVPN's management interface, non-blocking, with retries
  *   ctlsrv.h     control socket; ops.c is its op table
  *   links.h      tunnel interfaces: attach as they appear
  *   status.h     status object and file; metrics.h the Prometheus endpoint
@@ -37,6 +38,7 @@ struct tw_admission;
 struct tw_ctlsrv;
 struct tw_links;
 struct tw_metrics;
+struct tw_mgmt;
 
 enum tw_policy_source {
 	TW_POLSRC_NONE = 0, /* no policy yet: every connect is denied */
@@ -68,6 +70,7 @@ struct tw_daemon {
 	struct tw_ctlsrv *ctl;
 	struct tw_links *links;
 	struct tw_metrics *metrics;
+	struct tw_mgmt *mgmt; /* openvpn.c: the servers' management interfaces */
 };
 
 #endif /* TW_DAEMON_H */

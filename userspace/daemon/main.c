@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "adapter.h"
 #include "admission.h"
 #include "conf.h"
 #include "ctlsrv.h"
@@ -198,6 +199,7 @@ static int serve_open(struct tw_daemon *d)
 		tw_err("metrics on %s: %s (metrics off)", d->cfg.metrics_listen, strerror(-err));
 	if (tw_links_watch(d))
 		tw_warn("no netlink link events: interfaces that appear later are not attached");
+	tw_adapters_open(d); /* logged; the daemon serves without them */
 	return 0;
 }
 
@@ -207,6 +209,7 @@ static void daemon_close(struct tw_daemon *d)
 {
 	tw_ctlsrv_close(d);
 	tw_metrics_close(d);
+	tw_adapters_close(d);
 	tw_links_close(d);
 	if (d->jr)
 		tw_journal_close(d->jr);

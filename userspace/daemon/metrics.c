@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "adapter.h"
 #include "admission.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -100,6 +101,7 @@ static bool metrics_body(struct tw_daemon *d, FILE *f)
 		(unsigned long long)st.last_seq, (unsigned long long)st.acked_seq,
 		(unsigned long long)st.used_bytes, (unsigned long long)st.dropped);
 	tw_links_metrics(d, f);
+	tw_adapters_metrics(d, f);
 	return true;
 }
 

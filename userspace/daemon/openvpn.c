@@ -3,21 +3,22 @@
  * The OpenVPN adapter. Connects and disconnects arrive from tunwarden-hook
  * (client-connect / client-disconnect) as the script environment OpenVPN
  * gave it (docs/ctl-protocol.md, "env"); sessions are ended through the
- * management interface ([openvpn] management sockets). OpenVPN programs its
- * own peers: the hook's answer (verdict, session-timeout) is all it needs.
+ * management interface ([openvpn] management sockets, mgmt.c), which also
+ * tells a restarted daemon which re-adopted sessions ended while it was down.
+ * OpenVPN programs its own peers: the hook's answer (verdict, session-timeout)
+ * is all it needs. docs/openvpn.md, "Management" and "Crash recovery".
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include "adapter.h"
 #include "daemon.h"
 #include "log.h"
+#include "mgmt.h"
+#include "sessions.h"
 
 static const char *env_str(const json_t *env, const char *k)
 {
@@ -62,98 +63,169 @@ static int ovpn_request(const json_t *req, bool connect, struct tw_conn_req *r, 
 	return 0;
 }
 
-/* One management connection: its lines, up to a terminating line, into @buf. */
-static int mgmt_cmd(int fd, const char *cmd, char *buf, size_t len)
-{
-	size_t have = 0;
-	ssize_t n;
-
-	if (write(fd, cmd, strlen(cmd)) < 0)
-		return -errno;
-	while (have < len - 1 && (n = read(fd, buf + have, len - 1 - have)) > 0) {
-		have += (size_t)n;
-		buf[have] = '\0';
-		if (strstr(buf, "\nEND") || strstr(buf, "SUCCESS:") || strstr(buf, "ERROR:"))
-			return 0;
-	}
-	buf[have] = '\0';
-	return n < 0 ? -errno : -EIO;
-}
-
-/* The "Client ID" of @cn in a `status 3` listing; -1 when it has none. */
-static long mgmt_client_id(char *status, const char *cn)
-{
-	char *line, *save = NULL;
-	long cid = -1;
-	int col = -1;
-
-	for (line = strtok_r(status, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		char *f[16], *fs = NULL, *tok;
-		int nf = 0;
-
-		for (tok = strtok_r(line, "\t", &fs); tok && nf < 16;
-		     tok = strtok_r(NULL, "\t", &fs))
-			f[nf++] = tok;
-		if (nf > 2 && !strcmp(f[0], "HEADER") && !strcmp(f[1], "CLIENT_LIST")) {
-			for (int k = 2; k < nf; k++)
-				if (!strcmp(f[k], "Client ID"))
-					col = k - 1;
-		} else if (nf > 1 && !strcmp(f[0], "CLIENT_LIST") && !strcmp(f[1], cn) && col > 0 &&
-			   col < nf) {
-			cid = strtol(f[col], NULL, 10);
-		}
-	}
-	return cid;
-}
-
-/* End @cn's session at the management socket @path. */
-static void mgmt_kill(const char *path, const char *cn, bool halt)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 1 };
-	char cmd[300], *buf = malloc(1 << 20);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	long cid;
-
-	if (fd < 0 || !buf)
-		goto out;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    mgmt_cmd(fd, "status 3\n", buf, 1 << 20)) {
-		tw_warn("openvpn management %s: %s", sa.sun_path, strerror(errno));
-		goto out;
-	}
-	cid = mgmt_client_id(buf, cn);
-	if (cid >= 0)
-		snprintf(cmd, sizeof(cmd), "client-kill %ld %s\n", cid, halt ? "HALT" : "RESTART");
-	else
-		snprintf(cmd, sizeof(cmd), "kill %s\n", cn);
-	if (mgmt_cmd(fd, cmd, buf, 4096) == 0 && strstr(buf, "SUCCESS:"))
-		tw_info("openvpn %s: ended %s's session (%s)", sa.sun_path, cn,
-			cid >= 0 ? (halt ? "client-kill HALT" : "client-kill RESTART") : "kill");
-	else
-		tw_dbg("openvpn %s: %s: %s", sa.sun_path, cmd, buf);
-	if (write(fd, "quit\n", 5) < 0)
-		tw_dbg("openvpn %s: quit: %s", sa.sun_path, strerror(errno));
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-}
-
 /*
- * `client-kill CID RESTART|HALT` tells the client at once (cc-exit), so it
- * reconnects (RESTART: an unconfirmed attempt may be retried and counted) or
- * stops (HALT: revoked); the CID comes from `status 3`. `kill CN` is the
- * fallback for servers that do not list it. Every configured server is told:
- * the daemon does not track which one carries the session.
+ * End @s at every configured server that lists it (mgmt.c: queued, never
+ * waited for). The client is matched by CN and real address:port, so a
+ * session of the same CN on another server, or the one that replaced it, is
+ * never hit. `client-kill CID HALT` stops the client (revoked, preempted);
+ * RESTART lets an unconfirmed one come back (and count towards a ban).
  */
 static void ovpn_kill(struct tw_daemon *d, const struct tw_session *s, bool halt)
 {
-	for (uint32_t i = 0; i < d->cfg.novpn_mgmt; i++)
-		mgmt_kill(d->cfg.ovpn_mgmt[i], s->subject, halt);
+	struct tw_addr real = { .family = s->real_family };
+
+	memcpy(real.addr, s->real_addr, 16);
+	tw_mgmt_kill(d->mgmt, s->subject, &real, s->real_port, halt);
+}
+
+/* ---- crash recovery: re-adopted sessions against the servers' client lists ---- */
+
+struct recon {
+	struct tw_daemon *d;
+	unsigned int waiting; /* servers that have not answered yet */
+	bool answered[TW_CFG_MAX_MGMT];
+	uint32_t n;
+	struct recon_ent {
+		uint32_t slot;
+		char id[TW_REC_SESSION_MAX];
+		bool seen;
+	} e[];
+};
+
+static struct recon *recon_live; /* one reconciliation, at start */
+
+static bool addr_eq(const struct tw_addr *a, const struct tw_addr *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, 16);
+}
+
+/* @c is @s: same CN, real address:port and tunnel addresses (where both say). */
+static bool listed_as(const struct tw_session *s, const struct tw_mgmt_client *c)
+{
+	if (strcmp(s->subject, c->cn))
+		return false;
+	if (s->real_family && c->real.family &&
+	    (s->real_family != c->real.family || memcmp(s->real_addr, c->real.addr, 16) ||
+	     s->real_port != c->real_port))
+		return false;
+	for (int i = 0; i < s->client.naddrs; i++) {
+		const struct tw_addr *v = s->client.addrs[i].family == TW_FAM_V4 ? &c->virt4 :
+										   &c->virt6;
+
+		if (v->family && !addr_eq(v, &s->client.addrs[i]))
+			return false;
+	}
+	return true;
+}
+
+static struct tw_session *recon_session(struct recon *rc, struct recon_ent *e)
+{
+	struct tw_session *s = tw_sessions_by_slot(rc->d->ss, e->slot);
+
+	/* ended or replaced since the start: no longer ours to judge */
+	return s && !strcmp(s->id, e->id) ? s : NULL;
+}
+
+static void recon_client(void *ctx, unsigned int server, const struct tw_mgmt_client *c)
+{
+	struct recon *rc = ctx;
+
+	(void)server;
+	for (uint32_t i = 0; i < rc->n; i++) {
+		struct tw_session *s = recon_session(rc, &rc->e[i]);
+
+		if (s && !rc->e[i].seen && listed_as(s, c))
+			rc->e[i].seen = true;
+	}
+}
+
+/* Every server answered: a re-adopted session none of them lists is gone. */
+static void recon_done(void *ctx, unsigned int server)
+{
+	struct recon *rc = ctx;
+	uint32_t gone = 0;
+
+	if (server < TW_CFG_MAX_MGMT && !rc->answered[server]) {
+		rc->answered[server] = true;
+		rc->waiting--;
+	}
+	if (rc->waiting)
+		return;
+	for (uint32_t i = 0; i < rc->n; i++) {
+		struct tw_session *s = recon_session(rc, &rc->e[i]);
+
+		if (!s || rc->e[i].seen)
+			continue;
+		tw_warn("subject %s (slot %u): no OpenVPN server lists its session any more "
+			"(it ended while the daemon was down), ending it",
+			s->subject, s->slot);
+		tw_sess_end(rc->d, s, TW_TERM_VPN_GONE, false);
+		gone++;
+	}
+	tw_info("openvpn: %u re-adopted session(s) checked against %u server(s), %u gone", rc->n,
+		tw_mgmt_nservers(rc->d->mgmt), gone);
+	recon_live = NULL;
+	free(rc);
+}
+
+static void ovpn_reconcile(struct tw_daemon *d)
+{
+	struct tw_mgmt_list_ops ops = { .client = recon_client, .done = recon_done };
+	uint32_t nslots = tw_sessions_nslots(d->ss), n = 0;
+	struct recon *rc;
+
+	if (!tw_sessions_count(d->ss))
+		return;
+	if (!tw_mgmt_nservers(d->mgmt)) {
+		tw_warn("openvpn: no [openvpn] management socket: re-adopted sessions that "
+			"ended while the daemon was down stay until their address is reused");
+		return;
+	}
+	rc = calloc(1, sizeof(*rc) + tw_sessions_count(d->ss) * sizeof(rc->e[0]));
+	if (!rc)
+		return;
+	rc->d = d;
+	for (uint32_t slot = 0; slot < nslots; slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+
+		if (!s || s->kind != TW_SUBJ_CN || n == tw_sessions_count(d->ss))
+			continue;
+		rc->e[n].slot = slot;
+		snprintf(rc->e[n].id, sizeof(rc->e[n].id), "%s", s->id);
+		n++;
+	}
+	rc->n = n;
+	rc->waiting = tw_mgmt_nservers(d->mgmt);
+	ops.ctx = rc;
+	recon_live = rc;
+	tw_mgmt_list(d->mgmt, &ops);
+}
+
+static int ovpn_open(struct tw_daemon *d)
+{
+	d->mgmt = tw_mgmt_new(d->loop, d->cfg.ovpn_mgmt, d->cfg.novpn_mgmt);
+	if (!d->mgmt)
+		return -errno;
+	ovpn_reconcile(d);
+	return 0;
+}
+
+static void ovpn_close(struct tw_daemon *d)
+{
+	tw_mgmt_free(d->mgmt);
+	d->mgmt = NULL;
+	free(recon_live);
+	recon_live = NULL;
+}
+
+static json_t *ovpn_status(struct tw_daemon *d)
+{
+	return json_pack("{s:o}", "management", tw_mgmt_status_json(d->mgmt));
+}
+
+static void ovpn_metrics(struct tw_daemon *d, FILE *f)
+{
+	tw_mgmt_metrics(d->mgmt, f);
 }
 
 const struct tw_adapter tw_openvpn_adapter = {
@@ -162,4 +234,9 @@ const struct tw_adapter tw_openvpn_adapter = {
 	.tun_addr_names = "pool_ip/pool_ip6",
 	.request = ovpn_request,
 	.kill = ovpn_kill,
+	.reclaims_addresses = true,
+	.open = ovpn_open,
+	.close = ovpn_close,
+	.status = ovpn_status,
+	.metrics = ovpn_metrics,
 };

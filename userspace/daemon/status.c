@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter.h"
 #include "admission.h"
 #include "daemon.h"
 #include "fileio.h"
@@ -18,7 +19,7 @@
  * "portal" and "journal" objects are the shapes of docs/ctl-protocol.md.
  * There is no portal link yet: "portal" says so rather than being absent.
  */
-static json_t *status_daemon(struct tw_daemon *d)
+static json_t *status_node(struct tw_daemon *d)
 {
 	struct tw_journal_stats st = {};
 	uint64_t connects, denied;
@@ -43,13 +44,17 @@ static json_t *status_daemon(struct tw_daemon *d)
 			 (json_int_t)st.dropped);
 }
 
-/* With each tunnel's attach state: an operator's detach must not go unnoticed. */
+/* With each tunnel's attach state (an operator's detach must not go unnoticed) and each VPN
+ * stack's own state, e.g. OpenVPN's undelivered management commands. */
 json_t *tw_status_json(struct tw_daemon *d)
 {
-	json_t *o = status_daemon(d);
+	json_t *o = status_node(d), *vpn;
 
-	if (o)
-		json_object_set_new(o, "tunnels", tw_links_json(d));
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "tunnels", tw_links_json(d));
+	if ((vpn = tw_adapters_status(d)))
+		json_object_set_new(o, "vpn", vpn);
 	return o;
 }
 
