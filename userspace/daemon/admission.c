@@ -175,7 +175,8 @@ int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_d
 	}
 	old = tw_sessions_find(d->ss, r->subject);
 	if (old)
-		tw_sess_end(d, old, TW_TERM_PORT_PREEMPTED, false);
+		tw_sess_preempt(d, old, r);
+	tw_sess_reclaim_stale(d, r);
 	s = tw_sessions_add(d->ss, r->subject);
 	if (!s) {
 		refuse(dec, "no free session slot", strerror(errno));

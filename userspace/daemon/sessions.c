@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -130,4 +131,56 @@ void tw_sess_end(struct tw_daemon *d, struct tw_session *s, uint32_t cause, bool
 		ad->kill(d, s, cause != TW_TERM_SESSION_TIMEOUT);
 	tw_sessdb_del(d->sdb, s->slot);
 	tw_sessions_del(d->ss, s);
+}
+
+void tw_sess_preempt(struct tw_daemon *d, struct tw_session *old, const struct tw_conn_req *r)
+{
+	bool same_peer = !strcmp(old->ifname, r->ifname) && old->real_family == r->real_family &&
+			 !memcmp(old->real_addr, r->real_addr, 16) &&
+			 old->real_port == r->real_port;
+
+	if (!same_peer)
+		tw_info("subject %s: new session on %s, ending the one on %s (preempted)",
+			old->subject, r->ifname, old->ifname);
+	tw_sess_end(d, old, TW_TERM_PORT_PREEMPTED, !same_peer);
+}
+
+static bool holds_addr(const struct tw_session *s, const struct tw_addr *a)
+{
+	for (int i = 0; i < s->client.naddrs; i++)
+		if (s->client.addrs[i].family == a->family &&
+		    !memcmp(s->client.addrs[i].addr, a->addr, 16))
+			return true;
+	return false;
+}
+
+int tw_sess_reclaim_stale(struct tw_daemon *d, const struct tw_conn_req *r)
+{
+	const struct tw_adapter *ad = tw_adapter_by_kind(r->kind);
+	uint32_t nslots = tw_sessions_nslots(d->ss);
+	int n = 0;
+
+	if (!ad || !ad->reclaims_addresses || !r->ntun)
+		return 0;
+	for (uint32_t slot = 0; slot < nslots; slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+		char a[INET6_ADDRSTRLEN] = "";
+		int i;
+
+		if (!s || s->kind != r->kind || strcmp(s->ifname, r->ifname))
+			continue;
+		for (i = 0; i < r->ntun && !holds_addr(s, &r->tun[i]); i++)
+			;
+		if (i == r->ntun)
+			continue;
+		inet_ntop(r->tun[i].family == TW_FAM_V4 ? AF_INET : AF_INET6, r->tun[i].addr, a,
+			  sizeof(a));
+		tw_warn("connect %s on %s: %s was %s's (slot %u), which %s no longer has: "
+			"ending that session",
+			r->subject, r->ifname, a, s->subject, s->slot, ad->name);
+		/* no kill: the stack gave its address away, so the client is gone */
+		tw_sess_end(d, s, TW_TERM_VPN_GONE, false);
+		n++;
+	}
+	return n;
 }

@@ -13,6 +13,7 @@
 #include "record.h"
 #include "session.h"
 
+struct tw_conn_req;
 struct tw_daemon;
 
 /* Bring back the sessions the pinned dataplane still holds. */
@@ -32,5 +33,21 @@ int tw_sess_journal(struct tw_daemon *d, struct tw_record *r, bool durable);
  * dataplane and the session table; with @kill also end it at the VPN stack.
  */
 void tw_sess_end(struct tw_daemon *d, struct tw_session *s, uint32_t cause, bool kill);
+
+/*
+ * @old is replaced by a new session of its subject (@r): end it as
+ * Port-Preempted, and at its VPN server too unless it is the same peer
+ * (same interface and real address:port: the server replaced it itself).
+ */
+void tw_sess_preempt(struct tw_daemon *d, struct tw_session *old, const struct tw_conn_req *r);
+
+/*
+ * Before admitting @r: a session on @r's interface that holds one of @r's
+ * tunnel addresses is gone when @r's stack hands out addresses from a pool
+ * (adapter.h, reclaims_addresses): end it as VPN-Gone, so the address is
+ * reclaimed, never refused (docs/openvpn.md, "Crash recovery"). Returns how
+ * many were ended.
+ */
+int tw_sess_reclaim_stale(struct tw_daemon *d, const struct tw_conn_req *r);
 
 #endif /* TW_SESSIONS_H */
