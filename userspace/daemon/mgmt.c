@@ -723,3 +723,39 @@ void tw_mgmt_metrics(const struct tw_mgmt *m, FILE *f)
 		}
 	}
 }
+
+struct tw_mgmt *tw_mgmt_update(struct tw_mgmt *m, struct tw_loop *loop,
+			       const char (*paths)[TW_CFG_SUN_PATH_MAX], unsigned int n)
+{
+	struct tw_mgmt *nm;
+	bool same = m && m->n == n;
+
+	for (unsigned int i = 0; same && i < n; i++)
+		same = !strcmp(m->srv[i].path, paths[i]);
+	if (same || !(nm = tw_mgmt_new(loop, paths, n)))
+		return m;
+	for (unsigned int i = 0; m && i < m->n; i++) {
+		struct server *os = &m->srv[i];
+
+		for (unsigned int k = 0; k < nm->n; k++) {
+			struct server *ns = &nm->srv[k];
+			struct job *tmp = ns->jobs;
+
+			if (strcmp(ns->path, os->path))
+				continue;
+			/* the queue moves over; a round in progress starts again */
+			ns->jobs = os->jobs;
+			ns->njobs = os->njobs;
+			os->jobs = tmp;
+			os->njobs = 0;
+			for (unsigned int j = 0; j < ns->njobs; j++)
+				ns->jobs[j].in_round = ns->jobs[j].sent = false;
+			ns->delivered = os->delivered;
+			ns->failures = os->failures;
+			ns->dropped = os->dropped;
+			kick(ns);
+		}
+	}
+	tw_mgmt_free(m); /* logs what a removed server never got */
+	return nm;
+}

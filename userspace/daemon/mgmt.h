@@ -43,6 +43,13 @@ struct tw_mgmt_list_ops {
 struct tw_mgmt *tw_mgmt_new(struct tw_loop *loop, const char (*paths)[TW_CFG_SUN_PATH_MAX],
 			    unsigned int n);
 void tw_mgmt_free(struct tw_mgmt *m);
+/*
+ * @m for the sockets @paths (a reload changed them): the same @m when they
+ * did not change, else a new one that carries over the queues of the
+ * sockets that stay (@m is freed). On failure @m stays as it was.
+ */
+struct tw_mgmt *tw_mgmt_update(struct tw_mgmt *m, struct tw_loop *loop,
+			       const char (*paths)[TW_CFG_SUN_PATH_MAX], unsigned int n);
 unsigned int tw_mgmt_nservers(const struct tw_mgmt *m);
 
 /*

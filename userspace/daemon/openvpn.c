@@ -74,6 +74,8 @@ static void ovpn_kill(struct tw_daemon *d, const struct tw_session *s, bool halt
 {
 	struct tw_addr real = { .family = s->real_family };
 
+	/* a reload may have changed the [openvpn] management sockets */
+	d->mgmt = tw_mgmt_update(d->mgmt, d->loop, d->cfg.ovpn_mgmt, d->cfg.novpn_mgmt);
 	memcpy(real.addr, s->real_addr, 16);
 	tw_mgmt_kill(d->mgmt, s->subject, &real, s->real_port, halt);
 }
@@ -220,6 +222,7 @@ static void ovpn_close(struct tw_daemon *d)
 
 static json_t *ovpn_status(struct tw_daemon *d)
 {
+	d->mgmt = tw_mgmt_update(d->mgmt, d->loop, d->cfg.ovpn_mgmt, d->cfg.novpn_mgmt);
 	return json_pack("{s:o}", "management", tw_mgmt_status_json(d->mgmt));
 }
 
