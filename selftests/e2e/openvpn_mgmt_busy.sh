@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# OpenVPN serves one management client at a time. With another process holding the management
+# socket, `tunwarden kill` must return at once (the daemon never waits on the socket in its loop),
+# status and the metrics must show the undelivered kill, a hook connect made meanwhile must be
+# admitted within 50 ms, and once the holder leaves the kill must reach OpenVPN (retried with
+# backoff) and end the client's OpenVPN session. (issue 13, item 10)
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon.inc"
+
+tw_e2e_init openvpn_mgmt_busy
+tw_need_cmd openvpn python3
+[ -x "$TW_BIN/tunwardend" ] || tw_skip_all "build the daemon first (make)"
+tw_on_cleanup tw_daemon_cleanup
+
+tw_topo_create 2
+tw_daemon_setup
+tw_pki alice bob
+tw_daemon_start
+tw_ovpn_server_with_daemon
+tw_ovpn_clients_start alice bob
+tw_check "alice is admitted" eval '[ "$(tw_client_field alice state)" = permit ]'
+
+# ms_since T0: milliseconds since $EPOCHREALTIME was T0.
+ms_since() { echo $(((${EPOCHREALTIME/./} - ${1/./}) / 1000)); }
+
+# The holder: another management client (a monitoring tool, an operator's nc) that took the slot
+# and keeps it. It prints HELD once OpenVPN greeted it, so the slot is known to be taken.
+tw_spawn "$TW_SRV_NS" "$TW_DIR/holder.log" python3 -u -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(5)
+if s.recv(4096).startswith(b">INFO:"):
+    print("HELD", flush=True)
+time.sleep(600)
+' "$TW_SRV_MGMT"
+holder=$TW_LAST_PID
+tw_wait_for "grep -q HELD '$TW_DIR/holder.log'" 5 || tw_bail "the holder did not get the slot"
+
+BOUND_MS=$((50 * TW_E2E_SLACK))
+t0=$EPOCHREALTIME
+tw_cli kill alice >"$TW_DIR/kill.out" 2>&1
+rc=$? ms=$(ms_since "$t0")
+tw_diag "tunwarden kill alice with the slot held: exit $rc after $ms ms"
+tw_check "kill returns at once with the slot held (${ms} ms <= 300)" \
+	eval "[ $rc -eq 0 ] && [ $ms -le $((300 * TW_E2E_SLACK)) ]"
+tw_check "alice's traffic is cut" eval '! tw_cli --json client alice 2>/dev/null | grep -q permit'
+
+# status and metrics show the undelivered kill
+tw_cli --json status >"$TW_DIR/status.json"
+tw_check "status shows the kill pending on the held server" eval "tw_jq \"[m for m in j['vpn']['openvpn']['management'] if m['pending'] >= 1 and any(c['command'] == 'kill' and c['subject'] == 'alice' for c in m['commands'])] != []\" <'$TW_DIR/status.json' | grep -qx True"
+tw_check "the metrics show the pending command" \
+	eval "tw_metrics | grep -E '^tunwarden_openvpn_mgmt_pending\\{socket=\"$TW_SRV_MGMT\"\\} [1-9]'"
+
+# A hook connect meanwhile: answered within 50 ms.
+hook() {
+	env -i TUNWARDEN_SOCKET="$TUNWARDEN_SOCKET" script_type="$1" dev=tun0 common_name="$2" \
+		trusted_ip=198.18.0.$3 trusted_port=5000 ifconfig_pool_remote_ip=10.8.0.$3 \
+		bytes_received=0 bytes_sent=0 time_duration=1 \
+		timeout 10 "$TW_BIN/tunwarden-hook" "$TW_DIR/cc-$2.out"
+}
+# Best of three within 50 ms (each one a durable journal write, on a loaded CI machine), and
+# none near the 2 s the old daemon spent on the held socket.
+best=99999 worst=0
+for i in 1 2 3; do
+	t0=$EPOCHREALTIME
+	hook client-connect carol 77 >"$TW_DIR/hook.out" 2>&1
+	rc=$? ms=$(ms_since "$t0")
+	[ $rc -eq 0 ] || ms=99999
+	[ "$ms" -ge "$best" ] || best=$ms
+	[ "$ms" -le "$worst" ] || worst=$ms
+	hook client-disconnect carol 77 >/dev/null 2>&1
+done
+tw_check "hook connects with the slot held are admitted within $BOUND_MS ms (best $best, worst $worst ms)" \
+	eval "[ $best -le $BOUND_MS ] && [ $worst -le $((10 * BOUND_MS)) ]"
+t0=$EPOCHREALTIME
+tw_cli status >/dev/null
+ms=$(ms_since "$t0")
+tw_check "status answers at once ($ms ms)" eval "[ $ms -le $((300 * TW_E2E_SLACK)) ]"
+
+# Past the per-command deadline (2 s) the attempt fails and is retried with backoff.
+tw_check "status: the attempt timed out, the daemon waits to retry, the kill still pending" \
+	tw_wait_for "tw_cli --json status | tw_jq \"[m for m in j['vpn']['openvpn']['management'] if m['state'] == 'waiting' and m['failed_attempts'] >= 1 and m['pending'] >= 1 and m['oldest_age'] >= 2]\" | grep -q state" 10
+tw_check "the daemon logged why" tw_wait_log "$TW_DIR/daemon.log" "no greeting in time" 2
+sleep 2
+tw_check "status answers and the hook is served during the retries" \
+	eval "tw_cli status >/dev/null && hook client-connect carol 77 >/dev/null && hook client-disconnect carol 77 >/dev/null"
+# OpenVPN still carries alice while the slot is held: nothing told it.
+tw_check "alice's OpenVPN session is still up while the slot is held" \
+	eval "! grep -q 'client-kill' '$TW_DIR/server.log' && ! grep -q 'Halt command' '$TW_DIR/client-alice.log'"
+
+# The holder leaves: the kill is retried and delivered (backoff <= 30 s since the first try).
+tw_kill "$holder"
+tw_check "after the holder left, the kill reaches OpenVPN and alice's client is told to stop" \
+	tw_wait_log "$TW_DIR/client-alice.log" "Halt command was pushed by server" 35
+tw_check "alice is gone from the server's client list" \
+	tw_wait_for "! tw_mgmt 'status 3' | grep -q '^CLIENT_LIST	alice	'" 10
+tw_check "bob's session was not touched" eval "tw_mgmt 'status 3' | grep -q '^CLIENT_LIST	bob	'"
+tw_check "status: nothing pending any more" \
+	tw_wait_for "tw_cli --json status | tw_jq \"sum(m['pending'] for m in j['vpn']['openvpn']['management'])\" | grep -qx 0" 5
+tw_check "the daemon logged the delivery" tw_wait_log "$TW_DIR/daemon.log" "ended alice's session" 5
+
+tw_done
