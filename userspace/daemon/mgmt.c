@@ -73,6 +73,7 @@ struct server {
 	int cols[5]; /* CLIENT_LIST columns: cn, real, virt4, virt6, cid (-1: absent) */
 	unsigned int gen; /* bumped when the socket is closed: stale events are ignored */
 	char last_error[160];
+	unsigned int streak; /* failed attempts in a row: the first is logged as a warning */
 	uint64_t delivered, failures, dropped;
 };
 
@@ -125,7 +126,7 @@ static void round_start(struct server *s);
 /* The round failed (@why): keep every command, retry later. */
 static void round_fail(struct server *s, const char *why)
 {
-	bool first = s->state != SRV_WAIT && !s->failures;
+	bool first = !s->streak++;
 
 	sock_close(s);
 	for (unsigned int i = 0; i < s->njobs; i++)
@@ -157,6 +158,10 @@ static void round_done(struct server *s)
 			fresh = true;
 		s->jobs[i].in_round = s->jobs[i].sent = false;
 	}
+	if (s->streak)
+		tw_info("openvpn management %s: answering again after %u failed attempt(s)",
+			s->path, s->streak);
+	s->streak = 0;
 	s->last_error[0] = '\0';
 	if (fresh) {
 		s->backoff_ms = MGMT_BACKOFF_MIN;
