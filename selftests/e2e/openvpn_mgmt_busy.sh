@@ -51,6 +51,9 @@ tw_check "alice's traffic is cut" eval '! tw_cli --json client alice 2>/dev/null
 # status and metrics show the undelivered kill
 tw_cli --json status >"$TW_DIR/status.json"
 tw_check "status shows the kill pending on the held server" eval "tw_jq \"[m for m in j['vpn']['openvpn']['management'] if m['pending'] >= 1 and any(c['command'] == 'kill' and c['subject'] == 'alice' for c in m['commands'])] != []\" <'$TW_DIR/status.json' | grep -qx True"
+tw_cli status >"$TW_DIR/status.txt" 2>&1
+tw_check "tunwarden status (tables) shows the pending kill" \
+	eval "grep -q '^SOCKET .*PENDING' '$TW_DIR/status.txt' && grep -qE 'mgmt\.sock +[a-z]+ +1 .*\"kill\",\"subject\":\"alice\"' '$TW_DIR/status.txt'"
 tw_check "the metrics show the pending command" \
 	eval "tw_metrics | grep -E '^tunwarden_openvpn_mgmt_pending\\{socket=\"$TW_SRV_MGMT\"\\} [1-9]'"
 

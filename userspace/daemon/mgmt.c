@@ -697,6 +697,19 @@ json_t *tw_mgmt_status_json(const struct tw_mgmt *m)
 	return a;
 }
 
+/* @s as a Prometheus label value: backslash, quote and newline escaped. */
+static void label_value(char *out, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n')
+			out[o++] = '\\';
+		out[o++] = *s == '\n' ? 'n' : *s;
+	}
+	out[o] = '\0';
+}
+
 void tw_mgmt_metrics(const struct tw_mgmt *m, FILE *f)
 {
 	static const struct {
@@ -724,7 +737,10 @@ void tw_mgmt_metrics(const struct tw_mgmt *m, FILE *f)
 				       s->state == SRV_LIST || s->state == SRV_KILL,
 				       (double)s->delivered, (double)s->failures };
 
-			fprintf(f, "%s{socket=\"%s\"} %g\n", g[k].name, s->path, v[k]);
+			char lbl[2 * TW_CFG_SUN_PATH_MAX];
+
+			label_value(lbl, sizeof(lbl), s->path);
+			fprintf(f, "%s{socket=\"%s\"} %.15g\n", g[k].name, lbl, v[k]);
 		}
 	}
 }
