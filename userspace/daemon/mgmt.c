@@ -259,8 +259,15 @@ static void parse_real(const char *v, struct tw_addr *a, uint16_t *port)
 		buf[strlen(buf) - 1] = '\0';
 		memmove(buf, buf + 1, strlen(buf));
 	}
-	if (tw_addr_parse(buf, a))
+	if (tw_addr_parse(buf, a)) {
 		memset(a, 0, sizeof(*a));
+	} else if (a->family == TW_FAM_V6 && !memcmp(a->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		/* a dual-stack udp6 server lists IPv4 clients as ::ffff:a.b.c.d; the hook
+		 * got trusted_ip a.b.c.d */
+		memmove(a->addr, a->addr + 12, 4);
+		memset(a->addr + 4, 0, 12);
+		a->family = TW_FAM_V4;
+	}
 }
 
 static void parse_addr(const char *v, struct tw_addr *a)
