@@ -403,6 +403,45 @@ static void check_example(void)
 	ASSERT_GE(c.nvports, 1, "example vpn ports");
 }
 
+/*
+ * A VPN port is a protocol and a number: OpenVPN on udp/1194 and tcp/1194
+ * at once is a common setup, the same pair twice is a mistake.
+ */
+static void check_vpn_ports(void)
+{
+	static const struct {
+		const char *in;
+		int ret;
+		uint32_t nvports;
+	} t[] = {
+		{ "[uplink]\nvpn_port = udp/1194/openvpn, tcp/1194/openvpn\n", 0, 2 },
+		{ "[uplink]\nvpn_port = tcp/1194/openvpn\nvpn_port = udp/1194/openvpn\n", 0, 2 },
+		{ "[uplink]\nvpn_port = udp/1194/openvpn, udp/1194/openvpn\n", -EINVAL, 0 },
+		{ "[uplink]\nvpn_port = tcp/443/openvpn, udp/443/openvpn, tcp/443/openvpn\n",
+		  -EINVAL, 0 },
+	};
+	struct tw_config c = {};
+	char err[512] = "", name[96];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(name, sizeof(name), "vpn_port case %zu", i);
+		if (!ASSERT_EQ(parse(t[i].in, &c, err, sizeof(err)), t[i].ret, name)) {
+			test__diag("%s: %s", t[i].in, err);
+			continue;
+		}
+		if (t[i].ret)
+			ASSERT_TRUE(strstr(err, "listed twice") != NULL, name);
+		else
+			ASSERT_EQ(c.nvports, t[i].nvports, name);
+	}
+	if (ASSERT_OK(parse(t[0].in, &c, err, sizeof(err)), "udp and tcp 1194")) {
+		ASSERT_EQ(c.vports[0].proto, IPPROTO_UDP, "first udp");
+		ASSERT_EQ(c.vports[1].proto, IPPROTO_TCP, "then tcp");
+		ASSERT_EQ(c.vports[1].port, 1194, "same port");
+	}
+}
+
 void test_config_parse(void); /* called by the generated runner table */
 void test_config_parse(void)
 {
@@ -418,4 +457,6 @@ void test_config_parse(void)
 		check_limits();
 	if (test__start_subtest("example"))
 		check_example();
+	if (test__start_subtest("vpn_ports"))
+		check_vpn_ports();
 }
