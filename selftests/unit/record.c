@@ -259,6 +259,8 @@ static void subtest_errors(void)
 		  "\"dropped\": range 1 [1,2] not ascending" },
 		{ HEAD "\"kind\":\"gap\",\"dropped\":[[3,5]],\"dropped_count\":4}",
 		  "\"dropped\": range 0 [3,5] not ascending, disjoint and below seq 5" },
+		{ HEAD "\"kind\":\"gap\",\"dropped\":[[1,3],[3,4]],\"dropped_count\":4}",
+		  "\"dropped\": range 1 [3,4] not ascending, disjoint" },
 		{ HEAD "\"kind\":\"gap\",\"dropped\":[[1,2]]}", "\"dropped_count\": missing" },
 		{ HEAD "\"kind\":\"gap\",\"dropped\":[[1,2]],\"dropped_count\":3}",
 		  "\"dropped_count\": 3 but the ranges hold 2" },
@@ -346,6 +348,55 @@ static void subtest_names(void)
 		ASSERT_TRUE(tw_drop_reason_name(i) != NULL, "drop reason named");
 }
 
+/*
+ * Every drop reason the dataplane counts is serialized under its name and
+ * parses back to the same counter: a reason added to the ABI without a
+ * name in record.c fails here.
+ */
+static void subtest_drop_reasons(void)
+{
+	struct tw_record in, outbuf = {}, *out = &outbuf;
+	char err[256], want[96];
+	uint32_t reason;
+	size_t len;
+	char *json;
+
+	for (reason = TW_DROP_NONE + 1; reason < TW_DROP__MAX; reason++) {
+		const char *name = tw_drop_reason_name(reason);
+
+		if (!ASSERT_OK_PTR(name, "drop reason has a name")) {
+			test__diag("reason %u", reason);
+			continue;
+		}
+		base(&in, TW_REC_INTERIM, 2);
+		session(&in);
+		counters(&in);
+		memset(in.ctr.drops, 0, sizeof(in.ctr.drops));
+		in.ctr.drops[reason] = 1000 + reason;
+		json = tw_record_to_json(&in, &len, err, sizeof(err));
+		if (!ASSERT_OK_PTR(json, name)) {
+			test__diag("%s: %s", name, err);
+			continue;
+		}
+		snprintf(want, sizeof(want), "\"drops\":{\"%s\":%u}", name, 1000 + reason);
+		if (!ASSERT_TRUE(strstr(json, want) != NULL, name))
+			test__diag("wanted %s in %s", want, json);
+		if (ASSERT_OK(tw_record_from_json(json, len, out, err, sizeof(err)), name))
+			ASSERT_EQ(out->ctr.drops[reason], 1000 + reason, name);
+		else
+			test__diag("%s: %s", json, err);
+		free(json);
+	}
+	/* ranges that touch are disjoint; ranges that share a seq are not */
+	{
+		static const char adjacent[] = HEAD "\"kind\":\"gap\",\"dropped\":[[1,2],[3,4]],"
+						    "\"dropped_count\":4}";
+
+		ASSERT_OK(tw_record_from_json(adjacent, strlen(adjacent), out, err, sizeof(err)),
+			  "adjacent gap ranges accepted");
+	}
+}
+
 void test_record(void)
 {
 	if (test__start_subtest("roundtrip"))
@@ -360,4 +411,6 @@ void test_record(void)
 		subtest_serialiser_refuses();
 	if (test__start_subtest("names"))
 		subtest_names();
+	if (test__start_subtest("drop_reasons"))
+		subtest_drop_reasons();
 }
