@@ -961,6 +961,9 @@ static void test_bucket_math(struct fixture *f)
 		  STAMP_KEPT },
 		{ "tokens above a lowered burst: clamped", 10, 3, 0, 10000, XDP_PASS_, true,
 		  STAMP_EITHER },
+		/* 200 ms refill 2 tokens onto 2.5 held: 4.5, clamped to the burst 3 */
+		{ "200 ms idle, 2.5 held: refill clamped to the burst", 10, 3, 200000000, 2500,
+		  XDP_PASS_, true, STAMP_NOW },
 		{ "rate and burst 4e9, 1000 s idle: full, no overflow", 4000000000u, 4000000000u,
 		  1000 * NSEC, 0, XDP_PASS_, true, STAMP_NOW },
 		/* (2^32 + 2) * (2^32 - 1) wraps 64 bits to a few thousand */
