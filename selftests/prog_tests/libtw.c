@@ -233,6 +233,43 @@ out:
 	tw_dp_close(dp);
 }
 
+/*
+ * A /0 rule covers every address of its family: each longer prefix of the
+ * same list inherits it, since the trie answers with the longest match only.
+ */
+static void subtest_acl_flatten_default(void)
+{
+	struct tw_rule r[4] = {};
+	struct tw_acl_val v = {};
+	struct tw_dp *dp = open_dp("");
+
+	if (!ASSERT_OK_PTR(dp, "open"))
+		return;
+	/* 0/0 udp 53, 10.1/16 tcp 443, ::/0 udp 53, fd00::/8 tcp 443 */
+	tw_prefix_parse("0.0.0.0/0", &r[0].prefix, &r[0].plen);
+	r[0].proto = 17, r[0].port_lo = r[0].port_hi = 53;
+	tw_prefix_parse("10.1.0.0/16", &r[1].prefix, &r[1].plen);
+	r[1].proto = 6, r[1].port_lo = r[1].port_hi = 443;
+	tw_prefix_parse("::/0", &r[2].prefix, &r[2].plen);
+	r[2].proto = 17, r[2].port_lo = r[2].port_hi = 53;
+	tw_prefix_parse("fd00::/8", &r[3].prefix, &r[3].plen);
+	r[3].proto = 6, r[3].port_lo = r[3].port_hi = 443;
+	if (!ASSERT_OK(tw_dp_profile_set(dp, 5, r, 4), "profile set"))
+		goto out;
+	if (ASSERT_OK(acl_lookup(dp, 5, TW_LIST_FROM_CLIENT, "10.1.2.3", &v), "lookup /16"))
+		ASSERT_EQ(v.nrules, 2, "/16 inherits 0.0.0.0/0");
+	if (ASSERT_OK(acl_lookup(dp, 5, TW_LIST_FROM_CLIENT, "192.0.2.1", &v), "lookup /0"))
+		ASSERT_EQ(v.nrules, 1, "elsewhere: the /0 alone");
+	if (ASSERT_OK(acl_lookup(dp, 5, TW_LIST_FROM_CLIENT, "fd12::1", &v), "lookup v6 /8"))
+		ASSERT_EQ(v.nrules, 2, "/8 inherits ::/0");
+	if (ASSERT_OK(acl_lookup(dp, 5, TW_LIST_FROM_CLIENT, "2001:db8::1", &v), "lookup v6 /0"))
+		ASSERT_EQ(v.nrules, 1, "elsewhere: the v6 /0 alone");
+	ASSERT_EQ(acl_lookup(dp, 5, TW_LIST_TO_CLIENT, "10.1.2.3", &v), -ENOENT,
+		  "a /0 of one list is not in the other");
+out:
+	tw_dp_close(dp);
+}
+
 static void subtest_prefix_parse(void)
 {
 	struct tw_addr a;
@@ -554,6 +591,8 @@ void test_libtw(void)
 		subtest_clients();
 	if (test__start_subtest("acl_flatten"))
 		subtest_acl_flatten();
+	if (test__start_subtest("acl_flatten_default"))
+		subtest_acl_flatten_default();
 	if (test__start_subtest("map_full"))
 		subtest_map_full();
 	if (test__start_subtest("counters"))
