@@ -515,6 +515,10 @@ static void subtest_cap(void)
 	ASSERT_TRUE(present[last] && present[last - 1] && present[last - 4], "latest kept");
 	ASSERT_OK(tw_journal_stats(j, &st), "stats");
 	ASSERT_LE(st.used_bytes, cap, "under the cap");
+	/* Trimmed to the low-water mark, cap - cap/8, so the next batches do
+	 * not trim again at once; and no further: superseded interims remain. */
+	ASSERT_LE(st.used_bytes, cap - cap / 8, "down to the low-water mark");
+	ASSERT_LT(ndropped, nsup_kept_before, "stopped at the low-water mark");
 	ASSERT_EQ(st.dropped, ndropped, "dropped counter");
 	test__diag("dropped %d of %d superseded interims, now %llu bytes", ndropped,
 		   nsup_kept_before, (unsigned long long)st.used_bytes);
@@ -551,6 +555,70 @@ out:
 	tj_clean(&t);
 	free(rows);
 	free(before);
+}
+
+/*
+ * The trim target, for caps across the range the fill allows: a commit over
+ * the cap drops superseded interims until the journal is at or under the
+ * low-water mark cap - cap/8 (so the next batches do not trim again at
+ * once), and stops there while superseded interims remain. Page accounting
+ * moves in steps of 64 rows, so one cap alone can land on a step that both
+ * the cap and the mark accept; a range of caps cannot.
+ */
+static void subtest_cap_low_water(void)
+{
+	struct tw_journal_stats st;
+	uint32_t kinds[512];
+	char sess[512];
+	uint64_t full = 0, cap, pages, low;
+	int last, nsup, s, ncaps = 0;
+
+	for (pages = 0;; pages++) {
+		struct tmpjournal t = {};
+		struct tw_journal *j;
+
+		if (!tj_make(&t))
+			return;
+		memset(kinds, 0, sizeof(kinds));
+		memset(sess, 0, sizeof(sess));
+		j = jopen(t.path, 0, 0);
+		last = j ? fill_for_cap(j, kinds, sess) : -1;
+		if (!ASSERT_GT(last, 0, "filled") ||
+		    !ASSERT_OK(tw_journal_stats(j, &st), "stats")) {
+			tw_journal_close(j);
+			tj_clean(&t);
+			return;
+		}
+		tw_journal_close(j);
+		if (!full)
+			full = st.used_bytes;
+		/* from 90% of the filled size down to half of it, a page at a time */
+		cap = full * 9 / 10 - pages * 4096;
+		if (cap < full / 2) {
+			tj_clean(&t);
+			break;
+		}
+		low = cap - cap / 8;
+		j = jopen(t.path, cap, 0);
+		if (ASSERT_OK_PTR(j, "reopen with cap") &&
+		    ASSERT_EQ(append(j, TW_REC_HEALTH, NULL, true), last + 1, "trigger") &&
+		    ASSERT_OK(tw_journal_stats(j, &st), "stats")) {
+			for (nsup = 0, s = 1; s <= last; s++)
+				nsup += superseded(kinds, sess, s, last);
+			if (!ASSERT_LE(st.used_bytes, low, "down to cap - cap/8") ||
+			    !ASSERT_LT(st.dropped, (uint64_t)nsup, "superseded interims remain"))
+				test__diag(
+					"cap %llu: %llu bytes used, low-water mark %llu, dropped "
+					"%llu of %d",
+					(unsigned long long)cap, (unsigned long long)st.used_bytes,
+					(unsigned long long)low, (unsigned long long)st.dropped,
+					nsup);
+			ncaps++;
+		}
+		tw_journal_close(j);
+		tj_clean(&t);
+	}
+	ASSERT_GE(ncaps, 4, "caps tried");
 }
 
 /*
@@ -666,6 +734,8 @@ void test_journal(void)
 		subtest_kill9();
 	if (test__start_subtest("cap_gap"))
 		subtest_cap();
+	if (test__start_subtest("cap_low_water"))
+		subtest_cap_low_water();
 	if (test__start_subtest("disk_full"))
 		subtest_disk_full();
 }
