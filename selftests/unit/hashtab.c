@@ -96,6 +96,57 @@ static void subtest_collisions(void)
 	ASSERT_TRUE(tw_htab_find(&t, v[0].hash, v[0].key, item_eq) == NULL, "released is empty");
 }
 
+/*
+ * Probe runs that wrap with members whose home is past the wrap: after a
+ * hole near the end of the array, a member at slot 0 or 1 whose home is 0
+ * or 1 must stay, one whose home is before the hole must move back. Each
+ * row is one table (home slots in insertion order, 16 slots); every member
+ * in turn is deleted from a fresh copy, then all of them in a row.
+ */
+static void subtest_wrapped_homes(void)
+{
+	static const struct {
+		int n;
+		uint32_t home[8];
+	} rows[] = {
+		{ 6, { 14, 15, 15, 0, 0, 1 } },	    { 6, { 15, 0, 15, 1, 0, 2 } },
+		{ 7, { 13, 14, 0, 0, 15, 1, 13 } }, { 5, { 15, 15, 15, 15, 0 } },
+		{ 5, { 0, 15, 1, 14, 0 } },
+	};
+	struct tw_htab t = {};
+	struct item v[8];
+	char what[64];
+
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		int n = rows[r].n;
+
+		for (int victim = -1; victim < n; victim++) {
+			if (!ASSERT_OK(tw_htab_reserve(&t, 8), "reserve") ||
+			    !ASSERT_EQ(t.cap, 16, "cap"))
+				return;
+			for (int i = 0; i < n; i++) {
+				snprintf(v[i].key, sizeof(v[i].key), "r%zuk%d", r, i);
+				/* same low bits as the home, other high bits */
+				v[i].hash = rows[r].home[i] + 16 * (uint32_t)(i + 1);
+				v[i].live = true;
+				tw_htab_put(&t, v[i].hash, &v[i], v[i].key, item_eq);
+			}
+			/* victim -1: delete every member, last inserted first */
+			for (int i = n - 1; i >= 0; i--) {
+				int d = victim < 0 ? i : victim;
+
+				snprintf(what, sizeof(what), "row %zu: %s deleted", r, v[d].key);
+				ASSERT_TRUE(tw_htab_del(&t, v[d].hash, v[d].key, item_eq) == &v[d],
+					    what);
+				v[d].live = false;
+				if (!ASSERT_TRUE(all_found(&t, v, n), what) || victim >= 0)
+					break;
+			}
+			tw_htab_release(&t);
+		}
+	}
+}
+
 static void subtest_hash(void)
 {
 	ASSERT_NEQ(tw_hash_str(0, "alice"), tw_hash_str(1, "alice"), "seed matters");
@@ -107,6 +158,8 @@ void test_hashtab(void)
 {
 	if (test__start_subtest("collisions"))
 		subtest_collisions();
+	if (test__start_subtest("wrapped_homes"))
+		subtest_wrapped_homes();
 	if (test__start_subtest("hash"))
 		subtest_hash();
 }
