@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include "test.h"
 #include "config.h"
+#include "hashtab.h"
 #include "policy.h"
 #include "sessdb.h"
 #include "session.h"
@@ -143,6 +144,129 @@ static void subtest_table(void)
 out:
 	tw_sessions_free(t);
 	tw_sessions_free(t2);
+}
+
+/*
+ * A reused slot starts from zero: the daemon takes a counter read only when
+ * it is not below the session's last one (counters are monotonic within a
+ * session), so a new occupant that inherited its predecessor's `last` would
+ * report the predecessor's counters in `tunwarden client`, interims and the
+ * disconnect record until it overtook them. Every field but the subject and
+ * the slot must be zero, down to the padding.
+ */
+static void subtest_reuse_zeroed(void)
+{
+	struct tw_sessions *t = tw_sessions_new(2);
+	struct tw_session *a, *c, want;
+
+	if (!ASSERT_OK_PTR(t, "new"))
+		return;
+	a = tw_sessions_add(t, "alice");
+	if (!ASSERT_OK_PTR(a, "add alice"))
+		goto out;
+	/* everything a live session fills in, all of it nonzero */
+	strcpy(a->id, "s-alice");
+	a->kind = TW_SUBJ_WG_KEY;
+	strcpy(a->ifname, "tun0");
+	a->ifindex = 7;
+	a->client.slot = a->slot;
+	a->client.ifindex = 7;
+	a->client.tenant = 2;
+	a->client.profile = 4;
+	a->client.state = TW_STATE_PERMIT;
+	a->client.naddrs = 1;
+	tw_addr_parse("10.8.0.2", &a->client.addrs[0]);
+	a->state = TW_STATE_SANDBOX;
+	strcpy(a->tenant, "acme");
+	strcpy(a->profile, "staff");
+	a->real_family = TW_FAM_V4;
+	memset(a->real_addr, 0xc6, sizeof(a->real_addr));
+	a->real_port = 1194;
+	a->started = 1763784000;
+	a->confirm_deadline = 1763784120;
+	a->policy_version = 42;
+	a->last.from_bytes = 1000000000;
+	a->last.from_pkts = 1000000;
+	a->last.to_bytes = 2000000000;
+	a->last.to_pkts = 2000000;
+	a->last.drop_bytes = 5000;
+	for (int i = 1; i < TW_DROP__MAX; i++)
+		a->last.drops[i] = 10 + i;
+	a->last_interim = 1763784060;
+	tw_sessions_del(t, a);
+
+	c = tw_sessions_add(t, "carol");
+	if (!ASSERT_OK_PTR(c, "add carol") || !ASSERT_TRUE(c == a, "alice's slot reused"))
+		goto out;
+	memset(&want, 0, sizeof(want));
+	want.used = true;
+	want.slot = a->slot;
+	strcpy(want.subject, "carol");
+	ASSERT_EQ(c->last.from_bytes, 0, "no counters of the previous occupant");
+	ASSERT_EQ(c->last.drops[TW_DROP_NOT_ALLOWED], 0, "no drops of the previous occupant");
+	ASSERT_EQ(c->confirm_deadline, 0, "no confirmation deadline");
+	// NOLINTNEXTLINE(bugprone-suspicious-memory-comparison)
+	ASSERT_OK(memcmp(c, &want, sizeof(want)), "reused slot zeroed");
+out:
+	tw_sessions_free(t);
+}
+
+/*
+ * Subjects whose hashes share the low bits land in one probe run of the
+ * session index: deleting one from the head or the middle must leave the
+ * others findable (deletion shifts them back; a bare hole would end their
+ * lookups early), and a deleted one must stay gone.
+ */
+static void subtest_index_collisions(void)
+{
+	enum { N = 5 };
+	struct tw_sessions *t = tw_sessions_new(8); /* an index of 16 slots */
+	char names[N][16];
+	struct tw_session *s[N];
+	uint32_t low = 0;
+	int n = 0;
+
+	if (!ASSERT_OK_PTR(t, "new"))
+		return;
+	for (int i = 0; n < N && i < 100000; i++) {
+		char name[16];
+		uint32_t h;
+
+		snprintf(name, sizeof(name), "cn%d", i);
+		h = tw_hash_str(0, name) & 15;
+		if (!n)
+			low = h;
+		if (h == low)
+			strcpy(names[n++], name);
+	}
+	if (!ASSERT_EQ(n, N, "colliding subjects found"))
+		goto out;
+	for (int i = 0; i < N; i++)
+		if (!ASSERT_OK_PTR(s[i] = tw_sessions_add(t, names[i]), names[i]))
+			goto out;
+	/* head of the run, then the middle, then the new head */
+	static const int order[] = { 0, 2, 1 };
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int d = order[k];
+
+		tw_sessions_del(t, s[d]);
+		s[d] = NULL;
+		for (int i = 0; i < N; i++)
+			if (!ASSERT_TRUE(tw_sessions_find(t, names[i]) == s[i], names[i]))
+				test__diag("after deleting %s", names[d]);
+	}
+	ASSERT_EQ(tw_sessions_count(t), N - 3, "count");
+	/* the deleted come back, each into a slot of its own */
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int d = order[k];
+
+		if (ASSERT_OK_PTR(s[d] = tw_sessions_add(t, names[d]), "add again"))
+			ASSERT_TRUE(tw_sessions_find(t, names[d]) == s[d], "found again");
+	}
+	for (int i = 0; i < N; i++)
+		ASSERT_TRUE(tw_sessions_find(t, names[i]) == s[i], names[i]);
+out:
+	tw_sessions_free(t);
 }
 
 static void subtest_decide_100k(void)
@@ -368,6 +492,10 @@ void test_session(void)
 		subtest_decide();
 	if (test__start_subtest("table"))
 		subtest_table();
+	if (test__start_subtest("reuse_zeroed"))
+		subtest_reuse_zeroed();
+	if (test__start_subtest("index_collisions"))
+		subtest_index_collisions();
 	if (test__start_subtest("decide_100k"))
 		subtest_decide_100k();
 	if (test__start_subtest("sessdb"))
