@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Packet builder for tests; see packet.h. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -559,6 +560,39 @@ uint32_t pkt_ip_len(const struct pkt *p)
 	return 0;
 }
 
+/* An ICMP error quoting the packet s->quote describes. */
+static int pkt_build_icmp_error(struct pkt *p, const struct pkt_spec *s)
+{
+	struct pkt_spec qs = *s->quote;
+	uint16_t mtu = 0;
+	struct pkt *q;
+	uint32_t n;
+
+	if (p->err)
+		return p->err;
+	q = malloc(sizeof(*q));
+	if (!q)
+		return pkt_fail(p, -ENOMEM);
+	qs.no_eth = true;
+	if (pkt_build(q, &qs)) {
+		free(q);
+		return pkt_fail(p, -EINVAL);
+	}
+	if (p->family == 4 && s->icmp_type == 3 && s->icmp_code == 4)
+		mtu = 1400; /* next-hop MTU */
+	else if (p->family == 6 && s->icmp_type == 2)
+		mtu = 1280;
+	n = s->quote_len;
+	if (!n)
+		n = qs.family == 4 ? (uint32_t)(q->data[0] & 0xf) * 4 + 8 : q->len;
+	if (n > q->len)
+		n = q->len;
+	pkt_icmp(p, s->icmp_type, s->icmp_code, 0, mtu);
+	pkt_bytes(p, q->data, n);
+	free(q);
+	return p->err;
+}
+
 static int pkt_build_l4(struct pkt *p, const struct pkt_spec *s)
 {
 	uint8_t type;
@@ -576,6 +610,10 @@ static int pkt_build_l4(struct pkt *p, const struct pkt_spec *s)
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
+		if (s->quote) {
+			pkt_build_icmp_error(p, s);
+			break;
+		}
 		if (s->icmp == PKT_UNREACH)
 			type = p->family == 6 ? 1 : 3;
 		else if (s->icmp == PKT_ECHO_REPLY)

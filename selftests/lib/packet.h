@@ -4,7 +4,8 @@
  * dataplane driver, twbench), for BPF_PROG_TEST_RUN tables and for injecting
  * frames into tun/veth devices: Ethernet, IPv4 (with options), IPv6 (with
  * extension header chains, fragment header included), TCP/UDP/ICMP/ICMPv6
- * or any other protocol, fragments, Ethernet padding, and deliberate damage
+ * (ICMP errors quoting a packet built the same way) or any other protocol,
+ * fragments, Ethernet padding, and deliberate damage
  * (truncation at any byte, bad lengths, bad ihl, wrong version, bad TCP data
  * offset, garbage, non-IP frames).
  *
@@ -136,6 +137,14 @@ struct pkt_spec {
 	uint16_t sport; /* ICMP echo: the identifier */
 	uint16_t dport;
 	uint8_t icmp; /* enum pkt_icmp_kind */
+	/* An ICMP (ICMPv6) error instead: with @quote set, type @icmp_type and
+	 * code @icmp_code quoting the packet @quote describes (built without
+	 * an Ethernet header): its first @quote_len bytes, 0 meaning the IP
+	 * header and 8 bytes on IPv4 (RFC 792), all of it on IPv6 (RFC 4443).
+	 * Fragmentation needed and packet too big carry an MTU. */
+	const struct pkt_spec *quote;
+	uint8_t icmp_type, icmp_code;
+	uint16_t quote_len;
 	uint8_t ttl; /* IPv4 TTL or IPv6 hop limit, 0: 64 */
 	uint8_t tcp_flags; /* 0: SYN, or PSH|ACK when there is a payload */
 	uint8_t tcp_doff; /* words, 0: 5 */
