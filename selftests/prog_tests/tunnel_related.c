@@ -301,6 +301,48 @@ static void related_table(struct tw_dp *dp)
 	}
 }
 
+/*
+ * An IPv4 ICMP error may be fragmented like any datagram: its first fragment
+ * carries the quote and is judged by it; the later ones follow it, as for
+ * any admitted first fragment, and have nothing to follow otherwise.
+ */
+static void fragmented_error(struct tw_dp *dp)
+{
+	const struct pkt_spec first = { ERR4(11, 0, RTR4, A4),
+					Q(4, TCP, A4, WEB4, 41000, 443, .payload = 600),
+					.quote_len = 0xffff, .ip4_frag = PKT_MF, .ip_id = 77 };
+	const struct pkt_spec later = { .family = 4,
+					.src = RTR4,
+					.dst = A4,
+					.proto = IPPROTO_ICMP,
+					.ip4_frag = 640 / 8,
+					.ip_id = 77,
+					.payload = 200 };
+	/* from another router, about a connection a never opened */
+	const struct pkt_spec ufirst = { ERR4(11, 0, "198.51.100.2", A4),
+					 Q(4, TCP, A4, WEB4, 41099, 443, .payload = 600),
+					 .quote_len = 0xffff, .ip4_frag = PKT_MF, .ip_id = 78 };
+	const struct pkt_spec ulater = { .family = 4,
+					 .src = "198.51.100.2",
+					 .dst = A4,
+					 .proto = IPPROTO_ICMP,
+					 .ip4_frag = 640 / 8,
+					 .ip_id = 78,
+					 .payload = 200 };
+	struct pkt p;
+
+	if (ASSERT_OK(pkt_build(&p, &ulater), "build"))
+		ASSERT_EQ(run(dp, false, &p), DROP, "a later fragment alone: dropped");
+	if (ASSERT_OK(pkt_build(&p, &first), "build"))
+		ASSERT_EQ(run(dp, false, &p), PASS, "first fragment, quoting a's connection");
+	if (ASSERT_OK(pkt_build(&p, &later), "build"))
+		ASSERT_EQ(run(dp, false, &p), PASS, "its later fragment follows");
+	if (ASSERT_OK(pkt_build(&p, &ufirst), "build"))
+		ASSERT_EQ(run(dp, false, &p), DROP, "first fragment, about another connection");
+	if (ASSERT_OK(pkt_build(&p, &ulater), "build"))
+		ASSERT_EQ(run(dp, false, &p), DROP, "its later fragment: dropped");
+}
+
 void test_tunnel_related(void)
 {
 	struct tw_dp_opts o = { .pin_root = "", .l3_off = 14, .max_clients = 64, .max_flows = 1024 };
@@ -398,6 +440,8 @@ void test_tunnel_related(void)
 				     "10.8.0.2", 443, 40999),
 			  DROP, "about something else: dropped");
 	}
+	if (test__start_subtest("fragmented_error_v4"))
+		fragmented_error(dp);
 out:
 	tw_dp_close(dp);
 }
