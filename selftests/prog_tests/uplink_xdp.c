@@ -65,6 +65,7 @@ static const uint8_t wg_cookie[64] = { 3, 0, 0, 0 };
 static const uint8_t wg_data[48] = { 4, 0, 0, 0, 0x33 };
 static const uint8_t wg_init_resv[148] = { 1, 0, 0, 1 }; /* reserved bytes not zero */
 static const uint8_t one_byte_01[] = { 1 };
+static const uint8_t natt_ff_00[] = { 0xff, 0 }; /* not a keepalive: those are one byte */
 
 #define IKE_HDR(spir, ver, exch, flags)                                                            \
 	1, 2, 3, 4, 5, 6, 7, 8, spir, 0, 0, 0, 0, 0, 0, 0, 33, ver, exch, flags, 0, 0, 0, 0, 0, 0, \
@@ -412,6 +413,15 @@ static const struct ucase ban_cases[] = {
 	  { TCP4("192.0.2.66", P_OVPN_TCP, SYN), .ip4_frag = PKT_MF, .len_delta = -1 },
 	  XDP_DROP_,
 	  U_BANNED },
+	{ "v4 ban, first fragment of just the ports",
+	  { UDP4("192.0.2.66", P_WG), PL(wg_init), .ip4_frag = PKT_MF, ENDS_BEFORE(wg_init, 4) },
+	  XDP_DROP_,
+	  U_BANNED },
+	/* not a fragment: nothing reassembles behind it, so it is only malformed */
+	{ "v4 ban, datagram ends after the ports: malformed",
+	  { UDP4("192.0.2.66", P_WG), PL(wg_init), ENDS_BEFORE(wg_init, 4) },
+	  XDP_PASS_,
+	  U_MAL },
 	{ "v6 ban, first fragment cut in the UDP header",
 	  { UDP6("2001:db8::66", P_WG), PL(wg_init), EXT(PKT_EH_FRAG), FRAG6_FIRST,
 	    ENDS_BEFORE(wg_init, 1) },
@@ -697,6 +707,29 @@ static const struct ucase mal_cases[] = {
 	  { UDP4("10.2.0.1", P_NATT), PL(natt_short) },
 	  XDP_PASS_,
 	  U_MAL },
+	{ "NAT-T 4500: 0xff and a zero",
+	  { UDP4("10.2.0.1", P_NATT), PL(natt_ff_00) },
+	  XDP_PASS_,
+	  U_MAL },
+	/* lengths come from the IP header: zero padding after the datagram is
+	 * not payload, however well it would complete a header */
+	{ "WireGuard: 3-byte initiation, Ethernet padding to 60",
+	  { UDP4("10.2.0.1", P_WG), .payload_data = wg_init, .payload = 3, .pad_to = 60 },
+	  XDP_PASS_,
+	  U_MAL },
+	{ "IKE: 27-byte header, zero padding after it",
+	  { UDP4("10.2.0.1", P_IKE), .payload_data = ike_sa_init, .payload = 27, .pad_to = 100 },
+	  XDP_PASS_,
+	  U_MAL },
+	{ "NAT-T 4500: keepalive, Ethernet padding to 60",
+	  { UDP4("10.2.0.1", P_NATT), PL(natt_keepalive), .pad_to = 60 },
+	  XDP_PASS_,
+	  U_PASS },
+	/* an IPv4 header and nothing after it is a datagram, of a protocol not parsed */
+	{ "IPv4 header only, GRE",
+	  { .family = 4, .src = "10.2.0.1", .dst = DST4, .proto = 47 },
+	  XDP_PASS_,
+	  U_PASS },
 	{ "NAT-T 4500: marker + 27-byte IKE header",
 	  { UDP4("10.2.0.1", P_NATT), .payload_data = natt_sa_init, .payload = 31 },
 	  XDP_PASS_,
