@@ -5,7 +5,7 @@
 # run it before they build; it is quiet when everything is present and costs no network then.
 #
 #   scripts/install-deps.sh [--quiet] [--list] [GROUP...]
-#     GROUP: build, test, bench, vmtest (default: build test)
+#     GROUP: build, test, bench, vmtest, quality (default: build test)
 #     --quiet  print nothing when nothing is missing
 #     --list   print the package names of the groups, one a line, and exit (fresh-check hashes it)
 #
@@ -62,6 +62,7 @@ vmtest file           cmd:file
 vmtest python3-requests file:/usr/lib/python3/dist-packages/requests
 vmtest python3-argcomplete file:/usr/lib/python3/dist-packages/argcomplete
 vmtest python3-pkg-resources file:/usr/lib/python3/dist-packages/pkg_resources
+quality lcov          cmd:genhtml
 '
 # The vmtest group's runner, virtme-ng, is not in Debian 12: scripts/vmtest/install-vng.sh takes
 # the pinned .deb from Debian 13 once the packages above are in.
@@ -73,9 +74,9 @@ for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--list) list=1 ;;
-	build | test | bench | vmtest) groups+=("$a") ;;
+	build | test | bench | vmtest | quality) groups+=("$a") ;;
 	-h | --help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "install-deps: unknown argument '$a' (groups: build test bench vmtest)" >&2; exit 2 ;;
+	*) echo "install-deps: unknown argument '$a' (groups: build test bench vmtest quality)" >&2; exit 2 ;;
 	esac
 done
 [ ${#groups[@]} -gt 0 ] || groups=(build test)
