@@ -9,8 +9,9 @@ Operators (docs/testing.md has examples):
   arith   binary + <-> - (spaced, as the style writes them), += <-> -=
   const   boundary constants: a decimal literal N in a condition or return -> N+1, N-1
   neg     negated condition: if (C) -> if (!(C)) (condition on one line)
-  call    removed call: a statement that is only a call `f(...);` -> `;`
-  ret     removed early return: `return ...;` / `goto L;` right under an `if (...)` -> `;`
+  call    removed call: a statement that is only a call `f(...);` -> `(void)0;`
+  ret     removed early return: `return ...;` / `goto L;` right under an `if (...)` -> `(void)0;`
+          ((void)0 rather than an empty statement: -Wempty-body would make it stillborn)
 
 Environment: MUTATE_JOBS (2), MUTATE_BUDGET (seconds, 0 = none), MUTATE_FILES
 (space-separated globs), MUTATE_OPS (comma list), MUTATE_SAMPLE (N mutants, deterministic
@@ -130,10 +131,10 @@ def mutants_of_line(line, prev):
             c = line[mi.end():end]
             out.append(("neg", line[:mi.end()] + "!(" + c + ")" + line[end:]))
     if CALL_RE.match(code) and not SKIP_CALL.match(code) and "=" not in code.split("(")[0]:
-        out.append(("call", CALL_RE.match(code).group(1) + ";"))
+        out.append(("call", CALL_RE.match(code).group(1) + "(void)0;"))
     rm = RET_RE.match(code)
     if rm and prev is not None and IF_RE.match(prev) and not prev.rstrip().endswith("{"):
-        out.append(("ret", rm.group(1) + ";"))
+        out.append(("ret", rm.group(1) + "(void)0;"))
     return out
 
 
@@ -204,7 +205,7 @@ def suite_lines(outdir):
     srcs = subprocess.run("git ls-files -co --exclude-standard userspace selftests include bpf",
                           cwd=TOP, shell=True, stdout=subprocess.PIPE, text=True).stdout.split()
     newest = max(os.path.getmtime(os.path.join(TOP, f)) for f in srcs
-                 if os.path.exists(os.path.join(TOP, f)))
+                 if f.endswith((".c", ".h")) and os.path.exists(os.path.join(TOP, f)))
     if not (os.path.exists(cache) and os.path.getmtime(cache) > newest):
         cov = os.path.join(O, "mutate", "cov")
         env = dict(os.environ, CFLAGS="-O0 -g --coverage", LDFLAGS="--coverage")
@@ -334,7 +335,11 @@ def main():
     results = os.path.join(outdir, "results.txt")
     if env.get("MUTATE_RESUME") == "1" and os.path.exists(results):
         # tests only get stronger between runs: keep every verdict but "survived"
-        old = dict(line.split("\t")[:2] for line in open(results) if "\t" in line)
+        old = {}
+        for line in open(results):
+            if "\t" in line:
+                st, key = line.split("\t")[:2]
+                old[key] = st
         byk = {m.key: m for m in muts}
         for k, st in old.items():
             if k in byk and st != "survived":
