@@ -124,8 +124,43 @@ static void subtest_limits(void)
 	}
 }
 
+static void subtest_vpn_port_range(void)
+{
+	static const struct {
+		const char *val;
+		int port; /* 0: refused */
+	} cases[] = {
+		{ "udp/1/openvpn", 1 },	    { "udp/65535/openvpn", 65535 },
+		{ "udp/0/openvpn", 0 },	    { "udp/65536/openvpn", 0 },
+		{ "udp/-1/openvpn", 0 },    { "udp/99999999999999999999/openvpn", 0 },
+		{ "udp/1194x/openvpn", 0 },
+	};
+	static struct tw_config c;
+	char buf[256], err[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		snprintf(buf, sizeof(buf), "[uplink]\ninterface = eth0\nvpn_port = %s\n",
+			 cases[i].val);
+		err[0] = '\0';
+		ret = tw_config_parse(buf, strlen(buf), "edges.conf", &c, err, sizeof(err));
+		if (!cases[i].port) {
+			if (ASSERT_EQ(ret, -EINVAL, cases[i].val))
+				ASSERT_TRUE(strstr(err, "port must be 1-65535") != NULL, "message");
+			continue;
+		}
+		if (ASSERT_OK(ret, cases[i].val) && ASSERT_EQ(c.nvports, 1, "one port"))
+			ASSERT_EQ(c.vports[0].port, cases[i].port, "port");
+		else
+			test__diag("%s", err);
+	}
+}
+
 void test_config_edges(void)
 {
+	if (test__start_subtest("vpn_port_range"))
+		subtest_vpn_port_range();
 	if (test__start_subtest("limits"))
 		subtest_limits();
 }
