@@ -172,6 +172,17 @@ static void subtest_vports_config(struct tw_dp *dp)
 	ASSERT_OK(memcmp(&got, &cfg, sizeof(cfg)), "config as written");
 }
 
+/* Every ban removed: the subtests share one dp (each load costs the verifier's time). */
+static void clear_bans(struct tw_dp *dp)
+{
+	struct tw_ban_key k;
+	int fd = tw_dp_map_fd(dp, TW_MAP_BANS);
+
+	while (bpf_map_get_next_key(fd, NULL, &k) == 0)
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+}
+
 void test_uplink_maps(void)
 {
 	static const struct {
@@ -183,19 +194,21 @@ void test_uplink_maps(void)
 		{ "sweep_batches", subtest_sweep_batches },
 		{ "vports_config", subtest_vports_config },
 	};
+	struct tw_dp_opts o = { .pin_root = "", .l3_off = 14, .max_clients = 4, .max_flows = 64 };
+	struct tw_dp *dp = NULL;
 
 	for (size_t i = 0; i < sizeof(subtests) / sizeof(subtests[0]); i++) {
-		struct tw_dp_opts o = {
-			.pin_root = "", .l3_off = 14, .max_clients = 4, .max_flows = 64
-		};
-		struct tw_dp *dp;
-
 		if (!test__start_subtest(subtests[i].name))
 			continue;
-		dp = tw_dp_open(&o);
+		if (!dp)
+			dp = tw_dp_open(&o);
 		if (!ASSERT_OK_PTR(dp, "tw_dp_open"))
+			return;
+		clear_bans(dp);
+		if (!ASSERT_EQ(nbans(dp), 0, "no bans left from before"))
 			continue;
 		subtests[i].fn(dp);
-		tw_dp_close(dp);
 	}
+	if (dp)
+		tw_dp_close(dp);
 }
