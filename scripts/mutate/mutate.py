@@ -309,15 +309,17 @@ def main():
     files = sorted(f for f in allfiles if any(globmatch(f, g) for g in globs)
                    and any(globmatch(f, g) for g in SRC_GLOBS))
     muts = generate(files, ops)
-    eq = load_equivalents(eqfile)
     n_all = len(muts)
-    muts = [m for m in muts if (m.path, m.orig.strip(), m.new.strip()) not in eq]
-    n_eq = n_all - len(muts)
     sample = int(env.get("MUTATE_SAMPLE", "0"))
     if sample and sample < len(muts):
+        # drawn before equivalents are dropped: the list does not change the sample
         seed = env.get("MUTATE_SEED", "1")
         muts = sorted(muts, key=lambda m: hashlib.sha1((seed + m.key).encode()).hexdigest())
         muts = sorted(muts[:sample], key=lambda m: (m.path, m.idx))
+    eq = load_equivalents(eqfile)
+    n_run = len(muts)
+    muts = [m for m in muts if (m.path, m.orig.strip(), m.new.strip()) not in eq]
+    n_eq = n_run - len(muts)
     print(f"mutate: {n_all} mutants over {len(files)} files, {n_eq} listed as equivalent, "
           f"running {len(muts)}" + (f" (sample, seed {env.get('MUTATE_SEED', '1')})"
                                     if sample else ""), flush=True)
