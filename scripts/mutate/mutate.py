@@ -32,7 +32,7 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-O = os.environ.get("O", "build")
+O = os.environ.get("O", "build")  # relative to the top: each worker has its own copy
 SRC_GLOBS = ["bpf/*.bpf.c", "bpf/lib/*.h", "userspace/lib/*.c"]
 OPS = ["rel", "logic", "arith", "const", "neg", "call", "ret"]
 
@@ -266,7 +266,7 @@ def run_mutant(m, wdir, tmo):
     t0 = time.time()
     try:
         open(f, "w", encoding="utf-8").write("\n".join(lines))
-        rc, out, _ = sh("make -s TW_NO_DEPS=1 O=build tests build/tunwarden-hook", wdir, 600)
+        rc, out, _ = sh(f"make -s TW_NO_DEPS=1 O={O} tests {O}/tunwarden-hook", wdir, 600)
         if rc != 0:
             m.status, m.by = "stillborn", (out.strip().splitlines() or ["?"])[-1][:120]
             return
@@ -282,7 +282,7 @@ def run_mutant(m, wdir, tmo):
         hints = [c for k, v in HINTS.items() if m.path.startswith(k) for c in v
                  if c.split()[0] in suites]
         for c in hints + suites:
-            rc, out, _ = sh(f"build/selftests/{c}", wdir, tmo)
+            rc, out, _ = sh(f"{O}/selftests/{c}", wdir, tmo)
             if rc is None:
                 m.status, m.by = "timeout", c
                 return
