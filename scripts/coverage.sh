@@ -29,13 +29,16 @@ open_up() { chmod -R a+rwX "$COV" 2>/dev/null; }
 rc=0
 for s in $SUITES; do
 	open_up
+	log=$COV/suite-$s.log
 	case $s in
-	unit) "$COV/selftests/test_unit" | tail -n1 ;;
-	progs) "$COV/selftests/test_progs" | tail -n1 ;;
-	e2e) selftests/e2e/run.sh "$COV" | tail -n1 ;;
+	unit) "$COV/selftests/test_unit" >"$log" 2>&1 ;;
+	progs) "$COV/selftests/test_progs" >"$log" 2>&1 ;;
+	e2e) selftests/e2e/run.sh "$COV" >"$log" 2>&1 ;;
 	*) echo "coverage: unknown suite '$s' (unit progs e2e)" >&2; exit 2 ;;
 	esac
-	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "coverage: suite $s failed"; rc=1; }
+	src=$?
+	echo "coverage: $s: $(tail -n1 "$log")"
+	[ "$src" -eq 0 ] || { echo "coverage: suite $s failed, see $log:"; grep '^not ok' "$log"; rc=1; }
 done
 
 info=$COV/coverage.info
