@@ -339,13 +339,13 @@ def main():
         # tests only get stronger between runs: keep every verdict but "survived"
         old = {}
         for line in open(results):
-            if "\t" in line:
-                st, key = line.split("\t")[:2]
-                old[key] = st
+            f = line.rstrip("\n").split("\t")
+            if len(f) >= 2:
+                old[f[1]] = (f[0], f[4] if len(f) > 4 else "")
         byk = {m.key: m for m in muts}
-        for k, st in old.items():
+        for k, (st, by) in old.items():
             if k in byk and st != "survived":
-                byk[k].status, byk[k].by = st, "(earlier run)"
+                byk[k].status, byk[k].by = st, by + " (earlier run)"
         print(f"mutate: resuming: {sum(1 for m in muts if m.status)} verdicts kept from "
               f"{results}", flush=True)
     elif os.path.exists(results):
@@ -373,7 +373,7 @@ def main():
             with lock:
                 done[0] += 1
                 with open(results, "a") as fh:
-                    fh.write(f"{m.status}\t{m.key}\t{m.path}:{m.idx + 1}\t{m.op}\n")
+                    fh.write(f"{m.status}\t{m.key}\t{m.path}:{m.idx + 1}\t{m.op}\t{m.by}\n")
                 print(f"mutate: [{done[0]}/{len(todo)}] {m.status:9} {m.secs:5.1f}s "
                       f"{m.path}:{m.idx + 1} [{m.op}] {m.by}", flush=True)
 
