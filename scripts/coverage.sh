@@ -7,9 +7,10 @@
 # Builds everything with --coverage in COV_DIR (its own build dir: the normal build is not
 # touched), runs test_unit, test_progs and the e2e scenarios against it, and writes
 # COV_DIR/html/index.html and one summary line for userspace/lib. The e2e scenarios run some
-# binaries as nobody (setpriv) and tunwardend sets its own umask: the .gcda files and their
-# directories are made writable by everyone before each suite (umask 000 and chmod), so every
-# process can merge its counts. Suite failures are reported but do not stop the report.
+# binaries as nobody (setpriv) and tunwardend sets its own umask: the .gcda files the suites
+# before have written, and their directories, are made writable by everyone before each suite
+# (chmod), so every process can merge its counts into them. Suite failures are reported but do
+# not stop the report.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -24,7 +25,7 @@ CFLAGS="-O0 -g --coverage" LDFLAGS="--coverage" nice make -s -j"${JOBS:-2}" TW_N
 	O="$COV" all >/dev/null || { echo "coverage: build failed" >&2; exit 1; }
 find "$COV" -name '*.gcda' -delete
 
-umask 000
+# Not umask 000: the daemon refuses state directories others may write.
 open_up() { chmod -R a+rwX "$COV" 2>/dev/null; }
 rc=0
 for s in $SUITES; do
