@@ -27,7 +27,7 @@ FUZZ_NAMES := $(patsubst selftests/fuzz/%.c,%,$(wildcard selftests/fuzz/fuzz_*.c
 FUZZ_BINS := $(addprefix $(O)/fuzz/,$(FUZZ_NAMES))
 
 FUZZ_SRCS_fuzz_policy := $(wildcard userspace/lib/policy*.c) userspace/lib/hashtab.c \
-			 userspace/lib/config.c userspace/lib/tw_addr.c
+			 userspace/lib/config.c userspace/lib/tw_addr.c userspace/lib/tw_utf8.c
 FUZZ_SRCS_fuzz_config := userspace/lib/config.c
 FUZZ_SRCS_fuzz_ctl := userspace/lib/ctl.c
 FUZZ_SEEDS_fuzz_policy := examples/policy.json
@@ -37,7 +37,7 @@ FUZZ_SEEDS_fuzz_config := examples/tunwarden.conf
 $(foreach n,$(FUZZ_NAMES),$(eval FUZZ_SEEDS_$(n) += $(wildcard selftests/fuzz/seeds/$(n)/*)))
 
 fuzz_srcs = $(or $(FUZZ_SRCS_$(1)),$(sort $(wildcard userspace/lib/$(1:fuzz_%=%).c) \
-	    userspace/lib/config.c))
+	    userspace/lib/config.c userspace/lib/tw_utf8.c))
 
 define FUZZ_RULE
 $(O)/fuzz/$(1): selftests/fuzz/$(1).c $(call fuzz_srcs,$(1)) \

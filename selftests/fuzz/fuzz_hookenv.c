@@ -4,7 +4,8 @@
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
  *		-Iinclude -Iuserspace/lib selftests/fuzz/fuzz_hookenv.c \
- *		userspace/lib/hookenv.c userspace/lib/config.c -o build/fuzz_hookenv
+ *		userspace/lib/hookenv.c userspace/lib/tw_utf8.c userspace/lib/config.c \
+ *		-o build/fuzz_hookenv
  *	build/fuzz_hookenv -max_total_time=60
  *
  * Input: byte 0 picks the script_type put in front of the environment (so
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "hookenv.h"
+#include "tw_utf8.h"
 
 #define MAX_STRINGS 64
 
@@ -33,12 +35,18 @@ static const char *const script_types[] = {
 	"script_type=learn-address",
 };
 
+/* Printable ASCII for dev; names: UTF-8 without control characters (tw_utf8.h). */
 static void check_name(const char *s, size_t max, bool nonempty)
 {
 	size_t n = strnlen(s, max + 1);
 
 	if (n > max || (nonempty && !n))
 		__builtin_trap();
+	if (max >= TW_HOOK_CN_BYTES) {
+		if (tw_utf8_check(s, n, NULL))
+			__builtin_trap();
+		return;
+	}
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
 			__builtin_trap();
@@ -53,7 +61,7 @@ static void check_output(const struct tw_hook_env *e)
 			__builtin_trap();
 		/* fallthrough */
 	case TW_HOOK_CLIENT_DISCONNECT:
-		check_name(e->common_name, TW_HOOK_CN_MAX, true);
+		check_name(e->common_name, TW_HOOK_CN_BYTES, true);
 		if (!e->has_trusted_ip && !e->has_trusted_ip6)
 			__builtin_trap();
 		if (!e->trusted_port)
@@ -67,12 +75,12 @@ static void check_output(const struct tw_hook_env *e)
 			__builtin_trap();
 		if (e->learn_prefix > (e->learn_family == AF_INET ? 32 : 128))
 			__builtin_trap();
-		check_name(e->common_name, TW_HOOK_CN_MAX, e->learn_op != TW_HOOK_LEARN_DELETE);
+		check_name(e->common_name, TW_HOOK_CN_BYTES, e->learn_op != TW_HOOK_LEARN_DELETE);
 		break;
 	default:
 		__builtin_trap();
 	}
-	check_name(e->ou, TW_HOOK_CN_MAX, false);
+	check_name(e->ou, TW_HOOK_CN_BYTES, false);
 	if (e->time_unix > INT64_MAX || e->time_duration > INT64_MAX)
 		__builtin_trap();
 }

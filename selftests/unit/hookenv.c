@@ -100,6 +100,8 @@ static const char *const learn_env[] = {
 
 #define CC_FILE "/tmp/openvpn_cc_befaf0156063a152f2ad608632dedc3.tmp"
 #define CN64 "c123456789012345678901234567890123456789012345678901234567890123"
+#define CN250 CN64 CN64 CN64 "c123456789012345678901234567890123456789012345678901234567"
+#define CN1000 CN250 CN250 CN250 CN250
 
 /*
  * An environment derived from a base by edits: "KEY=VAL" replaces KEY (or
@@ -223,22 +225,33 @@ static const struct envcase bad_cases[] = {
 	/* names */
 	{ "cn missing", connect_env, { "-common_name" }, { CC_FILE }, "common_name: missing" },
 	{ "cn empty", connect_env, { "common_name=" }, { CC_FILE }, "common_name: empty: ''" },
-	{ "cn 65 bytes", connect_env, { "common_name=" CN64 "x" }, { CC_FILE },
-	  "common_name: longer than 64 bytes (65)" },
+	{ "cn 65 chars", connect_env, { "common_name=" CN64 "x" }, { CC_FILE },
+	  "common_name: longer than 64 characters (65)" },
+	{ "cn 65 chars utf-8", connect_env, { "common_name=" CN64 "\xc3\xa9" }, { CC_FILE },
+	  "common_name: longer than 64 characters (65)" },
+	{ "cn 1000 bytes", connect_env, { "common_name=" CN1000 }, { CC_FILE },
+	  "common_name: longer than 255 bytes (1000)" },
 	{ "cn newline", connect_env, { "common_name=ali\nce" }, { CC_FILE },
 	  "common_name: control character in 'ali\\x0ace'" },
 	{ "cn escape", connect_env, { "common_name=\x1b[31malice" }, { CC_FILE },
 	  "common_name: control character in '\\x1b[31malice'" },
 	{ "cn del", connect_env, { "common_name=alice\x7f" }, { CC_FILE },
 	  "common_name: control character in 'alice\\x7f'" },
-	{ "cn utf-8", connect_env, { "common_name=jos\xc3\xa9" }, { CC_FILE },
-	  "common_name: non-ASCII byte in 'jos\\xc3\\xa9'" },
+	{ "cn latin-1", connect_env, { "common_name=jos\xe9" }, { CC_FILE },
+	  "common_name: invalid UTF-8 in 'jos\\xe9'" },
+	{ "cn overlong slash", connect_env, { "common_name=a\xc0\xaf" "b" }, { CC_FILE },
+	  "common_name: overlong UTF-8 sequence in 'a\\xc0\\xafb'" },
+	{ "cn C1 control", connect_env, { "common_name=Zo\xc3\xab\xc2\x85x" }, { CC_FILE },
+	  "common_name: control character in 'Zo\xc3\xab\\xc2\\x85x'" },
+	{ "learn cn surrogate", learn_env, { "-common_name" },
+	  { "add", "10.8.0.2", "a\xed\xa0\x80" },
+	  "argv[3]: UTF-16 surrogate in UTF-8 in 'a\\xed\\xa0\\x80'" },
 	{ "cn twice", connect_env, { "+common_name=mallory" }, { CC_FILE },
 	  "common_name: set twice, second value: 'mallory'" },
 	{ "ou control", connect_env, { "X509_0_OU=ten\tantA" }, { CC_FILE },
 	  "X509_0_OU: control character in 'ten\\x09antA'" },
 	{ "ou too long", connect_env, { "X509_0_OU=" CN64 "x" }, { CC_FILE },
-	  "X509_0_OU: longer than 64 bytes (65)" },
+	  "X509_0_OU: longer than 64 characters (65)" },
 	/* script type, device, config file */
 	{ "no script_type", connect_env, { "-script_type" }, { CC_FILE }, "script_type: missing" },
 	{ "script_type up", connect_env, { "script_type=up" }, { CC_FILE },
@@ -357,6 +370,8 @@ static void test_disconnect(void)
 /* clang-format off */
 static const struct envcase good_cases[] = {
 	{ "cn 64 bytes", connect_env, { "common_name=" CN64 }, { CC_FILE }, NULL },
+	{ "cn utf-8", connect_env, { "common_name=Zo\xc3\xab M\xc3\xbcller \xe6\x9d\x8e \xf0\x9f\x94\x91" },
+	  { CC_FILE }, NULL },
 	{ "cn punctuation", connect_env, { "common_name=Jane Doe <jd@example.org> #1" },
 	  { CC_FILE }, NULL },
 	{ "port 65535", connect_env, { "trusted_port=65535" }, { CC_FILE }, NULL },
@@ -386,15 +401,18 @@ static void test_good_variants(void)
 	/* Spot-check what the variants are about. */
 	run_case(&good_cases[0], &e, err, sizeof(err));
 	ASSERT_STREQ(e.common_name, CN64, "64-byte CN kept whole");
-	run_case(&good_cases[3], &e, err, sizeof(err));
-	ASSERT_EQ(e.trusted_port, 443, "leading zero");
+	run_case(&good_cases[1], &e, err, sizeof(err));
+	ASSERT_STREQ(e.common_name, "Zo\xc3\xab M\xc3\xbcller \xe6\x9d\x8e \xf0\x9f\x94\x91",
+		     "UTF-8 CN kept intact");
 	run_case(&good_cases[4], &e, err, sizeof(err));
-	ASSERT_TRUE(e.bytes_received == UINT64_MAX, "u64 max");
+	ASSERT_EQ(e.trusted_port, 443, "leading zero");
 	run_case(&good_cases[5], &e, err, sizeof(err));
-	ASSERT_STREQ(e.ou, "", "absent OU is empty");
+	ASSERT_TRUE(e.bytes_received == UINT64_MAX, "u64 max");
 	run_case(&good_cases[6], &e, err, sizeof(err));
-	ASSERT_FALSE(e.has_pool_ip || e.has_pool_ip6, "absent pool");
+	ASSERT_STREQ(e.ou, "", "absent OU is empty");
 	run_case(&good_cases[7], &e, err, sizeof(err));
+	ASSERT_FALSE(e.has_pool_ip || e.has_pool_ip6, "absent pool");
+	run_case(&good_cases[8], &e, err, sizeof(err));
 	ASSERT_STREQ(e.config_file, CC_FILE, "config file from client_connect_config_file");
 }
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include "config.h" /* tw_quote_token */
 #include "hookenv.h"
+#include "tw_utf8.h"
 
 /* The variables the parser reads; everything else in the environment is ignored. */
 enum var {
@@ -145,24 +146,48 @@ static int parse_u64(struct pstate *st, const char *name, const char *s, uint64_
 	return 0;
 }
 
-/* Printable ASCII only: OpenVPN maps anything else in X.509 names to '_' already, so a byte
- * outside that range means the environment did not come from OpenVPN as configured. */
-static int check_name(struct pstate *st, const char *name, const char *s, char *dst, size_t dstlen)
+/*
+ * UTF-8 without control characters: OpenVPN passes a UTF-8 CN intact (and
+ * maps control characters to '_'), so anything else did not come from it.
+ * Counted in characters, as X.509's upper bounds are.
+ */
+static int name_rules(struct pstate *st, const char *name, const char *s, size_t n)
 {
-	size_t i, n = strlen(s);
+	enum tw_utf8_err e;
+	size_t i, chars = 0;
 
 	if (!n)
 		return bad(st, name, "empty", s);
-	if (n > TW_HOOK_CN_MAX)
-		return perr(st, "%s: longer than %d bytes (%zu)", name, TW_HOOK_CN_MAX, n);
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
+	if (n > TW_HOOK_CN_BYTES)
+		return perr(st, "%s: longer than %d bytes (%zu)", name, TW_HOOK_CN_BYTES, n);
+	e = tw_utf8_check(s, n, NULL);
+	if (e) {
+		char q[QUOTE_BUF];
 
-		if (c < 0x20 || c == 0x7f)
-			return bad_in(st, name, "control character", s);
-		if (c > 0x7f)
-			return bad_in(st, name, "non-ASCII byte", s);
+		tw_utf8_escape(q, sizeof(q), s, n, 64);
+		return perr(st, "%s: %s in '%s'", name, tw_utf8_strerror(e), q);
 	}
+	for (i = 0; i < n; i++)
+		chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+	if (chars > TW_HOOK_CN_MAX)
+		return perr(st, "%s: longer than %d characters (%zu)", name, TW_HOOK_CN_MAX, chars);
+	return 0;
+}
+
+int tw_hook_check_name(const char *what, const char *s, size_t n, char *err, size_t errlen)
+{
+	struct pstate st = { .err = err, .errlen = errlen };
+
+	return name_rules(&st, what, s, n);
+}
+
+static int check_name(struct pstate *st, const char *name, const char *s, char *dst, size_t dstlen)
+{
+	size_t n = strlen(s);
+	int err = name_rules(st, name, s, n);
+
+	if (err)
+		return err;
 	if (n >= dstlen)
 		return perr(st, "%s: too long", name);
 	memcpy(dst, s, n + 1);

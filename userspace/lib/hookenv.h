@@ -13,6 +13,9 @@
  *	trusted_port: not a number: '12a'
  *	common_name: control character in 'ali\x0ace'
  *
+ * Names (common_name, X509_0_OU, learn-address's CN) are UTF-8 (tw_utf8.h):
+ * at most TW_HOOK_CN_MAX characters, no control characters, well-formed.
+ *
  * What each script type requires:
  *   all                dev, script_type
  *   client-connect     common_name, trusted_ip or trusted_ip6 (untrusted_* as
@@ -34,8 +37,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
-/* X.509 upper bound for a CN (ub-common-name) and for an OU (ub-organizational-unit-name). */
+/* X.509 upper bound for a CN (ub-common-name) and for an OU (ub-organizational-unit-name), in
+ * characters; in UTF-8 bytes at most TW_HOOK_CN_BYTES (fits a record's subject). */
 #define TW_HOOK_CN_MAX	 64
+#define TW_HOOK_CN_BYTES 255
 #define TW_HOOK_PATH_MAX PATH_MAX
 
 enum tw_hook_script {
@@ -55,9 +60,9 @@ struct tw_hook_env {
 	char dev[IFNAMSIZ];
 
 	/* common_name; for learn-address add/update argv[3]. "" when absent. */
-	char common_name[TW_HOOK_CN_MAX + 1];
+	char common_name[TW_HOOK_CN_BYTES + 1];
 	/* X509_0_OU, the OU of the client certificate: a tenant hint. "" when absent. */
-	char ou[TW_HOOK_CN_MAX + 1];
+	char ou[TW_HOOK_CN_BYTES + 1];
 
 	/* The client's real address. trusted_* are set by OpenVPN once the client is
 	 * authenticated; when only untrusted_* were given, addr_untrusted says so. */
@@ -105,5 +110,13 @@ int tw_hook_env_parse(char *const envp[], int argc, char *const argv[], struct t
 		      char *err, size_t errlen);
 
 const char *tw_hook_script_name(enum tw_hook_script t);
+
+/*
+ * The name rules above for @s (@n bytes), shared with tunwardend's re-check
+ * of hook requests (admission.c), so that a request forged without the hook
+ * meets the same limits. 0, or -EINVAL with "@what: ..." in @err, the value
+ * quoted and escaped.
+ */
+int tw_hook_check_name(const char *what, const char *s, size_t n, char *err, size_t errlen);
 
 #endif /* TW_HOOKENV_H */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "policy_int.h"
+#include "tw_utf8.h"
 
 void perr_(struct pctx *x, const char *path, const char *fmt, ...)
 {
@@ -122,8 +123,9 @@ int pj_get_str(struct pctx *x, const char *path, json_t *obj, const char *key, b
 {
 	char p[PATH_LEN], q[QMAX];
 	json_t *j = json_object_get(obj, key);
+	enum tw_utf8_err e;
 	const char *s;
-	size_t n, i;
+	size_t n;
 
 	*out = NULL;
 	pj_subpath(p, path, key);
@@ -142,13 +144,14 @@ int pj_get_str(struct pctx *x, const char *path, json_t *obj, const char *key, b
 		tw_quote_token(q, sizeof(q), s, n);
 		return perr(x, p, "'%s' is longer than %d bytes", q, TW_POLICY_ID_MAX);
 	}
-	for (i = 0; i < n; i++) {
-		/* Also catches an embedded NUL (JSON "\u0000"): ids end up in
-		 * C strings, logs and management commands. */
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			tw_quote_token(q, sizeof(q), s, n);
+	/* Also catches an embedded NUL (JSON "\u0000") and C1 controls, which jansson
+	 * lets through: ids end up in C strings, logs and management commands. */
+	e = tw_utf8_check(s, n, NULL);
+	if (e) {
+		tw_utf8_escape(q, sizeof(q), s, n, 64);
+		if (e == TW_UTF8_CONTROL || e == TW_UTF8_NUL)
 			return perr(x, p, "'%s' contains a control character", q);
-		}
+		return perr(x, p, "'%s' is not valid UTF-8 (%s)", q, tw_utf8_strerror(e));
 	}
 	*out = s;
 	return 0;
