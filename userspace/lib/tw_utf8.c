@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include "tw_utf8.h"
 
 static const char *const err_names[] = {
@@ -129,7 +130,7 @@ char *tw_utf8_escape(char *dst, size_t dstlen, const char *s, size_t n, size_t m
 		i += len;
 	}
 	dst[o] = '\0';
-	if (cut || i < n)
-		snprintf(dst + o, dstlen - o, "...");
+	if ((cut || i < n) && o + 3 < dstlen)
+		memcpy(dst + o, "...", 4);
 	return dst;
 }
