@@ -146,6 +146,19 @@ static json_t *build_request(const char *op, const struct tw_hook_env *e, bool a
 	return json_pack("{s:s, s:s, s:o}", "op", op, "vpn", "openvpn", "env", env);
 }
 
+/*
+ * The latest time the daemon may start on a connect (docs/ctl-protocol.md,
+ * "deadline_ms"): ours, less a tenth of the budget (at most 100 ms) for the
+ * answer's way back. Later, we have refused the client already, and an
+ * admission made then would show a session OpenVPN never started.
+ */
+static int set_deadline(json_t *req, int64_t deadline, int tmo)
+{
+	int64_t margin = tmo / 10 < 100 ? tmo / 10 : 100;
+
+	return json_object_set_new(req, "deadline_ms", json_integer(deadline - margin));
+}
+
 /* Write the per-client options OpenVPN reads back once we exit 0. */
 static int write_session_timeout(const char *path, uint64_t secs)
 {
@@ -203,6 +216,10 @@ static int do_connect(const char *path, const struct tw_hook_env *e, int tmo)
 	int ret, rc = EXIT_FAILURE;
 
 	req = build_request(tw_ctl_ops[TW_OP_CONNECT].name, e, false);
+	if (req && set_deadline(req, deadline, tmo)) {
+		json_decref(req);
+		req = NULL;
+	}
 	if (!req) {
 		fprintf(stderr,
 			"tunwarden-hook: %s: refusing: environment not representable "

@@ -6,6 +6,7 @@
  * the exact error message it must produce.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -491,8 +492,12 @@ static void test_edges(void)
 	ASSERT_STREQ(err, "script_type: not a supported hook: 'up'", "reaches script_type=up");
 }
 
+static void test_recheck(void);
+
 void test_hookenv(void)
 {
+	if (test__start_subtest("recheck"))
+		test_recheck();
 	if (test__start_subtest("real_connect"))
 		test_connect();
 	if (test__start_subtest("real_disconnect"))
@@ -507,4 +512,71 @@ void test_hookenv(void)
 		test_bad();
 	if (test__start_subtest("edges"))
 		test_edges();
+}
+
+/* The daemon's re-check of a hook request: names and tunnel addresses (admission.c). */
+static void test_recheck(void)
+{
+	static const struct {
+		const char *addr, *err; /* err: NULL when accepted */
+	} pool_cases[] = {
+		{ "10.8.0.2", NULL },
+		{ "10.8.0.254", NULL },
+		{ "fd74:7700::1000", NULL },
+		{ "10.8.0.1", "pool_ip: 10.8.0.1 is the interface's own address" },
+		{ "10.8.0.0", "pool_ip: 10.8.0.0 is the subnet's network or broadcast address" },
+		{ "10.8.0.255",
+		  "pool_ip: 10.8.0.255 is the subnet's network or broadcast address" },
+		{ "10.8.1.2", "pool_ip: 10.8.1.2 is outside the interface's subnets" },
+		{ "192.0.2.80", "pool_ip: 192.0.2.80 is outside the interface's subnets" },
+		{ "fd74:7701::2", "pool_ip: fd74:7701::2 is outside the interface's subnets" },
+		{ "fe80::2", "pool_ip: fe80::2 is outside the interface's subnets" },
+		{ "fd74:7700::1", "pool_ip: fd74:7700::1 is the interface's own address" },
+	};
+	static const char *const ifaddrs[][2] = {
+		{ "10.8.0.1", "24" },
+		{ "fd74:7700::1", "64" },
+		{ "fe80::1", "64" },
+	};
+	struct tw_hook_ifaddr ifa[3];
+	char err[256], big[1001];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		tw_addr_parse(ifaddrs[i][0], &ifa[i].addr);
+		ifa[i].plen = (uint8_t)atoi(ifaddrs[i][1]);
+	}
+	for (i = 0; i < sizeof(pool_cases) / sizeof(pool_cases[0]); i++) {
+		struct tw_addr a;
+		int ret;
+
+		err[0] = '\0';
+		if (!ASSERT_OK(tw_addr_parse(pool_cases[i].addr, &a), pool_cases[i].addr))
+			continue;
+		ret = tw_hook_check_pool("pool_ip", &a, ifa, 3, err, sizeof(err));
+		if (!pool_cases[i].err) {
+			ASSERT_OK(ret, pool_cases[i].addr);
+			continue;
+		}
+		ASSERT_EQ(ret, -EINVAL, pool_cases[i].addr);
+		ASSERT_STREQ(err, pool_cases[i].err, pool_cases[i].addr);
+	}
+	/* a /31 and /32 subnet has no network or broadcast address */
+	tw_addr_parse("10.9.0.0", &ifa[0].addr);
+	ifa[0].plen = 31;
+	{
+		struct tw_addr a;
+
+		tw_addr_parse("10.9.0.1", &a);
+		ASSERT_OK(tw_hook_check_pool("pool_ip", &a, ifa, 1, err, sizeof(err)), "/31 peer");
+	}
+
+	ASSERT_OK(tw_hook_check_name("common_name", "Zo\xc3\xab", 4, err, sizeof(err)), "utf-8");
+	memset(big, 'x', 1000);
+	big[1000] = '\0';
+	ASSERT_EQ(tw_hook_check_name("common_name", big, 1000, err, sizeof(err)), -EINVAL, "long");
+	ASSERT_STREQ(err, "common_name: longer than 255 bytes (1000)", "long message");
+	ASSERT_EQ(tw_hook_check_name("common_name", "ali\nce", 6, err, sizeof(err)), -EINVAL, "nl");
+	ASSERT_STREQ(err, "common_name: control character in 'ali\\x0ace'", "nl message");
+	ASSERT_EQ(tw_hook_check_name("common_name", "", 0, err, sizeof(err)), -EINVAL, "empty");
 }

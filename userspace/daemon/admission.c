@@ -4,15 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 
 #include "adapter.h"
 #include "admission.h"
+#include "ctl.h"
 #include "daemon.h"
+#include "hookenv.h"
 #include "journal.h"
 #include "log.h"
 #include "sessions.h"
+#include "tw_utf8.h"
 
 #define MAX_ATTEMPTS 4096 /* subjects remembered for bans and local confirmations */
 
@@ -30,7 +34,12 @@ struct tw_admission {
 	struct attempt att[MAX_ATTEMPTS];
 	uint32_t natt;
 	uint64_t nconnect, ndeny;
+	uint64_t nrefused, nexpired; /* tw_adm_check() */
 };
+
+#define IFADDRS_MAX 32
+#define ESC_MAX	    64 /* request bytes quoted in a log line */
+#define ESC_BUF	    (ESC_MAX * 4 + 4)
 
 struct tw_admission *tw_adm_new(void)
 {
@@ -46,6 +55,192 @@ void tw_adm_counts(const struct tw_daemon *d, uint64_t *connects, uint64_t *deni
 {
 	*connects = d->adm->nconnect;
 	*denied = d->adm->ndeny;
+}
+
+void tw_adm_hook_counts(const struct tw_daemon *d, uint64_t *refused, uint64_t *expired)
+{
+	*refused = d->adm->nrefused;
+	*expired = d->adm->nexpired;
+}
+
+/* @s for a log line: one line, bounded, whatever the request held. */
+static const char *esc(char *buf, const char *s)
+{
+	return tw_utf8_escape(buf, ESC_BUF, s, strlen(s), ESC_MAX);
+}
+
+static const char *addr_str(char *buf, size_t len, uint8_t family, const uint8_t *addr)
+{
+	if (!inet_ntop(family == TW_FAM_V4 ? AF_INET : AF_INET6, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* The addresses of @ifname and their prefix lengths (at most @max); -errno. */
+static int if_addrs(const char *ifname, struct tw_hook_ifaddr *out, int max)
+{
+	struct ifaddrs *ifa, *i;
+	int n = 0;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		const uint8_t *a, *m;
+		size_t len;
+		int plen = 0;
+
+		if (!i->ifa_addr || !i->ifa_netmask || strcmp(i->ifa_name, ifname))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			a = (const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			m = (const uint8_t *)&((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+			len = 4;
+			out[n].addr.family = TW_FAM_V4;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			a = (const uint8_t *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			m = (const uint8_t *)&((struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
+			len = 16;
+			out[n].addr.family = TW_FAM_V6;
+		} else {
+			continue;
+		}
+		memset(out[n].addr.addr, 0, 16);
+		memcpy(out[n].addr.addr, a, len);
+		for (size_t k = 0; k < len; k++)
+			plen += __builtin_popcount(m[k]);
+		out[n++].plen = (uint8_t)plen;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* The live session whose dataplane client holds @a; NULL if none. */
+static struct tw_session *session_at(struct tw_daemon *d, const struct tw_addr *a)
+{
+	for (uint32_t slot = 0; slot < tw_sessions_nslots(d->ss); slot++) {
+		struct tw_session *s = tw_sessions_by_slot(d->ss, slot);
+
+		if (!s)
+			continue;
+		for (int i = 0; i < s->client.naddrs; i++)
+			if (s->client.addrs[i].family == a->family &&
+			    !memcmp(s->client.addrs[i].addr, a->addr, 16))
+				return s;
+	}
+	return NULL;
+}
+
+bool tw_adm_holder_gone(struct tw_daemon *d, const struct tw_session *holder)
+{
+	/* Crash recovery asks the holder's VPN server here (issue 13: ghost sessions). */
+	return false;
+}
+
+/* What the kernel's dev_valid_name() accepts, as hookenv's parse_dev(). */
+static bool ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '/' ||
+		    s[i] == ':')
+			return false;
+	return true;
+}
+
+static int check_addrs(struct tw_daemon *d, const struct tw_conn_req *r, const char *names,
+		       char *err, size_t errlen)
+{
+	struct tw_hook_ifaddr ifa[IFADDRS_MAX];
+	char a[INET6_ADDRSTRLEN];
+	int n;
+
+	if (!if_nametoindex(r->ifname))
+		return 0; /* tw_adm_connect() answers "unknown interface" */
+	n = if_addrs(r->ifname, ifa, IFADDRS_MAX);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: cannot read its addresses: %s", r->ifname, strerror(-n));
+		return -EINVAL;
+	}
+	for (int i = 0; i < r->ntun; i++) {
+		const struct tw_addr *t = &r->tun[i];
+		const struct tw_session *holder;
+
+		if (tw_hook_check_pool(t->family == TW_FAM_V4 ? "pool_ip" : "pool_ip6", t, ifa,
+				       (size_t)n, err, errlen))
+			return -EINVAL;
+		/* The same subject's old session is preempted by tw_adm_connect(). */
+		holder = session_at(d, t);
+		if (holder && strcmp(holder->subject, r->subject) &&
+		    !tw_adm_holder_gone(d, holder)) {
+			snprintf(err, errlen,
+				 "%s: %s belongs to the live session of another client "
+				 "(slot %u)",
+				 names, addr_str(a, sizeof(a), t->family, t->addr), holder->slot);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_request(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, char *err,
+			 size_t errlen)
+{
+	const struct tw_adapter *ad = tw_adapter_by_kind(r->kind);
+	const char *names = ad ? ad->tun_addr_names : "tunnel address";
+	char q[ESC_BUF];
+	int ret;
+
+	ret = tw_hook_check_name("common_name", r->subject, strlen(r->subject), err, errlen);
+	if (ret)
+		return ret;
+	if (!ifname_ok(r->ifname)) {
+		snprintf(err, errlen, "dev: not an interface name: '%s'", esc(q, r->ifname));
+		return -EINVAL;
+	}
+	if (!r->real_family) {
+		snprintf(err, errlen,
+			 "trusted_ip: missing (neither trusted_ip nor trusted_ip6 is set)");
+		return -EINVAL;
+	}
+	if (!r->real_port) {
+		snprintf(err, errlen, "trusted_port: missing");
+		return -EINVAL;
+	}
+	if (!r->ntun) {
+		snprintf(err, errlen, "%s: missing (no tunnel address)", names);
+		return -EINVAL;
+	}
+	return connect ? check_addrs(d, r, names, err, errlen) : 0;
+}
+
+int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, char *err,
+		 size_t errlen)
+{
+	const char *op = connect ? "connect" : "disconnect";
+	char q[ESC_BUF], msg[512];
+	int64_t late;
+
+	/* Past its deadline the hook has already refused the client (fail-closed): admitting it
+	 * now would show a session OpenVPN never started. A disconnect reports a fact that
+	 * stays true, so it is applied however late. */
+	if (connect && r->deadline_ms && (late = tw_ctl_now_ms() - r->deadline_ms) > 0) {
+		d->adm->nexpired++;
+		snprintf(err, errlen,
+			 "%s: the hook's deadline passed %lld ms ago: dropped, not applied", op,
+			 (long long)late);
+		tw_warn("%s %s: %s", op, esc(q, r->subject), err);
+		return -ETIME;
+	}
+	if (!check_request(d, r, connect, msg, sizeof(msg)))
+		return 0;
+	d->adm->nrefused++;
+	snprintf(err, errlen, "%s refused: %s", op, msg);
+	tw_warn("hook request refused: %s %s on %s: %s", op, esc(q, r->subject),
+		ifname_ok(r->ifname) ? r->ifname : "(bad dev)", msg);
+	return -EINVAL;
 }
 
 static struct attempt *attempt_get(struct tw_admission *adm, const char *subject, bool create)
@@ -218,35 +413,60 @@ int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_d
 	return 0;
 }
 
+/* Whether @r names @s: same real address and port, same tunnel addresses. */
+static bool session_named(const struct tw_session *s, const struct tw_conn_req *r, char *why,
+			  size_t len)
+{
+	int found = 0;
+
+	/* sessions restored from before real addresses were kept carry none */
+	if (s->real_family &&
+	    (r->real_family != s->real_family || memcmp(r->real_addr, s->real_addr, 16) ||
+	     r->real_port != s->real_port)) {
+		snprintf(why, len, "trusted address or port differ");
+		return false;
+	}
+	for (int i = 0; i < r->ntun; i++)
+		for (int k = 0; k < s->client.naddrs; k++)
+			found += r->tun[i].family == s->client.addrs[k].family &&
+				 !memcmp(r->tun[i].addr, s->client.addrs[k].addr, 16);
+	if (found != r->ntun || r->ntun != s->client.naddrs) {
+		snprintf(why, len, "tunnel addresses differ");
+		return false;
+	}
+	return true;
+}
+
 enum tw_disconnect_result tw_adm_disconnect(struct tw_daemon *d, const struct tw_conn_req *r)
 {
 	struct tw_session *s = tw_sessions_find(d->ss, r->subject);
 	uint32_t cause = TW_TERM_USER_REQUEST;
+	char why[128];
 
 	if (!s)
 		return TW_DISC_NO_SESSION;
 	/*
 	 * A stack may report the end of a connection it never admitted (OpenVPN
-	 * runs client-disconnect after a refused client-connect), and a replaced
-	 * session's disconnect may come late: only the disconnect of the live
-	 * session's own peer ends it.
+	 * runs client-disconnect after a refused client-connect), a replaced
+	 * session's disconnect may come late, and anyone sharing the hook's uid may
+	 * forge one: only the disconnect naming the live session's own peer and
+	 * tunnel addresses ends it.
 	 */
-	if (s->real_family && r->real_family &&
-	    (r->real_family != s->real_family || memcmp(r->real_addr, s->real_addr, 16) ||
-	     r->real_port != s->real_port)) {
-		char a[INET6_ADDRSTRLEN] = "";
+	if (!session_named(s, r, why, sizeof(why))) {
+		char q[ESC_BUF], a[INET6_ADDRSTRLEN];
 
-		inet_ntop(r->real_family == TW_FAM_V4 ? AF_INET : AF_INET6, r->real_addr, a,
-			  sizeof(a));
-		tw_info("disconnect %s from %s:%u: not the live session's peer, ignored",
-			r->subject, a, r->real_port);
+		tw_warn("disconnect %s from %s port %u: not the live session (%s), ignored",
+			esc(q, r->subject), addr_str(a, sizeof(a), r->real_family, r->real_addr),
+			r->real_port, why);
 		return TW_DISC_NOT_PEER;
 	}
-	if (s->state == TW_STATE_SANDBOX) {
+	/* the stack's own session-timeout (written by the hook) may beat our tick */
+	if (s->state == TW_STATE_SANDBOX && s->confirm_deadline &&
+	    time(NULL) + 2 >= s->confirm_deadline) {
+		cause = TW_TERM_SESSION_TIMEOUT;
+		/* Only an attempt that ran out its confirmation time counts toward a ban: a
+		 * connect/disconnect pair, forged or not, cannot get a source banned at once. */
 		note_unconfirmed(d, s);
-		/* the stack's own session-timeout (written by the hook) may beat our tick */
-		if (s->confirm_deadline && time(NULL) + 2 >= s->confirm_deadline)
-			cause = TW_TERM_SESSION_TIMEOUT;
 	}
 	tw_sess_end(d, s, cause, false);
 	return TW_DISC_ENDED;

@@ -33,7 +33,29 @@ struct tw_conn_req {
 	/* Tunnel addresses assigned to the client. */
 	struct tw_addr tun[2];
 	int ntun;
+	/* The hook's deadline, CLOCK_MONOTONIC ms (docs/ctl-protocol.md); 0: none given. */
+	int64_t deadline_ms;
 };
+
+/*
+ * Re-check a request as strictly as tunwarden-hook checks OpenVPN's
+ * environment, for whoever sent it (root, the hook, or a process sharing the
+ * hook's uid/gid): subject name rules (hookenv.h, tw_utf8.h), a sane ifname,
+ * the real address and port, at least one tunnel address; on connect the
+ * tunnel addresses must lie in the interface's subnets and belong to no other
+ * subject's live session, and an expired deadline drops the connect.
+ * 0; -ETIME (deadline passed) or -EINVAL with @err, which is safe to log
+ * (values escaped). Refusals are logged and counted here.
+ */
+int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, char *err,
+		 size_t errlen);
+
+/*
+ * Whether @holder, a live session holding an address a connect asks for, is
+ * known to be gone from its VPN server (then the address may be reclaimed).
+ * The hook point for crash recovery; false until a stack can tell.
+ */
+bool tw_adm_holder_gone(struct tw_daemon *d, const struct tw_session *holder);
 
 struct tw_admission *tw_adm_new(void);
 void tw_adm_free(struct tw_admission *a);
@@ -50,7 +72,7 @@ int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_d
 enum tw_disconnect_result {
 	TW_DISC_ENDED,
 	TW_DISC_NO_SESSION,
-	TW_DISC_NOT_PEER, /* a late or refused connection's disconnect: ignored */
+	TW_DISC_NOT_PEER, /* not the live session's peer (a late or refused connection's): ignored */
 };
 enum tw_disconnect_result tw_adm_disconnect(struct tw_daemon *d, const struct tw_conn_req *r);
 
@@ -69,5 +91,7 @@ int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs);
 int tw_adm_unban(struct tw_daemon *d, const char *subject);
 
 void tw_adm_counts(const struct tw_daemon *d, uint64_t *connects, uint64_t *denied);
+/* Hook requests refused by tw_adm_check(), and connects dropped past their deadline. */
+void tw_adm_hook_counts(const struct tw_daemon *d, uint64_t *refused, uint64_t *expired);
 
 #endif /* TW_ADMISSION_H */

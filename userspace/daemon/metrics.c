@@ -59,12 +59,21 @@ static bool metrics_body(struct tw_daemon *d, FILE *f)
 {
 	struct tw_journal_stats st = {};
 	struct tw_gctr g[TW_G__MAX], u[TW_U__MAX];
-	uint64_t connects, denied;
+	uint64_t connects, denied, refused, expired;
 
 	if (tw_dp_gcounters_read(d->dp, g) || tw_dp_ucounters_read(d->dp, u))
 		return false;
 	tw_journal_stats(d->jr, &st);
 	tw_adm_counts(d, &connects, &denied);
+	tw_adm_hook_counts(d, &refused, &expired);
+	fprintf(f,
+		"# HELP tunwarden_hook_requests_refused_total Hook requests failing the daemon's "
+		"re-check.\n# TYPE tunwarden_hook_requests_refused_total counter\n"
+		"tunwarden_hook_requests_refused_total %llu\n"
+		"# HELP tunwarden_hook_requests_expired_total Connects dropped past the hook's "
+		"deadline.\n# TYPE tunwarden_hook_requests_expired_total counter\n"
+		"tunwarden_hook_requests_expired_total %llu\n",
+		(unsigned long long)refused, (unsigned long long)expired);
 	fprintf(f,
 		"# HELP tunwarden_sessions Live client sessions.\n# TYPE tunwarden_sessions gauge\n"
 		"tunwarden_sessions %u\n",

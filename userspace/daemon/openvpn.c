@@ -27,17 +27,65 @@ static const char *env_str(const json_t *env, const char *k)
 	return v ? v : "";
 }
 
-/* trusted_ip, else trusted_ip6, with trusted_port: the client's real address */
-static void env_real(const json_t *env, struct tw_conn_req *r)
+/* An address member of "env": absent is fine, present must be an address of @family. */
+static int env_addr(const json_t *env, const char *k, uint8_t family, struct tw_addr *a, bool *has,
+		    char *err, size_t errlen)
 {
-	struct tw_addr ra;
+	const json_t *j = json_object_get(env, k);
 
-	if (tw_addr_parse(env_str(env, "trusted_ip"), &ra) &&
-	    tw_addr_parse(env_str(env, "trusted_ip6"), &ra))
-		return;
-	r->real_family = ra.family;
-	memcpy(r->real_addr, ra.addr, 16);
-	r->real_port = (uint16_t)atoi(env_str(env, "trusted_port"));
+	*has = false;
+	if (!j)
+		return 0;
+	if (!json_is_string(j) || tw_addr_parse(json_string_value(j), a) || a->family != family) {
+		snprintf(err, errlen, "env.%s: not an IPv%d address", k,
+			 family == TW_FAM_V4 ? 4 : 6);
+		return -EINVAL;
+	}
+	*has = true;
+	return 0;
+}
+
+/*
+ * trusted_ip, else trusted_ip6, with trusted_port: the client's real address;
+ * pool_ip and pool_ip6: its tunnel addresses. Whatever is present must parse
+ * exactly (a forged request gets no lenient reading); what is required is
+ * admission's re-check (tw_adm_check).
+ */
+static int env_addrs(const json_t *env, struct tw_conn_req *r, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		uint8_t family;
+		bool real;
+	} fields[] = {
+		{ "trusted_ip", TW_FAM_V4, true },
+		{ "trusted_ip6", TW_FAM_V6, true },
+		{ "pool_ip", TW_FAM_V4, false },
+		{ "pool_ip6", TW_FAM_V6, false },
+	};
+	const char *port = env_str(env, "trusted_port"), *p;
+	struct tw_addr a;
+	unsigned long v = 0;
+	bool has;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (env_addr(env, fields[i].key, fields[i].family, &a, &has, err, errlen))
+			return -EINVAL;
+		if (has && fields[i].real && !r->real_family) {
+			r->real_family = a.family;
+			memcpy(r->real_addr, a.addr, 16);
+		} else if (has && !fields[i].real) {
+			r->tun[r->ntun++] = a;
+		}
+	}
+	for (p = port; *p && v <= UINT16_MAX; p++)
+		v = *p >= '0' && *p <= '9' ? v * 10 + (unsigned long)(*p - '0') : UINT16_MAX + 1ul;
+	if (*port && (v == 0 || v > UINT16_MAX)) {
+		snprintf(err, errlen, "env.trusted_port: not a port number (1..65535)");
+		return -EINVAL;
+	}
+	r->real_port = (uint16_t)v;
+	return 0;
 }
 
 static int ovpn_request(const json_t *req, bool connect, struct tw_conn_req *r, char *err,
@@ -49,18 +97,12 @@ static int ovpn_request(const json_t *req, bool connect, struct tw_conn_req *r, 
 	r->kind = TW_SUBJ_CN;
 	r->subject = env_str(env, "common_name");
 	r->ifname = env_str(env, "dev");
-	env_real(env, r);
-	if (!connect)
-		return 0;
 	if (!json_is_object(env) || !r->subject[0] || !r->ifname[0]) {
-		snprintf(err, errlen, "connect: env needs common_name and dev");
+		snprintf(err, errlen, "%s: env needs common_name and dev",
+			 connect ? "connect" : "disconnect");
 		return -EINVAL;
 	}
-	if (!tw_addr_parse(env_str(env, "pool_ip"), &r->tun[r->ntun]))
-		r->ntun++;
-	if (!tw_addr_parse(env_str(env, "pool_ip6"), &r->tun[r->ntun]))
-		r->ntun++;
-	return 0;
+	return env_addrs(env, r, err, errlen);
 }
 
 /*

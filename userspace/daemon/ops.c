@@ -44,19 +44,35 @@ static const struct tw_adapter *req_adapter(json_t *req, const char *op, json_t 
 	return ad;
 }
 
+/* The adapter's reading of a hook request, its deadline, and admission's re-check of both. */
+static int hook_request(struct tw_daemon *d, const struct tw_adapter *ad, json_t *req, bool connect,
+			struct tw_conn_req *r, char *err, size_t errlen)
+{
+	json_t *dl = json_object_get(req, "deadline_ms");
+
+	if (ad->request(req, connect, r, err, errlen))
+		return -EINVAL;
+	if (dl && (!json_is_integer(dl) || json_integer_value(dl) <= 0)) {
+		snprintf(err, errlen, "deadline_ms: expected a positive integer");
+		return -EINVAL;
+	}
+	r->deadline_ms = dl ? json_integer_value(dl) : 0;
+	return tw_adm_check(d, r, connect, err, errlen);
+}
+
 static json_t *op_connect(struct tw_daemon *d, json_t *req, const char *op)
 {
 	const struct tw_session *s;
 	struct tw_decision dec;
 	struct tw_conn_req r;
 	json_t *resp = NULL;
-	char err[256];
+	char err[512];
 	const struct tw_adapter *ad = req_adapter(req, op, &resp);
 	int rc;
 
 	if (!ad)
 		return resp;
-	if (ad->request(req, true, &r, err, sizeof(err)))
+	if (hook_request(d, ad, req, true, &r, err, sizeof(err)))
 		return tw_ctl_error("%s", err);
 	rc = tw_adm_connect(d, &r, &dec, &s);
 	if (rc == -ENODEV)
@@ -83,12 +99,12 @@ static json_t *op_disconnect(struct tw_daemon *d, json_t *req, const char *op)
 {
 	struct tw_conn_req r;
 	json_t *resp = NULL;
-	char err[256];
+	char err[512];
 	const struct tw_adapter *ad = req_adapter(req, op, &resp);
 
 	if (!ad)
 		return resp;
-	if (ad->request(req, false, &r, err, sizeof(err)))
+	if (hook_request(d, ad, req, false, &r, err, sizeof(err)))
 		return tw_ctl_error("%s", err);
 	switch (tw_adm_disconnect(d, &r)) {
 	case TW_DISC_NO_SESSION:

@@ -181,6 +181,56 @@ int tw_hook_check_name(const char *what, const char *s, size_t n, char *err, siz
 	return name_rules(&st, what, s, n);
 }
 
+/* @a inside @p/@plen */
+static bool in_prefix(const struct tw_addr *a, const struct tw_addr *p, unsigned int plen)
+{
+	unsigned int full = plen / 8, rest = plen % 8;
+
+	if (a->family != p->family || memcmp(a->addr, p->addr, full))
+		return false;
+	return !rest || !((a->addr[full] ^ p->addr[full]) & (0xff00 >> rest));
+}
+
+/* @a's host bits (past @plen) all equal to @bit */
+static bool host_bits_all(const struct tw_addr *a, unsigned int plen, int bit)
+{
+	for (unsigned int i = plen; i < tw_addr_bits(a->family); i++)
+		if (((a->addr[i / 8] >> (7 - i % 8)) & 1) != bit)
+			return false;
+	return true;
+}
+
+int tw_hook_check_pool(const char *what, const struct tw_addr *a, const struct tw_hook_ifaddr *ifa,
+		       size_t n, char *err, size_t errlen)
+{
+	struct pstate st = { .err = err, .errlen = errlen };
+	char s[INET6_ADDRSTRLEN] = "?";
+	int af = a->family == TW_FAM_V4 ? AF_INET : AF_INET6;
+	bool v4 = a->family == TW_FAM_V4;
+
+	inet_ntop(af, a->addr, s, sizeof(s));
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(a->addr, ifa[i].addr.addr, 16) && a->family == ifa[i].addr.family)
+			return perr(&st, "%s: %s is the interface's own address", what, s);
+	for (size_t i = 0; i < n; i++) {
+		const struct tw_hook_ifaddr *f = &ifa[i];
+
+		if (f->addr.family != a->family || f->plen > tw_addr_bits(a->family))
+			continue;
+		/* fe80::/10: every tun device may have one; never a pool */
+		if (!v4 && f->addr.addr[0] == 0xfe && (f->addr.addr[1] & 0xc0) == 0x80)
+			continue;
+		if (!in_prefix(a, &f->addr, f->plen))
+			continue;
+		if (v4 && f->plen < 31 &&
+		    (host_bits_all(a, f->plen, 0) || host_bits_all(a, f->plen, 1)))
+			return perr(&st, "%s: %s is the subnet's network or broadcast address",
+				    what, s);
+		return 0;
+	}
+	return perr(&st, "%s: %s is outside the interface's subnets", what, s);
+}
+
 static int check_name(struct pstate *st, const char *name, const char *s, char *dst, size_t dstlen)
 {
 	size_t n = strlen(s);

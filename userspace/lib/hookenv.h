@@ -36,6 +36,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include "tw_addr.h"
 
 /* X.509 upper bound for a CN (ub-common-name) and for an OU (ub-organizational-unit-name), in
  * characters; in UTF-8 bytes at most TW_HOOK_CN_BYTES (fits a record's subject). */
@@ -118,5 +119,21 @@ const char *tw_hook_script_name(enum tw_hook_script t);
  * quoted and escaped.
  */
 int tw_hook_check_name(const char *what, const char *s, size_t n, char *err, size_t errlen);
+
+/* One address of the tunnel interface with its prefix length (the subnet OpenVPN configured). */
+struct tw_hook_ifaddr {
+	struct tw_addr addr;
+	uint8_t plen;
+};
+
+/*
+ * Whether @a may be a client's tunnel address on an interface holding
+ * @ifa[0..@n): inside one of its subnets, but neither the interface's own
+ * address nor an IPv4 subnet's network or broadcast address; link-local IPv6
+ * subnets do not count. So a request cannot place a client at a service's
+ * address elsewhere. 0, or -EINVAL with "@what: ..." in @err.
+ */
+int tw_hook_check_pool(const char *what, const struct tw_addr *a, const struct tw_hook_ifaddr *ifa,
+		       size_t n, char *err, size_t errlen);
 
 #endif /* TW_HOOKENV_H */
