@@ -216,10 +216,23 @@ static int check_request(struct tw_daemon *d, const struct tw_conn_req *r, bool 
 	return connect ? check_addrs(d, r, names, err, errlen) : 0;
 }
 
+int tw_adm_refuse(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, const char *why,
+		  char *err, size_t errlen)
+{
+	const char *op = connect ? "connect" : "disconnect";
+	char q[ESC_BUF], msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", why); /* @why may be @err */
+	d->adm->nrefused++;
+	snprintf(err, errlen, "%s refused: %s", op, msg);
+	tw_warn("hook request refused: %s %s on %s: %s", op, esc(q, r->subject ? r->subject : ""),
+		r->ifname && ifname_ok(r->ifname) ? r->ifname : "(bad dev)", msg);
+	return -EINVAL;
+}
+
 int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, char *err,
 		 size_t errlen)
 {
-	const char *op = connect ? "connect" : "disconnect";
 	char q[ESC_BUF], msg[512];
 	int64_t late;
 
@@ -228,19 +241,15 @@ int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect,
 	 * stays true, so it is applied however late. */
 	if (connect && r->deadline_ms && (late = tw_ctl_now_ms() - r->deadline_ms) > 0) {
 		d->adm->nexpired++;
-		snprintf(err, errlen,
-			 "%s: the hook's deadline passed %lld ms ago: dropped, not applied", op,
+		snprintf(msg, sizeof(msg), "the hook's deadline passed %lld ms ago: dropped, not applied",
 			 (long long)late);
-		tw_warn("%s %s: %s", op, esc(q, r->subject), err);
+		snprintf(err, errlen, "connect: %s", msg);
+		tw_warn("connect %s: %s", esc(q, r->subject), msg);
 		return -ETIME;
 	}
 	if (!check_request(d, r, connect, msg, sizeof(msg)))
 		return 0;
-	d->adm->nrefused++;
-	snprintf(err, errlen, "%s refused: %s", op, msg);
-	tw_warn("hook request refused: %s %s on %s: %s", op, esc(q, r->subject),
-		ifname_ok(r->ifname) ? r->ifname : "(bad dev)", msg);
-	return -EINVAL;
+	return tw_adm_refuse(d, r, connect, msg, err, errlen);
 }
 
 static struct attempt *attempt_get(struct tw_admission *adm, const char *subject, bool create)

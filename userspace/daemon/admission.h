@@ -50,6 +50,11 @@ struct tw_conn_req {
 int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, char *err,
 		 size_t errlen);
 
+/* Refuse a request that fails before tw_adm_check() (the adapter cannot read it): log @why
+ * escaped, count it, "connect refused: @why" into @err. -EINVAL. */
+int tw_adm_refuse(struct tw_daemon *d, const struct tw_conn_req *r, bool connect, const char *why,
+		  char *err, size_t errlen);
+
 /*
  * Whether @holder, a live session holding an address a connect asks for, is
  * known to be gone from its VPN server (then the address may be reclaimed).

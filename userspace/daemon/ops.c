@@ -50,8 +50,9 @@ static int hook_request(struct tw_daemon *d, const struct tw_adapter *ad, json_t
 {
 	json_t *dl = json_object_get(req, "deadline_ms");
 
+	memset(r, 0, sizeof(*r));
 	if (ad->request(req, connect, r, err, errlen))
-		return -EINVAL;
+		return tw_adm_refuse(d, r, connect, err, err, errlen);
 	if (dl && (!json_is_integer(dl) || json_integer_value(dl) <= 0)) {
 		snprintf(err, errlen, "deadline_ms: expected a positive integer");
 		return -EINVAL;
