@@ -30,3 +30,5 @@ install-daemon: $(O)/tunwardend
 		> $(DESTDIR)/lib/systemd/system/tunwardend.service
 	test -e $(DESTDIR)/etc/tunwarden/tunwarden.conf || \
 		install -m 0640 examples/tunwarden.conf $(DESTDIR)/etc/tunwarden/tunwarden.conf
+	install -D -m 0644 systemd/tunwarden.sysusers $(DESTDIR)/usr/lib/sysusers.d/tunwarden.conf
+	test -n "$(DESTDIR)" || ! command -v systemd-sysusers >/dev/null || systemd-sysusers tunwarden.conf
