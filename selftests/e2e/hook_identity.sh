@@ -63,7 +63,15 @@ tw_diag "alice: pool $A_POOL, real $A_REAL port $A_PORT"
 # CLOCK_MONOTONIC ms - 1000.
 cat >"$TW_DIR/forge.py" <<'PY'
 import socket, sys, time
-for req in sys.argv[2:]:
+reqs, end = sys.argv[2:], 0
+if reqs[0] == "--loop": # --loop SECS REQ...: repeat REQ... for SECS seconds, 5 ms apart
+    reqs, end = reqs[2:], time.monotonic() + float(reqs[1])
+    reqs = reqs * 100000
+for req in reqs:
+    if end and time.monotonic() > end:
+        break
+    if end:
+        time.sleep(0.005)
     now = int(time.clock_gettime(time.CLOCK_MONOTONIC) * 1000)
     req = req.replace('"@MONO-1000"', str(now - 1000))
     s = socket.socket(socket.AF_UNIX)
@@ -77,6 +85,7 @@ for req in sys.argv[2:]:
             break
         buf += d
     sys.stdout.write(buf.decode("utf-8", "replace").strip() + "\n")
+    sys.stdout.flush()
     s.close()
 PY
 forge() {
@@ -139,10 +148,13 @@ tw_check "... and the ignored ones are logged" \
 
 # ---- a ban of an arbitrary source provoked by connect/disconnect rounds (frank: sandboxed)
 for round in 1 2 3; do
-	forge "$(req connect common_name=frank)" "$(req disconnect common_name=frank)" \
+	forge "$(req connect common_name=frank trusted_ip=203.0.113.7 pool_ip=10.8.0.97)" \
+		"$(req disconnect common_name=frank trusted_ip=203.0.113.7 pool_ip=10.8.0.97)" \
 		>>"$TW_DIR/ban-rounds.out"
 done
-tw_diag "ban rounds: $(grep -c sandbox "$TW_DIR/ban-rounds.out") sandboxed connects"
+tw_expect "each forged round was admitted into the sandbox and ended" \
+	"$(tr '\n' ' ' <"$TW_DIR/ban-rounds.out")" \
+	eval '[ "$(grep -c "\"verdict\":\"sandbox\"" "$TW_DIR/ban-rounds.out")" -eq 3 ]'
 tw_check "3 forged rounds ban no subject" eval "! grep -q 'banned' '$TW_DIR/daemon.log'"
 tw_check "... and no source address in the uplink map" \
 	eval "! bpftool map dump pinned '$TW_D_PINROOT/tw1_bans' | grep -q prefixlen"
@@ -178,7 +190,7 @@ tw_check "refusals are counted" \
 # ---- meanwhile: a flood of forged requests, and a real client connecting
 reqs=("$(req connect "pool_ip=$TW_SVC_ADDR")" "$(req disconnect common_name=alice)"
 	"$(req connect "common_name=$long")")
-( for _ in $(seq 100); do forge "${reqs[@]}" >/dev/null 2>&1; done ) &
+forge --loop 20 "${reqs[@]}" >"$TW_DIR/flood.out" 2>&1 &
 FLOOD_PID=$!
 TW_PIDS+=("$FLOOD_PID")
 tw_client_try 2 bob
@@ -208,7 +220,10 @@ tw_expect "a UTF-8 CN is admitted by the hook (as $HOOK_USER) during the flood" 
 tw_expect "... within $((50 * TW_E2E_SLACK)) ms" "${times[*]} ms, median ${median:-none}" \
 	eval "[ '${median:-99999}' -le $((50 * TW_E2E_SLACK)) ]"
 tw_check "status answers during the flood" timeout 5 "$TW_BIN/tunwarden" status
+kill "$FLOOD_PID" 2>/dev/null
 wait "$FLOOD_PID"
+tw_expect "the forged flood was answered throughout" "$(wc -l <"$TW_DIR/flood.out") replies" \
+	eval '[ "$(grep -c "refused" "$TW_DIR/flood.out")" -ge 100 ]'
 has_subject() { # CLI-ARGS...: the CLI's JSON lists a record or client with subject UTF8_CN
 	tw_cli --json "$@" | python3 -c '
 import json, sys
