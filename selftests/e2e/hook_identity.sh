@@ -193,6 +193,7 @@ reqs=("$(req connect "pool_ip=$TW_SVC_ADDR")" "$(req disconnect common_name=alic
 forge --loop 20 "${reqs[@]}" >"$TW_DIR/flood.out" 2>&1 &
 FLOOD_PID=$!
 TW_PIDS+=("$FLOOD_PID")
+sleep 1
 tw_client_try 2 bob
 B=$(tw_client_ns 2)
 tw_check "bob, a real client, is admitted while forged requests arrive" \
@@ -223,7 +224,7 @@ tw_check "status answers during the flood" timeout 5 "$TW_BIN/tunwarden" status
 kill "$FLOOD_PID" 2>/dev/null
 wait "$FLOOD_PID"
 tw_expect "the forged flood was answered throughout" "$(wc -l <"$TW_DIR/flood.out") replies" \
-	eval '[ "$(grep -c "refused" "$TW_DIR/flood.out")" -ge 100 ]'
+	eval '[ "$(grep -c "refused" "$TW_DIR/flood.out")" -ge 20 ]'
 has_subject() { # CLI-ARGS...: the CLI's JSON lists a record or client with subject UTF8_CN
 	tw_cli --json "$@" | python3 -c '
 import json, sys
