@@ -22,7 +22,14 @@ PY=/usr/bin/python3 # the attacker's interpreter: readable by any uid
 HOOK_USER=tw-hook-$$
 useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$HOOK_USER" ||
 	tw_skip_all "cannot create the user $HOOK_USER"
-tw_on_cleanup "userdel '$HOOK_USER' 2>/dev/null; getent group '$HOOK_USER' >/dev/null && groupdel '$HOOK_USER'"
+# Cleanup hooks run before lib.sh stops the processes: stop the ones running as the user first
+# (the OpenVPN server, the flood), or userdel refuses.
+hook_user_cleanup() {
+	tw_kill ${TW_SRV_PID:+"$TW_SRV_PID"} ${FLOOD_PID:+"$FLOOD_PID"}
+	userdel "$HOOK_USER" || tw_diag "userdel $HOOK_USER failed: remove it by hand"
+	! getent group "$HOOK_USER" >/dev/null || groupdel "$HOOK_USER"
+}
+tw_on_cleanup hook_user_cleanup
 tw_on_cleanup 'tw_daemon_cleanup'
 HOOK_UID=$(id -u "$HOOK_USER")
 HOOK_GID=$(id -g "$HOOK_USER")
