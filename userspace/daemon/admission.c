@@ -241,7 +241,8 @@ int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect,
 	 * stays true, so it is applied however late. */
 	if (connect && r->deadline_ms && (late = tw_ctl_now_ms() - r->deadline_ms) > 0) {
 		d->adm->nexpired++;
-		snprintf(msg, sizeof(msg), "the hook's deadline passed %lld ms ago: dropped, not applied",
+		snprintf(msg, sizeof(msg),
+			 "the hook's deadline passed %lld ms ago: dropped, not applied",
 			 (long long)late);
 		snprintf(err, errlen, "connect: %s", msg);
 		tw_warn("connect %s: %s", esc(q, r->subject), msg);
