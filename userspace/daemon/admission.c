@@ -132,8 +132,16 @@ static struct tw_session *session_at(struct tw_daemon *d, const struct tw_addr *
 
 bool tw_adm_holder_gone(struct tw_daemon *d, const struct tw_session *holder)
 {
-	/* Crash recovery asks the holder's VPN server here (issue 13: ghost sessions). */
-	return false;
+	const struct tw_adapter *ad = tw_adapter_by_kind(holder->kind);
+
+	/*
+	 * A session admitted while this daemon ran has its disconnect reported by
+	 * the hook: another client at its address is a forgery. One re-adopted at
+	 * start may have ended while the daemon was down (a ghost): a stack that
+	 * never gives a live client's address away has reclaimed it
+	 * (tw_sess_reclaim_stale() ends it in tw_adm_connect()).
+	 */
+	return ad && ad->reclaims_addresses && holder->started < d->started;
 }
 
 /* What the kernel's dev_valid_name() accepts, as hookenv's parse_dev(). */
