@@ -137,6 +137,16 @@ tw_expect "a 10-year address ban answers until = now + 10 years" "$r" \
 	reply_is "$r" "j['ok'] and abs(j['until'] - $now - 315360000) < 30"
 r=$(ctl '{"op":"ban","addr":"198.51.100.9"}')
 tw_expect "a default ban answers a positive until" "$r" reply_is "$r" "j['ok'] and j['until'] > $now"
+# a subject ban lasts as long as asked; with ban_duration 0 a ban without a duration has no end
+r=$(ctl '{"op":"ban","cn":"mallory","duration":600}')
+tw_expect "a 600 s subject ban answers until = now + 600" "$r" \
+	reply_is "$r" "j['ok'] and abs(j['until'] - $now - 600) < 30"
+sed -i 's/^ban_duration = .*/ban_duration = 0/' "$TW_DIR/tunwarden.conf"
+tw_check "the config now says ban_duration = 0" grep -qx 'ban_duration = 0' "$TW_DIR/tunwarden.conf"
+tw_check "reload with ban_duration = 0" tw_cli reload
+r=$(ctl '{"op":"ban","cn":"eve"}')
+tw_expect "with ban_duration = 0 a subject ban has no end (until 0), not one already past" \
+	"$r" reply_is "$r" "j['ok'] and j['until'] == 0"
 tw_check "the daemon still answers status" tw_cli status
 tw_check "no sanitizer report in the daemon log" \
 	eval "! grep -E 'runtime error|AddressSanitizer|LeakSanitizer' '$TW_DIR/daemon.log'"

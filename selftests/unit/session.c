@@ -59,6 +59,8 @@ static void subtest_decide(void)
 		{ "banned", "ok", "tun0", 0, 2000, 0, TW_VERDICT_DENY,
 		  "subject banned for 1000 s more" },
 		{ "ban over", "ok", "tun0", 0, 999, 0, TW_VERDICT_PERMIT, "enabled" },
+		{ "banned until unbanned", "ok", "tun0", 0, TW_BANNED_FOREVER, 0, TW_VERDICT_DENY,
+		  "subject banned until unbanned" },
 		{ "stale, known-only", "ok", "tun0", 7200, 0, TW_OFFLINE_KNOWN_ONLY,
 		  TW_VERDICT_PERMIT, "enabled (policy stale: known subjects only)" },
 		{ "stale, sandbox mode", "ok", "tun0", 7200, 0, TW_OFFLINE_SANDBOX,

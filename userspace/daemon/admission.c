@@ -261,6 +261,12 @@ int tw_adm_check(struct tw_daemon *d, const struct tw_conn_req *r, bool connect,
 	return tw_adm_refuse(d, r, connect, msg, err, errlen);
 }
 
+/* The end of a subject ban of @secs from @now; 0 s means until unbanned (ban_duration 0). */
+static time_t ban_end(time_t now, uint64_t secs)
+{
+	return secs ? now + (time_t)secs : TW_BANNED_FOREVER;
+}
+
 static struct attempt *attempt_get(struct tw_admission *adm, const char *subject, bool create)
 {
 	for (uint32_t i = 0; i < adm->natt; i++)
@@ -292,7 +298,7 @@ static void note_unconfirmed(struct tw_daemon *d, const struct tw_session *s)
 			recent++;
 	if (recent < d->cfg.ban_threshold)
 		return;
-	a->banned_until = now + (time_t)d->cfg.ban_duration_s;
+	a->banned_until = ban_end(now, d->cfg.ban_duration_s);
 	a->n = 0;
 	if (a->real_family) {
 		struct tw_addr ra = { .family = a->real_family };
@@ -574,14 +580,15 @@ int tw_adm_confirm(struct tw_daemon *d, const char *subject)
 	return 0;
 }
 
-int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs)
+int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs, time_t *until)
 {
 	struct attempt *a = attempt_get(d->adm, subject, true);
 	struct tw_session *s = tw_sessions_find(d->ss, subject);
 
 	if (!a)
 		return -ENOSPC;
-	a->banned_until = time(NULL) + (time_t)secs;
+	a->banned_until = ban_end(time(NULL), secs);
+	*until = a->banned_until == TW_BANNED_FOREVER ? 0 : a->banned_until;
 	if (s) {
 		a->real_family = s->real_family;
 		memcpy(a->real_addr, s->real_addr, 16);

@@ -92,7 +92,7 @@ void tw_adm_tick(struct tw_daemon *d);
  * (confirm); -ENOSPC: no room to remember the ban. */
 int tw_adm_kill(struct tw_daemon *d, const char *subject);
 int tw_adm_confirm(struct tw_daemon *d, const char *subject);
-int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs);
+int tw_adm_ban(struct tw_daemon *d, const char *subject, uint64_t secs, time_t *until);
 int tw_adm_unban(struct tw_daemon *d, const char *subject);
 
 void tw_adm_counts(const struct tw_daemon *d, uint64_t *connects, uint64_t *denied);

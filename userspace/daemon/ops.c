@@ -299,6 +299,7 @@ static json_t *op_ban(struct tw_daemon *d, json_t *req, const char *op)
 {
 	const char *cn = req_str(req, "cn"), *addr = req_str(req, "addr");
 	uint64_t secs;
+	time_t until;
 	json_t *bad;
 
 	if (addr)
@@ -306,9 +307,10 @@ static json_t *op_ban(struct tw_daemon *d, json_t *req, const char *op)
 	bad = ban_secs(d, req, &secs);
 	if (bad)
 		return bad;
-	if (!cn || tw_adm_ban(d, cn, secs))
+	if (!cn || tw_adm_ban(d, cn, secs, &until))
 		return tw_ctl_error("ban: needs cn");
-	return ok();
+	/* as for an address: 0 is "until unbanned" */
+	return json_pack("{s:b,s:I}", "ok", 1, "until", (json_int_t)until);
 }
 
 static json_t *op_unban(struct tw_daemon *d, json_t *req, const char *op)

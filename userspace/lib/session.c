@@ -60,6 +60,10 @@ void tw_decide(const struct tw_policy *pol, const struct tw_config *cfg, enum tw
 	}
 	d->policy_version = tw_policy_version(pol);
 	d->offline = cfg->offline_grace_s && policy_age_s > cfg->offline_grace_s;
+	if (banned_until == TW_BANNED_FOREVER) {
+		snprintf(d->reason, sizeof(d->reason), "subject banned until unbanned");
+		return;
+	}
 	if (banned_until > now) {
 		snprintf(d->reason, sizeof(d->reason), "subject banned for %lld s more",
 			 (long long)(banned_until - now));

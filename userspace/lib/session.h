@@ -32,6 +32,10 @@ struct tw_decision {
 	bool offline; /* cached policy older than the grace period */
 };
 
+/* A subject ban without an end (ban_duration 0, or an operator's ban with none): tw_decide's
+ * banned_until for "until unbanned". */
+#define TW_BANNED_FOREVER ((time_t)INT64_MAX)
+
 /*
  * Decide for subject (@kind, @id) arriving on @ifname. @policy_age_s is the
  * age of the cached policy; @banned_until (unix seconds, 0 = not banned) is
