@@ -85,8 +85,14 @@ if [ "${VMTEST_SETUP_DONE:-0}" != 1 ]; then
 
 	# vng shares the repository and the build directory read-only: a tmpfs overlay takes the
 	# guest's writes, as the built-in runner's overlay of / does.
+	# (A write probe, not test -w: the share's read-only mode is QEMU's, not the mount's.)
 	for d in "$VMTEST_REPO" "$VMTEST_OUT"; do
-		[ -n "$d" ] && [ -d "$d" ] && ! [ -w "$d" ] || continue
+		[ -n "$d" ] && [ -d "$d" ] || continue
+		probe=$d/.vmtest-write-probe
+		if : 2>/dev/null >"$probe"; then
+			rm -f "$probe"
+			continue
+		fi
 		up=/run/vmtest-overlay/$(echo "$d" | tr / _)
 		mkdir -p "$up/upper" "$up/work" &&
 			mount -t overlay -o "lowerdir=$d,upperdir=$up/upper,workdir=$up/work" overlay "$d" ||
