@@ -506,6 +506,23 @@ tw_mgmt() {
 	return $rc
 }
 
+# tw_mgmt_hold: another management client (a monitoring tool, an operator's nc) takes the
+# server's one management slot and keeps it, until its pid ($TW_MGMT_HOLDER) is killed. Returns
+# once OpenVPN has greeted it, so the slot is known to be taken.
+tw_mgmt_hold() {
+	tw_spawn "$TW_SRV_NS" "$TW_DIR/holder.log" python3 -u -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(5)
+if s.recv(4096).startswith(b">INFO:"):
+    print("HELD", flush=True)
+time.sleep(600)
+' "$TW_SRV_MGMT"
+	TW_MGMT_HOLDER=$TW_LAST_PID
+	tw_wait_for "grep -q HELD '$TW_DIR/holder.log'" 5 || tw_bail "the holder did not get the slot"
+}
+
 # tw_tun_addr NS [DEV]: the IPv4 address on DEV (default tun0) in namespace NS.
 tw_tun_addr() {
 	ip -n "$1" -4 -o addr show dev "${2:-tun0}" 2>/dev/null | awk '{ split($4, a, "/"); print a[1] }'

@@ -39,17 +39,8 @@ tw_check "OpenVPN dropped alice and bob while the daemon was down" \
 	tw_wait_for "tw_mgmt 'status 3' >'$TW_DIR/list.txt'; ! grep -qE '^CLIENT_LIST	(alice|bob)	' '$TW_DIR/list.txt' && grep -q '^CLIENT_LIST	carol	' '$TW_DIR/list.txt'" 15
 
 # Another management client holds the one slot across the restart.
-tw_spawn "$TW_SRV_NS" "$TW_DIR/holder.log" python3 -u -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.settimeout(5)
-if s.recv(4096).startswith(b">INFO:"):
-    print("HELD", flush=True)
-time.sleep(600)
-' "$TW_SRV_MGMT"
-holder=$TW_LAST_PID
-tw_wait_for "grep -q HELD '$TW_DIR/holder.log'" 5 || tw_bail "the holder did not get the slot"
+tw_mgmt_hold
+holder=$TW_MGMT_HOLDER
 
 tw_daemon_start
 tw_check "the restarted daemon re-adopted the ghosts" \

@@ -25,19 +25,9 @@ tw_check "alice is admitted" eval '[ "$(tw_client_field alice state)" = permit ]
 # ms_since T0: milliseconds since $EPOCHREALTIME was T0.
 ms_since() { echo $(((${EPOCHREALTIME/./} - ${1/./}) / 1000)); }
 
-# The holder: another management client (a monitoring tool, an operator's nc) that took the slot
-# and keeps it. It prints HELD once OpenVPN greeted it, so the slot is known to be taken.
-tw_spawn "$TW_SRV_NS" "$TW_DIR/holder.log" python3 -u -c '
-import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.settimeout(5)
-if s.recv(4096).startswith(b">INFO:"):
-    print("HELD", flush=True)
-time.sleep(600)
-' "$TW_SRV_MGMT"
-holder=$TW_LAST_PID
-tw_wait_for "grep -q HELD '$TW_DIR/holder.log'" 5 || tw_bail "the holder did not get the slot"
+# The holder: another management client that takes the slot and keeps it.
+tw_mgmt_hold
+holder=$TW_MGMT_HOLDER
 
 BOUND_MS=$((50 * TW_E2E_SLACK))
 t0=$EPOCHREALTIME
