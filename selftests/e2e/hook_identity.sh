@@ -50,10 +50,16 @@ p["subjects"].append({"kind": "cn", "id": sys.argv[2], "tenant": "acme", "profil
 json.dump(p, open(sys.argv[1], "w", encoding="utf-8"), ensure_ascii=False)
 PY
 chmod 755 "$TW_DIR" "$TW_DIR/run"
+# The hook runs as $HOOK_USER, who may not reach the build directory (a checkout under /root, as
+# in make fresh-check): OpenVPN and the timed connects below run a copy in the scenario's own
+# directory.
+HOOK_BIN=$TW_DIR/bin/tunwarden-hook
+install -m 0755 -D "$TW_BIN/tunwarden-hook" "$HOOK_BIN" || tw_bail "cannot copy the hook"
 tw_pki alice bob
 tw_daemon_start
 TW_OVPN_EXTRA+=("user $HOOK_USER" "group $HOOK_USER" "persist-tun" "persist-key")
-tw_ovpn_server_with_daemon
+tw_ovpn_server_start "$HOOK_BIN" tun0 "setenv TUNWARDEN_SOCKET $TW_DIR/run/ctl.sock" \
+	"${TW_OVPN_EXTRA[@]}"
 tw_wait_log "$TW_DIR/daemon.log" "enforcing on tun0" 10 || tw_bail "tun0 not attached"
 tw_tcp_listen 8080
 
@@ -210,7 +216,7 @@ hook_connect() { # CN OCTET
 	env -i TUNWARDEN_SOCKET="$TUNWARDEN_SOCKET" script_type=client-connect dev=tun0 \
 		common_name="$1" trusted_ip=198.18.0.$2 trusted_port=5000 \
 		ifconfig_pool_remote_ip=10.8.0.$2 \
-		"${AS_HOOK[@]}" "$TW_BIN/tunwarden-hook" "$TW_DIR/cc-$2.out"
+		"${AS_HOOK[@]}" "$HOOK_BIN" "$TW_DIR/cc-$2.out"
 }
 # the first connect of the UTF-8 CN, then four more (each preempts the last): the median counts
 times=()
