@@ -25,11 +25,35 @@ tw_check "alice is admitted" eval '[ "$(tw_client_field alice state)" = permit ]
 # ms_since T0: milliseconds since $EPOCHREALTIME was T0.
 ms_since() { echo $(((${EPOCHREALTIME/./} - ${1/./}) / 1000)); }
 
+hook() {
+	env -i TUNWARDEN_SOCKET="$TUNWARDEN_SOCKET" script_type="$1" dev=tun0 common_name="$2" \
+		trusted_ip=198.18.0.$3 trusted_port=5000 ifconfig_pool_remote_ip=10.8.0.$3 \
+		bytes_received=0 bytes_sent=0 time_duration=1 \
+		timeout 10 "$TW_BIN/tunwarden-hook" "$TW_DIR/cc-$2.out"
+}
+# times_hook_connects: three hook connects (and disconnects) of carol; sets best and worst (ms).
+times_hook_connects() {
+	local i t0 rc ms
+	best=99999 worst=0
+	for i in 1 2 3; do
+		t0=$EPOCHREALTIME
+		hook client-connect carol 77 >"$TW_DIR/hook.out" 2>&1
+		rc=$? ms=$(ms_since "$t0")
+		[ $rc -eq 0 ] || ms=99999
+		[ "$ms" -ge "$best" ] || best=$ms
+		[ "$ms" -le "$worst" ] || worst=$ms
+		hook client-disconnect carol 77 >/dev/null 2>&1
+	done
+}
+times_hook_connects
+tw_diag "hook connects with the slot free: best $best, worst $worst ms"
+BOUND_MS=$((50 * TW_E2E_SLACK))
+[ "$TW_E2E_SLACK" -le 1 ] || [ $((2 * best)) -le $BOUND_MS ] || BOUND_MS=$((2 * best))
+
 # The holder: another management client that takes the slot and keeps it.
 tw_mgmt_hold
 holder=$TW_MGMT_HOLDER
 
-BOUND_MS=$((50 * TW_E2E_SLACK))
 t0=$EPOCHREALTIME
 tw_cli kill alice >"$TW_DIR/kill.out" 2>&1
 rc=$? ms=$(ms_since "$t0")
@@ -47,25 +71,11 @@ tw_check "tunwarden status (tables) shows the pending kill" \
 tw_check "the metrics show the pending command" \
 	eval "tw_metrics | grep -E '^tunwarden_openvpn_mgmt_pending\\{socket=\"$TW_SRV_MGMT\"\\} [1-9]'"
 
-# A hook connect meanwhile: answered within 50 ms.
-hook() {
-	env -i TUNWARDEN_SOCKET="$TUNWARDEN_SOCKET" script_type="$1" dev=tun0 common_name="$2" \
-		trusted_ip=198.18.0.$3 trusted_port=5000 ifconfig_pool_remote_ip=10.8.0.$3 \
-		bytes_received=0 bytes_sent=0 time_duration=1 \
-		timeout 10 "$TW_BIN/tunwarden-hook" "$TW_DIR/cc-$2.out"
-}
-# Best of three within 50 ms (each one a durable journal write, on a loaded CI machine), and
-# none near the 2 s the old daemon spent on the held socket.
-best=99999 worst=0
-for i in 1 2 3; do
-	t0=$EPOCHREALTIME
-	hook client-connect carol 77 >"$TW_DIR/hook.out" 2>&1
-	rc=$? ms=$(ms_since "$t0")
-	[ $rc -eq 0 ] || ms=99999
-	[ "$ms" -ge "$best" ] || best=$ms
-	[ "$ms" -le "$worst" ] || worst=$ms
-	hook client-disconnect carol 77 >/dev/null 2>&1
-done
+# Hook connects with the slot held: answered within 50 ms (best of three, each one a durable
+# journal write on a loaded CI machine), and none near the 2 s the old daemon spent on the held
+# socket. In a TCG guest the hook's own execs cost more than that: there the bound is twice the
+# same connects timed before the slot was taken.
+times_hook_connects
 tw_check "hook connects with the slot held are admitted within $BOUND_MS ms (best $best, worst $worst ms)" \
 	eval "[ $best -le $BOUND_MS ] && [ $worst -le $((10 * BOUND_MS)) ]"
 t0=$EPOCHREALTIME
