@@ -20,8 +20,8 @@ PY=/usr/bin/python3 # the attacker's interpreter: readable by any uid
 
 # The dedicated OpenVPN user and group, created for this run only.
 HOOK_USER=tw-hook-$$
-useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$HOOK_USER" ||
-	tw_skip_all "cannot create the user $HOOK_USER"
+err=$(useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$HOOK_USER" 2>&1) ||
+	tw_skip_all "cannot create the user $HOOK_USER: $err"
 # Cleanup hooks run before lib.sh stops the processes: stop the ones running as the user first
 # (the OpenVPN server, the flood), or userdel refuses.
 hook_user_cleanup() {
