@@ -174,6 +174,21 @@ void tw_links_attach_existing(struct tw_daemon *d)
 				lk->tuns[k].name, (long long)lk->tuns[k].since, lk->tuns[k].name);
 }
 
+/* One tunnel detached by the operator: remembered (@t may be NULL when the table is full),
+ * its programs taken off (tw_dp_detach answers -ENOENT when it has none), named in @names. */
+static void detach_one(struct tw_daemon *d, struct tun *t, const char *name, int ifindex,
+		       time_t now, json_t *names)
+{
+	if (t && !t->detached)
+		t->since = now;
+	if (t)
+		t->detached = true;
+	if (ifindex)
+		tw_dp_detach(d->dp, ifindex);
+	json_array_append_new(names, json_string(name));
+	tw_info("detached from %s by operator", name);
+}
+
 json_t *tw_links_detach(struct tw_daemon *d, const char *ifname, char *err, size_t errlen)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -202,28 +217,13 @@ json_t *tw_links_detach(struct tw_daemon *d, const char *ifname, char *err, size
 				 ifname);
 			goto fail;
 		}
-		if (!t->detached)
-			t->since = now;
-		t->detached = true;
-		if (idx && tw_dp_attached(d->dp, (int)idx))
-			tw_dp_detach(d->dp, (int)idx);
-		json_array_append_new(names, json_string(ifname));
-		tw_info("detached from %s by operator", ifname);
+		detach_one(d, t, ifname, (int)idx, now, names);
 	}
 	for (i = ifs; !ifname && i->if_index; i++) {
-		struct tun *t;
-
 		if (!tw_config_iface_match(&d->cfg, i->if_name) &&
 		    !tw_dp_attached(d->dp, (int)i->if_index))
 			continue;
-		t = tun_get(lk, i->if_name);
-		if (t && !t->detached)
-			t->since = now;
-		if (t)
-			t->detached = true;
-		tw_dp_detach(d->dp, (int)i->if_index);
-		json_array_append_new(names, json_string(i->if_name));
-		tw_info("detached from %s by operator", i->if_name);
+		detach_one(d, tun_get(lk, i->if_name), i->if_name, (int)i->if_index, now, names);
 	}
 	if_freenameindex(ifs);
 	rc = save_detached(lk);
