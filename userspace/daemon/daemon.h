@@ -6,7 +6,7 @@
  * its handle; nothing here is a module's private business.
  *
  * Modules (one header each):
- *   loop.h       event loop: descriptors, timers, signals
+ *   loop.h       event loop (lib/loop.c): descriptors, timers, signals
  *   conf.h       configuration file: load, reload, hook identity
  *   policysrc.h  where the policy comes from (local file, cache; later the portal)
  *   admission.h  connect/disconnect decisions from generic requests, bans, the tick

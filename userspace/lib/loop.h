@@ -42,6 +42,22 @@ int tw_loop_timer(struct tw_loop *l, const char *name, unsigned int period_s, tw
 		  void *ctx);
 
 /*
+ * A one-shot timer a module owns (a deadline, a backoff): a timerfd served by
+ * the loop. tw_timer_arm_ms() (re)arms it to fire once after @ms (0
+ * disarms); @fn runs from the loop. tw_timer_close() before freeing it.
+ */
+struct tw_timer {
+	struct tw_watch w;
+	struct tw_loop *loop;
+	tw_loop_fn fn;
+	void *ctx;
+};
+int tw_timer_init(struct tw_loop *l, struct tw_timer *t, const char *name, tw_loop_fn fn,
+		  void *ctx);
+int tw_timer_arm_ms(struct tw_timer *t, uint64_t ms);
+void tw_timer_close(struct tw_timer *t);
+
+/*
  * Take SIGHUP, SIGTERM and SIGINT through a signalfd (and ignore SIGPIPE):
  * HUP calls @on_hup, TERM and INT stop the loop.
  */

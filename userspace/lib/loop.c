@@ -114,6 +114,50 @@ int tw_loop_timer(struct tw_loop *l, const char *name, unsigned int period_s, tw
 	return 0;
 }
 
+static void oneshot_expired(void *ctx)
+{
+	struct tw_timer *t = ctx;
+	uint64_t n;
+
+	if (read(t->w.fd, &n, sizeof(n)) == sizeof(n))
+		t->fn(t->ctx);
+}
+
+int tw_timer_init(struct tw_loop *l, struct tw_timer *t, const char *name, tw_loop_fn fn, void *ctx)
+{
+	int err;
+
+	*t = (struct tw_timer){ .w = { .name = name, .fn = oneshot_expired, .ctx = t },
+				.loop = l,
+				.fn = fn,
+				.ctx = ctx };
+	t->w.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t->w.fd < 0)
+		return -errno;
+	err = tw_loop_add(l, &t->w);
+	if (err) {
+		close(t->w.fd);
+		t->w.fd = -1;
+	}
+	return err;
+}
+
+int tw_timer_arm_ms(struct tw_timer *t, uint64_t ms)
+{
+	struct itimerspec its = { .it_value = { ms / 1000, (ms % 1000) * 1000000 } };
+
+	return timerfd_settime(t->w.fd, 0, &its, NULL) ? -errno : 0;
+}
+
+void tw_timer_close(struct tw_timer *t)
+{
+	if (t->w.fd < 0)
+		return;
+	tw_loop_del(t->loop, &t->w);
+	close(t->w.fd);
+	t->w.fd = -1;
+}
+
 static void signal_arrived(void *ctx)
 {
 	struct tw_loop *l = ctx;
