@@ -17,6 +17,9 @@
  *   links.h      tunnel interfaces: attach as they appear
  *   status.h     status object and file; metrics.h the Prometheus endpoint
  *   fileio.h     whole-file reads (atomic replacement: lib/safefile.h)
+ *   portal.h     the portal link (docs/protocol.md): connection and backoff,
+ *                h2conn.h its HTTP/2 transport, recstream.h the record
+ *                stream, polstream.h the policy stream
  */
 #ifndef TW_DAEMON_H
 #define TW_DAEMON_H
@@ -39,11 +42,13 @@ struct tw_ctlsrv;
 struct tw_links;
 struct tw_metrics;
 struct tw_mgmt;
+struct tw_portal;
 
 enum tw_policy_source {
 	TW_POLSRC_NONE = 0, /* no policy yet: every connect is denied */
 	TW_POLSRC_FILE, /* [policy] policy_file */
 	TW_POLSRC_CACHE, /* the on-disk copy of the last good policy (cold start) */
+	TW_POLSRC_PORTAL, /* the portal's policy stream */
 };
 
 struct tw_daemon {
@@ -71,6 +76,7 @@ struct tw_daemon {
 	struct tw_links *links;
 	struct tw_metrics *metrics;
 	struct tw_mgmt *mgmt; /* openvpn.c: the servers' management interfaces */
+	struct tw_portal *portal; /* portal.c: the link; NULL without [portal] url */
 };
 
 #endif /* TW_DAEMON_H */

@@ -137,6 +137,8 @@ const char *tw_polsrc_name(const struct tw_daemon *d)
 		return "file";
 	case TW_POLSRC_CACHE:
 		return "cache";
+	case TW_POLSRC_PORTAL:
+		return "portal";
 	case TW_POLSRC_NONE:
 		break;
 	}

@@ -58,6 +58,25 @@ struct tw_cfg_vport {
 	uint32_t kind; /* enum tw_vpn_kind */
 };
 
+#define TW_CFG_MAX_PUBKEYS 4
+
+/* [portal]: the portal link (docs/protocol.md section 10). url "": no link. */
+struct tw_portal_cfg {
+	char url[TW_CFG_PATH_MAX]; /* as written: https://host[:port]/[path/] or http://loopback */
+	char server_name[256]; /* SNI and name check; "": the URL's host */
+	char ca[TW_CFG_PATH_MAX]; /* "": the system trust store */
+	char cert[TW_CFG_PATH_MAX], key[TW_CFG_PATH_MAX]; /* mTLS identity */
+	char token_file[TW_CFG_PATH_MAX];
+	char policy_pubkey[TW_CFG_MAX_PUBKEYS][TW_CFG_PATH_MAX];
+	uint32_t npolicy_pubkeys; /* > 0: every bundle must be signed */
+	bool gzip;
+	uint32_t window; /* records in flight */
+	uint64_t window_bytes;
+	uint64_t connect_timeout_ms, keepalive_ms, keepalive_timeout_ms, ack_timeout_ms;
+	uint64_t policy_idle_timeout_ms, health_interval_ms;
+	uint64_t backoff_initial_ms, backoff_max_ms;
+};
+
 struct tw_config {
 	/* [node] */
 	char node_id[TW_CFG_NAME_MAX]; /* "": the daemon uses the host name */
@@ -90,6 +109,9 @@ struct tw_config {
 	char policy_file[TW_CFG_PATH_MAX];
 	uint64_t offline_grace_s;
 	enum tw_offline_mode offline_mode;
+
+	/* [portal] */
+	struct tw_portal_cfg portal;
 
 	/* [confirmation] */
 	uint64_t confirm_timeout_s;
