@@ -50,6 +50,8 @@ test  wireguard-go    cmd:wireguard-go
 test  wireguard-tools cmd:wg
 test  sqlite3         cmd:sqlite3
 test  python3         cmd:python3
+test  curl            cmd:curl
+test  nghttp2-client  cmd:h2load
 bench linux-perf|linux-tools-generic cmd:perf
 vmtest qemu-system-x86 cmd:qemu-system-x86_64
 vmtest cpio           cmd:cpio
