@@ -33,7 +33,7 @@ BPF_OBJS := $(O)/bpf/tunwarden.bpf.o
 SKELS := $(O)/skel/tunwarden.skel.h
 BPF_HDRS := $(wildcard bpf/lib/*.h) $(wildcard include/tunwarden/*.h)
 
-PKGS := libbpf libelf zlib
+PKGS := libbpf libelf zlib libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
