@@ -180,7 +180,10 @@ struct tw_polstore *tw_polstore_open(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(ps->db, 10000);
 	if (set_wal(ps, err, errlen) ||
-	    exec(ps, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", err, errlen) ||
+	    exec(ps,
+		 "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+		 " PRAGMA cache_size = -32768",
+		 err, errlen) ||
 	    migrate(ps, err, errlen))
 		goto fail;
 	for (i = 0; i < ST__N; i++) {
