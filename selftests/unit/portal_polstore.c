@@ -390,6 +390,22 @@ static void check_removals(const char *path)
 	ASSERT_OK_PTR(strstr(line ?: "", "\"state\":\"disabled\""), "alice's last state");
 	free(line);
 	ASSERT_EQ(tw_pt_sync(ps, &node), TW_BUNDLE_DELTA, "node takes it");
+	/* Changes that cancel out: a delta with no sections still moves the node on. */
+	tw_polstore_begin(ps, NULL, 0);
+	put_subject(ps, "cn", "eve", NULL, NULL, "enabled");
+	tw_polstore_commit(ps, NULL, NULL, 0);
+	tw_polstore_begin(ps, NULL, 0);
+	tw_polstore_del(ps, TW_PC_SUBJECT, "cn", "eve");
+	tw_polstore_commit(ps, NULL, NULL, 0);
+	ASSERT_EQ(tw_pt_sync(ps, &node), TW_BUNDLE_DELTA, "empty delta");
+	/* Everything removed: an empty snapshot for a new node, removals for this one. */
+	tw_polstore_begin(ps, NULL, 0);
+	tw_polstore_del(ps, TW_PC_SUBJECT, "cn", "alice");
+	tw_polstore_del(ps, TW_PC_PROFILE, "", "emp");
+	tw_polstore_del(ps, TW_PC_TENANT, "", "acme");
+	tw_polstore_commit(ps, NULL, NULL, 0);
+	ASSERT_EQ(tw_pt_sync(ps, &node), TW_BUNDLE_DELTA, "all removed");
+	ASSERT_EQ(node ? tw_policy_nprofiles(node) + tw_policy_nsubjects(node) : 1, 0, "empty");
 	tw_policy_free(node);
 	tw_polstore_close(ps);
 }
