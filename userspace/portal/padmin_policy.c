@@ -353,7 +353,9 @@ static int cmd_subject_state(struct ctx *c, const char *verb)
 		ok |= !strcmp(cur, transitions[t].from[i]);
 	if (!ok) {
 		ret = fail(c, "subject %s: cannot %s it: it is %s%s", c->a->pos[0], verb, cur,
-			   !strcmp(cur, "revoked") ? " (subject del, then add it anew)" : "");
+			   !strcmp(cur, "revoked") ?
+				   " (subject set --state enabled, if you mean it)" :
+				   "");
 		json_decref(o);
 		return ret;
 	}
@@ -782,7 +784,8 @@ void tw_padmin_policy_usage(FILE *out)
 	size_t i;
 
 	for (i = 0; i < NCMDS; i++)
-		fprintf(out, "  %s %s %s\n", cmds[i].noun, cmds[i].verb, cmds[i].usage);
+		fprintf(out, "  %s %s%s%s\n", cmds[i].noun, cmds[i].verb, *cmds[i].usage ? " " : "",
+			cmds[i].usage);
 }
 
 static int parse_args(const struct cmd *cmd, int argc, char **argv, struct args *a, FILE *err)
