@@ -452,6 +452,54 @@ static void check_trim(const char *path)
 	tw_polstore_close(ps);
 }
 
+/* Bundles are cached per version: never stale, whoever wrote, and never a write's uncommitted state. */
+static void check_cache(const char *path)
+{
+	struct tw_polstore *srv = open_ps(path), *w = open_ps(path);
+	char *a = NULL, *b = NULL, *c = NULL;
+	uint64_t v1, v2, v;
+	size_t la, lb, lc;
+
+	if (!srv || !w)
+		goto out;
+	tw_polstore_begin(w, NULL, 0);
+	put_tenant(w, "acme", 1);
+	tw_polstore_commit(w, &v1, NULL, 0);
+	ASSERT_EQ(tw_polstore_bundle(srv, "n1", 0, &a, &la, &v), TW_BUNDLE_SNAPSHOT, "snapshot");
+	ASSERT_EQ(tw_polstore_bundle(srv, "n1", 0, &b, &lb, &v), TW_BUNDLE_SNAPSHOT, "again");
+	ASSERT_TRUE(a && b && !strcmp(strstr(a, ",\"tenants\""), strstr(b, ",\"tenants\"")),
+		    "same body");
+	free(b);
+	b = NULL;
+
+	/* Another connection commits: the server's next bundle has it. */
+	tw_polstore_begin(w, NULL, 0);
+	put_tenant(w, "globex", 2);
+	tw_polstore_commit(w, &v2, NULL, 0);
+	ASSERT_EQ(tw_polstore_bundle(srv, "n1", 0, &b, &lb, &v), TW_BUNDLE_SNAPSHOT, "snapshot 2");
+	ASSERT_EQ(v, v2, "at the new version");
+	ASSERT_OK_PTR(strstr(b ?: "", "globex"), "the new tenant");
+	free(b);
+	b = NULL;
+
+	/* A bundle made inside a write transaction shows it, and is gone after rollback. */
+	tw_polstore_begin(srv, NULL, 0);
+	put_tenant(srv, "initech", 3);
+	ASSERT_EQ(tw_polstore_bundle(srv, "n1", 0, &b, &lb, &v), TW_BUNDLE_SNAPSHOT, "in tx");
+	ASSERT_OK_PTR(strstr(b ?: "", "initech"), "uncommitted visible to its writer");
+	tw_polstore_rollback(srv);
+	ASSERT_EQ(tw_polstore_bundle(srv, "n1", 0, &c, &lc, &v), TW_BUNDLE_SNAPSHOT, "after");
+	ASSERT_FALSE(strstr(c ?: "initech", "initech"), "rolled back: not served");
+	free(a);
+	ASSERT_EQ(tw_polstore_bundle(w, "n1", v1, &a, &la, &v), TW_BUNDLE_DELTA, "delta");
+out:
+	free(a);
+	free(b);
+	free(c);
+	tw_polstore_close(srv);
+	tw_polstore_close(w);
+}
+
 static bool readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -681,6 +729,7 @@ void test_portal_polstore(void)
 		{ "versions", check_versions },
 		{ "chain", check_chain },
 		{ "removals", check_removals },
+		{ "cache", check_cache },
 		{ "trim", check_trim },
 		{ "notify", check_notify },
 		{ "two_writers", check_two_writers },

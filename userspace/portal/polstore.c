@@ -212,6 +212,8 @@ void tw_polstore_close(struct tw_polstore *ps)
 		tw_polstore_rollback(ps);
 	for (i = 0; i < ST__N; i++)
 		sqlite3_finalize(ps->st[i]);
+	for (i = 0; i < TW_POLSTORE_CACHE; i++)
+		free(ps->cache[i].body);
 	sqlite3_close(ps->db);
 	if (ps->notify_fd >= 0) {
 		close(ps->notify_fd);

@@ -120,7 +120,7 @@ static int prep(struct tw_polstore *ps, const char *sql, sqlite3_stmt **s)
 	return sqlite3_prepare_v2(ps->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
-static int snapshot(struct tw_polstore *ps, struct sbuf *b, uint64_t version)
+static int snapshot(struct tw_polstore *ps, struct sbuf *b)
 {
 	static const char *const sql[] = {
 		[TW_PC_TENANT] = "SELECT json FROM tenants ORDER BY rowid",
@@ -130,7 +130,6 @@ static int snapshot(struct tw_polstore *ps, struct sbuf *b, uint64_t version)
 	sqlite3_stmt *s;
 	int c, rc, n;
 
-	header(b, "snapshot", 0, version);
 	for (c = TW_PC_TENANT; c <= TW_PC_SUBJECT; c++) {
 		if (prep(ps, sql[c], &s))
 			return -EIO;
@@ -236,21 +235,15 @@ static bool has_version(struct tw_polstore *ps, uint64_t v)
 	return yes;
 }
 
-static int build(struct tw_polstore *ps, uint64_t since, struct sbuf *b, uint64_t *version)
+/* The bundle's body (all after the header): the snapshot for @since 0, else the delta. */
+static int build(struct tw_polstore *ps, uint64_t since, struct sbuf *b)
 {
-	uint64_t cur = tw_polstore_version(ps);
 	int c, ret;
 
-	*version = cur;
-	if (since > cur)
-		return -ESTALE;
-	if (since == cur)
-		return TW_BUNDLE_NONE;
-	if (!since || !has_version(ps, since)) {
-		ret = snapshot(ps, b, cur);
+	if (!since) {
+		ret = snapshot(ps, b);
 		return ret ?: TW_BUNDLE_SNAPSHOT;
 	}
-	header(b, "delta", since, cur);
 	for (c = TW_PC_TENANT; c <= TW_PC_SUBJECT; c++) {
 		ret = delta_section(ps, b, c, since);
 		if (ret)
@@ -260,12 +253,66 @@ static int build(struct tw_polstore *ps, uint64_t since, struct sbuf *b, uint64_
 	return TW_BUNDLE_DELTA;
 }
 
+/*
+ * Bodies already built at the current version: after a change every node's
+ * stream asks for the same delta, and reconnecting nodes for the same
+ * snapshot. The header (with generated_at) is made fresh each time.
+ */
+static struct tw_bcache *cached(struct tw_polstore *ps, uint64_t since, uint64_t cur)
+{
+	struct tw_bcache *e;
+	int i;
+
+	for (i = 0; i < TW_POLSTORE_CACHE; i++) {
+		e = &ps->cache[i];
+		if (e->body && e->version != cur) {
+			free(e->body); /* versions only grow: never asked for again */
+			e->body = NULL;
+		}
+		if (e->body && e->since == since)
+			return e;
+	}
+	return NULL;
+}
+
+static int body_for(struct tw_polstore *ps, uint64_t since, uint64_t cur, struct tw_bcache **out)
+{
+	struct sbuf b = { 0 };
+	struct tw_bcache *e;
+	int kind;
+
+	/* A snapshot serves every since that gets one: key it as 0. */
+	if (since && !has_version(ps, since))
+		since = 0;
+	e = ps->in_tx ? NULL : cached(ps, since, cur);
+	if (e) {
+		*out = e;
+		return e->kind;
+	}
+	kind = build(ps, since, &b);
+	if (kind >= 0 && b.oom)
+		kind = -ENOMEM;
+	if (kind < 0) {
+		free(b.p);
+		return kind;
+	}
+	/* Inside a write transaction the content is not version @cur's: not for the cache. */
+	e = ps->in_tx ? &ps->uncached : &ps->cache[ps->cache_next++ % TW_POLSTORE_CACHE];
+	free(e->body);
+	*e = (struct tw_bcache){
+		.kind = kind, .since = since, .version = cur, .body = b.p, .len = b.len
+	};
+	*out = e;
+	return kind;
+}
+
 int tw_polstore_bundle(struct tw_polstore *ps, const char *node, uint64_t since, char **line,
 		       size_t *len, uint64_t *version)
 {
-	struct sbuf b = { 0 };
 	bool own_tx = !ps->in_tx;
-	uint64_t v = 0;
+	struct tw_bcache *e = NULL;
+	struct sbuf b = { 0 };
+	uint64_t cur;
 	int ret;
 
 	(void)node;
@@ -274,18 +321,31 @@ int tw_polstore_bundle(struct tw_polstore *ps, const char *node, uint64_t since,
 	/* One read transaction: the version and the content it names agree. */
 	if (own_tx && sqlite3_exec(ps->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
-	ret = build(ps, since, &b, &v);
+	cur = tw_polstore_version(ps);
+	if (since > cur)
+		ret = -ESTALE;
+	else if (since == cur)
+		ret = TW_BUNDLE_NONE;
+	else
+		ret = body_for(ps, since, cur, &e);
 	if (own_tx)
 		sqlite3_exec(ps->db, "COMMIT", NULL, NULL, NULL);
 	if (version)
-		*version = v;
-	if (ret >= 0 && b.oom)
-		ret = -ENOMEM;
-	if (ret == TW_BUNDLE_SNAPSHOT || ret == TW_BUNDLE_DELTA) {
-		*line = b.p;
-		*len = b.len;
+		*version = cur;
+	if (ret != TW_BUNDLE_SNAPSHOT && ret != TW_BUNDLE_DELTA)
 		return ret;
+	header(&b, ret == TW_BUNDLE_DELTA ? "delta" : "snapshot",
+	       ret == TW_BUNDLE_DELTA ? since : 0, cur);
+	sb_add(&b, e->body, e->len);
+	if (e == &ps->uncached) {
+		free(e->body);
+		e->body = NULL;
 	}
-	free(b.p);
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*line = b.p;
+	*len = b.len;
 	return ret;
 }

@@ -21,6 +21,16 @@
 /* Change log rows kept by default; older versions get snapshots. */
 #define TW_POLSTORE_LOG_KEEP 10000
 
+/* Bundle bodies kept at the current version (polstore_bundle.c). */
+#define TW_POLSTORE_CACHE 8
+
+struct tw_bcache {
+	int kind; /* TW_BUNDLE_SNAPSHOT or _DELTA */
+	uint64_t since, version; /* since 0: the snapshot */
+	char *body; /* the bundle after its header; NULL: empty slot */
+	size_t len;
+};
+
 enum tw_pclass {
 	TW_PC_TENANT = 1,
 	TW_PC_PROFILE = 2,
@@ -59,6 +69,9 @@ struct tw_polstore {
 	bool cleared; /* ... and began with tw_polstore_clear() */
 	uint64_t next_version; /* what the open transaction commits as */
 	sqlite3_stmt *st[ST__N];
+	struct tw_bcache cache[TW_POLSTORE_CACHE];
+	struct tw_bcache uncached; /* a body built inside a write transaction */
+	unsigned int cache_next;
 };
 
 /* Error text helper: the message into @err, returns @ret. */
