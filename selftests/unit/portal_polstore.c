@@ -275,7 +275,17 @@ static void check_versions(const char *path)
 	ASSERT_OK(put_tenant(ps, "globex", 4), "tenant");
 	ASSERT_OK(tw_polstore_commit(ps, &v3, NULL, 0), "commit");
 	ASSERT_EQ(v3, 9000000000000000001ULL, "max(previous + 1, clock)");
+	/* A schema from a newer program is not touched. */
+	ASSERT_OK(sqlite3_exec(ps->db, "PRAGMA user_version = 99", NULL, NULL, NULL), "newer");
 	tw_polstore_close(ps);
+	{
+		char err[256] = "";
+
+		ps = tw_polstore_open(path, err, sizeof(err));
+		ASSERT_FALSE(ps, "newer schema refused");
+		ASSERT_OK_PTR(strstr(err, "schema version 99 is newer than this program"), err);
+		tw_polstore_close(ps);
+	}
 }
 
 static void check_chain(const char *path)
