@@ -434,7 +434,8 @@ int tw_polstore_put_subject(struct tw_polstore *ps, const char *kind, const char
 	size_t i;
 	int ret = log_change(ps, TW_PC_SUBJECT, kind, id);
 
-	ret = ret ?: del_subject_profiles(ps, kind, id);
+	if (!ret && !ps->cleared) /* after a clear there is nothing to delete */
+		ret = del_subject_profiles(ps, kind, id);
 	if (ret)
 		return ret;
 	s = tw_ps_stmt(ps, ST_PUT_SUBJECT);
