@@ -502,6 +502,11 @@ static void check_cache(const char *path)
 	ASSERT_FALSE(strstr(c ?: "initech", "initech"), "rolled back: not served");
 	free(a);
 	ASSERT_EQ(tw_polstore_bundle(w, "n1", v1, &a, &la, &v), TW_BUNDLE_DELTA, "delta");
+	/* Over the size a node takes: refused here, with the reason. */
+	w->max_bundle = la - 1;
+	free(b);
+	ASSERT_EQ(tw_polstore_bundle(w, "n1", v1, &b, &lb, &v), -E2BIG, "too big");
+	ASSERT_FALSE(b, "no line");
 out:
 	free(a);
 	free(b);

@@ -618,6 +618,9 @@ static int cmd_policy_show(struct ctx *c)
 	if (kind == -ESTALE)
 		return fail(c, "--since %llu: the store is at version %llu", since,
 			    (unsigned long long)v);
+	if (kind == -E2BIG)
+		return fail(c, "the bundle would be over %u bytes, more than a node takes",
+			    TW_POLICY_MAX_BYTES);
 	if (kind < 0)
 		return fail(c, "policy store: %s", strerror(-kind));
 	if (kind == TW_BUNDLE_NONE) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "policy.h"
 #include "polstore_int.h"
 
 /* Migration N takes user_version N to N + 1; applied in order at open. */
@@ -168,6 +169,7 @@ struct tw_polstore *tw_polstore_open(const char *path, char *err, size_t errlen)
 	}
 	ps->notify_fd = -1;
 	ps->log_keep = TW_POLSTORE_LOG_KEEP;
+	ps->max_bundle = TW_POLICY_MAX_BYTES;
 	if (asprintf(&ps->notify_path, "%s.notify", path) < 0) {
 		ps->notify_path = NULL;
 		goto fail_mem;

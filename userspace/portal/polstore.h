@@ -45,7 +45,8 @@ enum tw_bundle_kind {
  * malloc'd into *@line (caller frees); *@version is the bundle's version.
  * Bundles are the same for every node today (@node is for per-node scoping
  * later). Returns the kind, or -ESTALE when @since is ahead of the store
- * (the protocol's 409), -errno on storage errors.
+ * (the protocol's 409), -E2BIG when the line would be over the 64 MiB a
+ * node takes (docs/policy.md), -errno on storage errors.
  */
 int tw_polstore_bundle(struct tw_polstore *ps, const char *node, uint64_t since, char **line,
 		       size_t *len, uint64_t *version);

@@ -341,9 +341,9 @@ int tw_polstore_bundle(struct tw_polstore *ps, const char *node, uint64_t since,
 		free(e->body);
 		e->body = NULL;
 	}
-	if (b.oom) {
+	if (b.oom || b.len > ps->max_bundle) {
 		free(b.p);
-		return -ENOMEM;
+		return b.oom ? -ENOMEM : -E2BIG; /* a node refuses it: say so here */
 	}
 	*line = b.p;
 	*len = b.len;

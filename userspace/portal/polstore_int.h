@@ -64,6 +64,7 @@ struct tw_polstore {
 	char *notify_path; /* PATH.notify */
 	int notify_fd; /* server side, -1 until tw_polstore_notify_fd() */
 	unsigned int log_keep;
+	size_t max_bundle; /* TW_POLICY_MAX_BYTES; smaller in tests */
 	bool in_tx;
 	bool dirty; /* the open transaction changed something */
 	bool cleared; /* ... and began with tw_polstore_clear() */
