@@ -110,6 +110,14 @@ static void check_commands(const char *path)
 	ASSERT_EQ(node ? tw_policy_nsubjects(node) : 0, 5, "5 subjects");
 	s = subj(node, TW_SUBJ_CN, "bob@phone");
 	ASSERT_TRUE(s && s->state == TW_SUBJ_NEEDS_CONFIRMATION && s->nprofiles == 2, "bob");
+	/* Who waits for a confirmation: bob alone. */
+	ASSERT_EQ(run(ps, "subject", "list", "--state", "needs-confirmation", NULL), 0, "pending");
+	ASSERT_TRUE(strstr(out_buf, "\"id\":\"bob@phone\"") && !strstr(out_buf, "alice") &&
+			    strchr(out_buf, '\n') == strrchr(out_buf, '\n'),
+		    "bob alone");
+	ASSERT_EQ(run(ps, "subject", "list", "--tenant", "globex", "--user", "sensor-17", NULL), 0,
+		  "by tenant and user");
+	ASSERT_TRUE(strstr(out_buf, "sensor-17") && !strstr(out_buf, "mallory"), "sensor-17 alone");
 
 	/* The sandboxed session confirmed. */
 	ASSERT_EQ(run(ps, "subject", "confirm", "cn:bob@phone", NULL), 0, "confirm");
@@ -188,6 +196,7 @@ static void check_commands(const char *path)
 	REFUSED(ps, 2, "usage: subject add", "subject", "add");
 	REFUSED(ps, 2, "unexpected argument 'y'", "subject", "del", "cn:x", "y");
 	REFUSED(ps, 2, "unknown command 'subject frobnicate'", "subject", "frobnicate");
+	REFUSED(ps, 1, "--state 'pending': unknown state", "subject", "list", "--state", "pending");
 	REFUSED(ps, 1, "expected a version", "policy", "show", "--since", "12abc");
 	REFUSED(ps, 1, "the store is at version", "policy", "show", "--since",
 		"9223372036854775807");

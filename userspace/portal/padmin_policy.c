@@ -407,9 +407,38 @@ static int list_json(struct ctx *c, const char *sql)
 	return rc == SQLITE_DONE ? 0 : fail(c, "policy store: %s", sqlite3_errmsg(c->ps->db));
 }
 
+/* subject list [--state S] [--tenant T] [--user U]: e.g. who waits for a confirmation. */
 static int cmd_subject_list(struct ctx *c)
 {
-	return list_json(c, "SELECT json FROM subjects ORDER BY rowid");
+	static const char *const states[] = { "enabled", "needs-confirmation", "disabled",
+					      "revoked" };
+	static const enum opt filters[] = { O_STATE, O_TENANT, O_USER };
+	const char *state = opt1(c, O_STATE);
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; state && i < sizeof(states) / sizeof(states[0]); i++)
+		if (!strcmp(state, states[i]))
+			break;
+	if (state && i == sizeof(states) / sizeof(states[0]))
+		return fail(c,
+			    "--state '%s': unknown state (enabled, needs-confirmation, disabled"
+			    " or revoked)",
+			    state);
+	if (sqlite3_prepare_v2(c->ps->db,
+			       "SELECT json FROM subjects WHERE (?1 IS NULL OR state = ?1)"
+			       " AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR user = ?3)"
+			       " ORDER BY rowid",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(c, "policy store: %s", sqlite3_errmsg(c->ps->db));
+	for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+		if (opt1(c, filters[i]))
+			sqlite3_bind_text(s, (int)i + 1, opt1(c, filters[i]), -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fprintf(c->out, "%s\n", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(c, "policy store: %s", sqlite3_errmsg(c->ps->db));
 }
 
 /* --- profiles --- */
@@ -749,7 +778,8 @@ static const struct cmd {
 	{ "subject", "disable", cmd_subject_disable, 1, 0, true, "KIND:ID" },
 	{ "subject", "revoke", cmd_subject_revoke, 1, 0, true, "KIND:ID" },
 	{ "subject", "del", cmd_subject_del, 1, 0, true, "KIND:ID" },
-	{ "subject", "list", cmd_subject_list, 0, 0, false, "" },
+	{ "subject", "list", cmd_subject_list, 0, OPT(O_STATE) | OPT(O_TENANT) | OPT(O_USER), false,
+	  "[--state S] [--tenant T] [--user U]" },
 	{ "profile", "add", cmd_profile_add, 1,
 	  OPT(O_NAME) | OPT(O_IFACE) | OPT(O_ALLOW) | OPT(O_INBOUND) | OPT(O_SANDBOX) |
 		  OPT(O_TIMEOUT),
