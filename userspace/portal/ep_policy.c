@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The policy stream (docs/protocol.md section 5): the first line at once (a
+ * snapshot, a delta from `since`, or a heartbeat when the node is current),
+ * then the next bundle on every committed change (the store's notification
+ * socket, and a 1 s re-check), heartbeats when idle. Each stream holds at
+ * most one bundle: a change made while a bundle is still being sent is
+ * picked up when it is done, as one delta from that bundle's version.
+ */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "polstore.h"
+#include "server.h"
+
+struct tw_pstream {
+	struct tw_stream *st;
+	struct tw_pstream *next, **pprev;
+	uint64_t version; /* of the last bundle or heartbeat queued */
+	char head[160]; /* a signature line before the bundle, or a heartbeat */
+	size_t headlen, headoff;
+	char *body; /* the bundle line with its LF */
+	size_t bodylen, bodyoff;
+	uint64_t last_out_ms;
+};
+
+static bool pending(const struct tw_pstream *p)
+{
+	return p->headoff < p->headlen || p->bodyoff < p->bodylen;
+}
+
+/* 5.5: "tunwarden-policy-v1\n" + node + "\n" + line, Ed25519, base64. */
+static int sign_line(EVP_PKEY *key, const char *node, const char *line, size_t len, char *out,
+		     size_t outlen)
+{
+	static const char pre[] = "tunwarden-policy-v1\n";
+	size_t nlen = strlen(node), mlen = sizeof(pre) - 1 + nlen + 1 + len, siglen = 64;
+	unsigned char sig[64], b64[96];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *msg = malloc(mlen);
+	int ok;
+
+	if (!md || !msg) {
+		EVP_MD_CTX_free(md);
+		free(msg);
+		return -ENOMEM;
+	}
+	memcpy(msg, pre, sizeof(pre) - 1);
+	memcpy(msg + sizeof(pre) - 1, node, nlen);
+	msg[sizeof(pre) - 1 + nlen] = '\n';
+	memcpy(msg + sizeof(pre) + nlen, line, len);
+	ok = EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+	     EVP_DigestSign(md, sig, &siglen, (unsigned char *)msg, mlen) == 1 && siglen == 64;
+	EVP_MD_CTX_free(md);
+	free(msg);
+	if (!ok)
+		return -EINVAL;
+	EVP_EncodeBlock(b64, sig, 64);
+	snprintf(out, outlen, "{\"type\":\"signature\",\"alg\":\"ed25519\",\"sig\":\"%s\"}\n", b64);
+	return 0;
+}
+
+static void heartbeat(struct tw_pstream *p)
+{
+	p->headlen = (size_t)snprintf(p->head, sizeof(p->head),
+				      "{\"type\":\"heartbeat\",\"version\":%llu}\n",
+				      (unsigned long long)p->version);
+	p->headoff = 0;
+}
+
+/* Queue the bundle from p->version to the store's version. 0, or -errno. */
+static int refill(struct tw_pstream *p, bool first)
+{
+	struct tw_server *s = p->st->srv;
+	char *line = NULL;
+	size_t len = 0;
+	uint64_t v = 0;
+	int kind = tw_polstore_bundle(s->ps, p->st->node, p->version, &line, &len, &v);
+	char *nl;
+
+	if (kind < 0)
+		return kind;
+	if (kind == TW_BUNDLE_NONE) {
+		free(line);
+		if (first)
+			heartbeat(p);
+		return 0;
+	}
+	nl = realloc(line, len + 1);
+	if (!nl) {
+		free(line);
+		return -ENOMEM;
+	}
+	nl[len] = '\n';
+	free(p->body);
+	p->body = nl;
+	p->bodylen = len + 1;
+	p->bodyoff = 0;
+	p->headlen = p->headoff = 0;
+	if (s->sign_key && sign_line(s->sign_key, p->st->node, nl, len, p->head, sizeof(p->head)))
+		tw_log(TW_LOG_ERR, "policy version %llu for node %s: signing failed",
+		       (unsigned long long)v, p->st->node);
+	else if (s->sign_key)
+		p->headlen = strlen(p->head);
+	p->version = v;
+	return 0;
+}
+
+ssize_t tw_policy_read(struct tw_stream *st, uint8_t *buf, size_t len, uint32_t *flags)
+{
+	struct tw_pstream *p = st->pol;
+	size_t n = 0, k;
+
+	(void)flags;
+	if (!p)
+		return NGHTTP2_ERR_DEFERRED;
+	if (!pending(p) && tw_polstore_version(st->srv->ps) > p->version)
+		refill(p, false);
+	k = p->headlen - p->headoff;
+	if (k) {
+		k = k < len ? k : len;
+		memcpy(buf, p->head + p->headoff, k);
+		p->headoff += k;
+		n += k;
+	}
+	k = p->bodylen - p->bodyoff;
+	if (k && n < len) {
+		k = k < len - n ? k : len - n;
+		memcpy(buf + n, p->body + p->bodyoff, k);
+		p->bodyoff += k;
+		n += k;
+		if (p->bodyoff == p->bodylen) {
+			free(p->body);
+			p->body = NULL;
+			p->bodylen = p->bodyoff = 0;
+		}
+	}
+	if (!n)
+		return NGHTTP2_ERR_DEFERRED;
+	p->last_out_ms = tw_now_ms();
+	return (ssize_t)n;
+}
+
+static int parse_since(const char *q, uint64_t *since)
+{
+	*since = 0;
+	while (*q) {
+		const char *amp = strchr(q, '&');
+		size_t n = amp ? (size_t)(amp - q) : strlen(q);
+
+		if (n > 6 && !strncmp(q, "since=", 6)) {
+			uint64_t v = 0;
+
+			if (n - 6 > 19)
+				return -EINVAL;
+			for (size_t i = 6; i < n; i++) {
+				if (q[i] < '0' || q[i] > '9')
+					return -EINVAL;
+				v = v * 10 + (uint64_t)(q[i] - '0');
+			}
+			if (v > INT64_MAX)
+				return -EINVAL;
+			*since = v;
+		} else if (n == 6 && !strncmp(q, "since=", 6)) {
+			return -EINVAL;
+		}
+		q += n + (amp ? 1 : 0);
+	}
+	return 0;
+}
+
+void tw_policy_start(struct tw_stream *st, const char *query)
+{
+	struct tw_server *s = st->srv;
+	nghttp2_nv nv[] = {
+		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, 0 },
+		{ (uint8_t *)"content-type", (uint8_t *)"application/x-ndjson", 12, 20, 0 },
+		{ (uint8_t *)"cache-control", (uint8_t *)"no-store", 13, 8, 0 },
+	};
+	struct tw_pstream *p;
+	uint64_t since;
+	char msg[160];
+	int err;
+
+	if (parse_since(query, &since)) {
+		tw_stream_error(st, 400, "bad_request", "since: want a decimal 0..2^63-1");
+		return;
+	}
+	if (!s->ps) {
+		tw_stream_error(st, 503, "unavailable", "no policy store");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		tw_stream_error(st, 503, "unavailable", "out of memory");
+		return;
+	}
+	p->st = st;
+	p->version = since;
+	err = refill(p, true);
+	if (err) {
+		free(p);
+		if (err == -ESTALE) {
+			snprintf(msg, sizeof(msg),
+				 "since %llu is ahead of the portal's version %llu",
+				 (unsigned long long)since,
+				 (unsigned long long)tw_polstore_version(s->ps));
+			tw_stream_error(st, 409, "conflict", msg);
+		} else {
+			tw_stream_error(st, 503, "unavailable", "the policy store failed");
+		}
+		return;
+	}
+	p->last_out_ms = tw_now_ms();
+	st->pol = p;
+	st->ep = TW_EP_POLICY;
+	p->next = s->pstreams;
+	if (p->next)
+		p->next->pprev = &p->next;
+	p->pprev = &s->pstreams;
+	s->pstreams = p;
+	tw_stream_respond(st, nv, sizeof(nv) / sizeof(nv[0]));
+}
+
+void tw_policy_changed(struct tw_server *s)
+{
+	if (!s->ps)
+		return;
+	s->policy_version = tw_polstore_version(s->ps);
+	for (struct tw_pstream *p = s->pstreams; p; p = p->next)
+		if (!pending(p) && s->policy_version > p->version) {
+			refill(p, false);
+			tw_stream_resume(p->st);
+		}
+}
+
+void tw_policy_tick(struct tw_server *s, uint64_t now)
+{
+	if (!s->ps)
+		return;
+	if (tw_polstore_version(s->ps) != s->policy_version)
+		tw_policy_changed(s);
+	for (struct tw_pstream *p = s->pstreams; p; p = p->next)
+		if (!pending(p) && now - p->last_out_ms >= TW_KEEPALIVE_MS) {
+			heartbeat(p);
+			p->last_out_ms = now;
+			tw_stream_resume(p->st);
+		}
+}
+
+void tw_policy_close(struct tw_stream *st)
+{
+	struct tw_pstream *p = st->pol;
+
+	*p->pprev = p->next;
+	if (p->next)
+		p->next->pprev = p->pprev;
+	free(p->body);
+	free(p);
+	st->pol = NULL;
+}
