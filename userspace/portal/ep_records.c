@@ -292,11 +292,18 @@ static bool log_id_ok(const char *s)
 	return true;
 }
 
-/* 4.9: a newer stream for the same (node, log id) wins; the older is reset. */
+/*
+ * 4.9: a newer stream for the same (node, log id) wins; the older is reset.
+ * Finite POSTs (a content-length: curl, h2load, batch mode) are uploads, not
+ * a reconnected node's stream: they neither replace nor are replaced.
+ */
 static void supersede(struct tw_server *s, struct tw_rstream *nr)
 {
+	if (nr->st->content_length[0])
+		return;
 	for (struct tw_rstream *r = s->rstreams; r; r = r->next) {
-		if (r == nr || strcmp(r->node, nr->node) || strcmp(r->log_id, nr->log_id))
+		if (r == nr || r->st->content_length[0] || strcmp(r->node, nr->node) ||
+		    strcmp(r->log_id, nr->log_id))
 			continue;
 		tw_log(TW_LOG_INFO, "node %s log %s: a newer record stream replaces stream %d",
 		       r->node, r->log_id, r->st->id);

@@ -370,6 +370,7 @@ static const struct hdr hdrs[] = {
 	H("content-encoding", content_encoding),
 	H("accept-encoding", accept_encoding),
 	H("tunwarden-log-id", log_id),
+	H("content-length", content_length),
 	H("tunwarden-acked-seq", acked_seq),
 	H("user-agent", user_agent),
 	H("authorization", auth),
@@ -886,7 +887,7 @@ int tw_server_init(struct tw_server *s, struct tw_loop *l, const struct tw_pconf
 	s->cfg = cfg;
 	s->rs = rs;
 	s->ps = ps;
-	s->lis_tls.fd = s->lis_h2c.fd = s->notify.fd = -1;
+	s->lis_tls.fd = s->lis_h2c.fd = s->notify.fd = s->commit_timer.w.fd = -1;
 	if (!cfg->listen[0] && !cfg->listen_h2c[0]) {
 		snprintf(err, errlen, "no listen address: set [server] listen or listen_h2c");
 		return -EINVAL;

@@ -64,6 +64,7 @@ struct tw_stream {
 	char content_encoding[32];
 	char accept_encoding[128];
 	char log_id[40];
+	char content_length[24]; /* set: a finite POST (4.8) */
 	char acked_seq[24];
 	char user_agent[128];
 	char auth[4200];
