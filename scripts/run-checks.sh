@@ -32,6 +32,9 @@ run_suite() {
 
 run_suite test_progs "$O/selftests/test_progs"
 run_suite test_unit "$O/selftests/test_unit"
+if [ -x selftests/portal/run.sh ]; then
+	run_suite portal selftests/portal/run.sh "$O"
+fi
 if [ -x selftests/e2e/run.sh ]; then
 	run_suite e2e selftests/e2e/run.sh "$O"
 fi
