@@ -215,13 +215,40 @@ check "stalled TLS handshake closed by its deadline (2 s)" \
 	grep -qE 'nothing received for 2[0-9]{3} ms; closing' "$dir/serve.log"
 exec 7>&- 8>&- 9>&-
 
+# --- a long-lived stream: acks come while the body is still open (4.5)
+L3=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+stream() { # LOG_ID: a streaming POST (no content-length) of stdin, acks to stdout
+	curl -sS -N --http2-prior-knowledge --max-time 20 -X POST -T - -H "tunwarden-log-id: $1" \
+		-H 'content-type: application/x-ndjson' "${TOKB[@]}" "$(url node-b)"
+}
+# curl blocks reading its stdin: empty lines (keepalives, 2.4) keep it reading responses
+idle() { for _ in $(seq "$1"); do echo; sleep 0.1; done; }
+t0=$(date +%s%N)
+( rec node-b 1 | sed "s/$L/$L3/"; rec node-b 2 | sed "s/$L/$L3/"; idle 25 ) | stream $L3 |
+	while read -r l; do echo "$((($(date +%s%N) - t0) / 1000000)) $l"; done >"$dir/live"
+read -r ms first <"$dir/live"
+check "live stream: first ack ($first) after $ms ms, before the body ended (2500 ms)" \
+	test "$first" = '{"ack":2}' -a "$ms" -lt 1500
+idle 60 | stream $L3 >/dev/null 2>&1 &
+old=$!
+bg+=($old)
+sleep 0.5
+: | stream $L3 >/dev/null
+t0=$(date +%s%N)
+wait $old
+rc=$?
+check "a newer stream for the log resets the older (curl rc $rc, CANCEL)" test "$rc" -ne 0 -a $((($(date +%s%N) - t0) / 1000000)) -lt 2000
+
 # --- kill -9 mid-stream, restart: R equals the rows committed
 L2=fedcba9876543210fedcba9876543210
 ( for i in $(seq 1 400); do rec node-b "$i" | sed "s/$L/$L2/"; sleep 0.005; done ) |
 	curl -sS --http2-prior-knowledge --max-time 20 -X POST -T - -H "tunwarden-log-id: $L2" \
 		-H 'content-type: application/x-ndjson' "${TOKB[@]}" "$(url node-b)" >"$dir/acks" 2>/dev/null &
 bg+=($!)
-sleep 1
+for _ in $(seq 100); do # until some rows are committed, and the stream still runs
+	[ "$(sqlite3 "$dir/records.db" "SELECT count(*) FROM records WHERE log_id='$L2'")" -gt 20 ] && break
+	sleep 0.1
+done
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 pid=
@@ -251,5 +278,5 @@ wait "$pid"
 rc=$?
 pid=
 check "SIGTERM: clean exit" test "$rc" = 0
-[ "$failed" -eq 0 ] || sed 's/^/# serve: /' "$dir/serve.log" | tail -n 30
+[ "$failed" -eq 0 ] || sed "s/^/# serve: /" "$dir/serve.log" | tail -n 12
 finish

@@ -231,7 +231,7 @@ void tw_policy_changed(struct tw_server *s)
 	if (!s->ps)
 		return;
 	s->policy_version = tw_polstore_version(s->ps);
-	for (struct tw_pstream *p = s->pstreams; p; p = p->next)
+	for (struct tw_pstream *p = s->pstreams, *nx; p && (nx = p->next, 1); p = nx)
 		if (!pending(p) && s->policy_version > p->version) {
 			refill(p, false);
 			tw_stream_resume(p->st);
@@ -244,7 +244,7 @@ void tw_policy_tick(struct tw_server *s, uint64_t now)
 		return;
 	if (tw_polstore_version(s->ps) != s->policy_version)
 		tw_policy_changed(s);
-	for (struct tw_pstream *p = s->pstreams; p; p = p->next)
+	for (struct tw_pstream *p = s->pstreams, *nx; p && (nx = p->next, 1); p = nx)
 		if (!pending(p) && now - p->last_out_ms >= TW_KEEPALIVE_MS) {
 			heartbeat(p);
 			p->last_out_ms = now;

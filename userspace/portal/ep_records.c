@@ -224,7 +224,7 @@ void tw_records_committed(struct tw_server *s, int err)
 {
 	uint64_t now_s = (uint64_t)time(NULL);
 
-	for (struct tw_rstream *r = s->rstreams; r; r = r->next) {
+	for (struct tw_rstream *r = s->rstreams, *nx; r && (nx = r->next, 1); r = nx) {
 		if (!r->put_seq)
 			continue;
 		if (err) {
@@ -246,7 +246,7 @@ void tw_records_committed(struct tw_server *s, int err)
 
 void tw_records_tick(struct tw_server *s, uint64_t now)
 {
-	for (struct tw_rstream *r = s->rstreams; r; r = r->next)
+	for (struct tw_rstream *r = s->rstreams, *nx; r && (nx = r->next, 1); r = nx)
 		if (!r->stopped && now - r->last_out_ms >= TW_KEEPALIVE_MS) {
 			r->ack_due = true; /* repeat the last ack through idle proxies (4.5) */
 			r->last_out_ms = now;
@@ -301,7 +301,7 @@ static void supersede(struct tw_server *s, struct tw_rstream *nr)
 {
 	if (nr->st->content_length[0])
 		return;
-	for (struct tw_rstream *r = s->rstreams; r; r = r->next) {
+	for (struct tw_rstream *r = s->rstreams, *nx; r && (nx = r->next, 1); r = nx) {
 		if (r == nr || r->st->content_length[0] || strcmp(r->node, nr->node) ||
 		    strcmp(r->log_id, nr->log_id))
 			continue;

@@ -32,6 +32,7 @@ struct tw_conn {
 	SSL *ssl; /* NULL: h2c */
 	bool handshaking;
 	bool dead;
+	bool want_flush; /* something queued since the last flush */
 	nghttp2_session *h2;
 	char cn[TW_NODE_ID_MAX]; /* the node id of a verified client certificate */
 	const uint8_t *out; /* pending output from nghttp2_session_mem_send */
@@ -131,26 +132,21 @@ static void conn_flush(struct tw_conn *c)
 	conn_update_events(c);
 }
 
-void tw_stream_flush(struct tw_stream *st)
-{
-	conn_flush(st->c);
-}
-
-/* Inside nghttp2_session_mem_recv() of a connection its callbacks must not send: conn_read flushes. */
+/*
+ * Endpoints only queue: sending may close streams (and free their state)
+ * while an endpoint walks its list, so connections are flushed by
+ * flush_all() once the event is handled.
+ */
 int tw_stream_resume(struct tw_stream *st)
 {
-	int err = nghttp2_session_resume_data(st->c->h2, st->id);
-
-	if (st->c->srv->in_recv != st->c)
-		conn_flush(st->c);
-	return err;
+	st->c->want_flush = true;
+	return nghttp2_session_resume_data(st->c->h2, st->id);
 }
 
 void tw_stream_reset(struct tw_stream *st, uint32_t code)
 {
 	nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, code);
-	if (st->srv->in_recv != st->c)
-		conn_flush(st->c);
+	st->c->want_flush = true;
 }
 
 /* ---- responses ---- */
@@ -586,9 +582,7 @@ static void conn_read(struct tw_conn *c)
 			}
 		}
 		c->last_read_ms = tw_now_ms();
-		c->srv->in_recv = c;
 		n = nghttp2_session_mem_recv(c->h2, buf, (size_t)n);
-		c->srv->in_recv = NULL;
 		if (n < 0) {
 			tw_log(TW_LOG_INFO, "%s: HTTP/2 protocol error; closing", c->peer);
 			c->dead = true;
@@ -598,19 +592,33 @@ static void conn_read(struct tw_conn *c)
 	}
 }
 
+/* Flush what events queued on any connection; free the dead ones. */
+static void flush_all(struct tw_server *s)
+{
+	struct tw_conn *c, *next;
+
+	for (c = s->conns; c; c = c->next)
+		if (c->want_flush) {
+			c->want_flush = false;
+			conn_flush(c);
+		}
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->dead)
+			conn_free(c);
+	}
+}
+
 static void conn_event(void *ctx)
 {
 	struct tw_conn *c = ctx;
 
 	if (c->handshaking)
 		conn_handshake(c);
-	else {
-		if (c->w.revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			conn_read(c);
-		conn_flush(c);
-	}
-	if (c->dead)
-		conn_free(c);
+	else if (c->w.revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_read(c);
+	c->want_flush = true;
+	flush_all(c->srv);
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -844,6 +852,7 @@ int tw_server_commit(struct tw_server *s)
 static void commit_due(void *ctx)
 {
 	tw_server_commit(ctx);
+	flush_all(ctx);
 }
 
 /* The 1 s sweep: deadlines of connections, keepalive lines, the policy re-check. */
@@ -855,6 +864,7 @@ static void tick(void *ctx)
 
 	tw_records_tick(s, now);
 	tw_policy_tick(s, now);
+	flush_all(s);
 	for (c = s->conns; c; c = next) {
 		uint64_t limit = c->h2 && !c->handshaking ? s->cfg->idle_timeout_ms :
 							    s->cfg->handshake_timeout_ms;
@@ -877,6 +887,7 @@ static void notified(void *ctx)
 
 	tw_polstore_notify_drain(s->ps);
 	tw_policy_changed(s);
+	flush_all(s);
 }
 
 int tw_server_init(struct tw_server *s, struct tw_loop *l, const struct tw_pconf *cfg,

@@ -45,7 +45,6 @@ struct tw_server {
 	bool in_txn;
 	unsigned int txn_lines;
 	uint64_t policy_version; /* last seen by the 1 s re-check */
-	struct tw_conn *in_recv; /* the connection inside nghttp2_session_mem_recv() */
 };
 
 /* A request: headers collected, then dispatched to an endpoint. */
@@ -84,8 +83,6 @@ void tw_server_fini(struct tw_server *s);
 
 /* Queue a response with a JSON error body {"error":code,"message":msg}. */
 int tw_stream_error(struct tw_stream *st, int status, const char *code, const char *msg);
-/* Send what nghttp2 has queued on @st's connection. */
-void tw_stream_flush(struct tw_stream *st);
 int tw_stream_resume(struct tw_stream *st);
 void tw_stream_reset(struct tw_stream *st, uint32_t code);
 /* Submit response headers; the body comes from the endpoint's read function. */
