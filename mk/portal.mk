@@ -25,3 +25,19 @@ endif
 $(TEST_UNIT): $(LIBTWPORTAL)
 $(TEST_UNIT): LDLIBS += $(LIBTWPORTAL) $(LIBTW) $(TW_PORTAL_LIBS)
 $(UNIT_OBJS): CFLAGS += -Iuserspace/portal
+
+.PHONY: install-portal
+install: install-portal
+install-portal: $(O)/tunwarden-portal
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/tunwarden
+	install -m 0755 $(O)/tunwarden-portal $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 man/tunwarden-portal.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's#/usr/local/sbin#$(PREFIX)/sbin#' systemd/tunwarden-portal.service \
+		> $(DESTDIR)/lib/systemd/system/tunwarden-portal.service
+	test -e $(DESTDIR)/etc/tunwarden/portal.conf || \
+		install -m 0640 examples/portal.conf $(DESTDIR)/etc/tunwarden/portal.conf
+	install -D -m 0644 systemd/tunwarden-portal.sysusers \
+		$(DESTDIR)/usr/lib/sysusers.d/tunwarden-portal.conf
+	test -n "$(DESTDIR)" || ! command -v systemd-sysusers >/dev/null || \
+		systemd-sysusers tunwarden-portal.conf
