@@ -45,7 +45,6 @@ static const struct key keys[] = {
 void tw_pconf_defaults(struct tw_pconf *c)
 {
 	memset(c, 0, sizeof(*c));
-	snprintf(c->listen_h2c, sizeof(c->listen_h2c), "127.0.0.1:8080");
 	c->max_connections = 1024;
 	c->handshake_timeout_ms = 10000;
 	c->idle_timeout_ms = 300000;
