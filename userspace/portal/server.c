@@ -39,6 +39,7 @@ struct tw_conn {
 	size_t outlen;
 	uint64_t last_read_ms;
 	unsigned int nstreams;
+	struct tw_stream *streams; /* nghttp2_session_del() does not close them for us */
 };
 
 uint64_t tw_now_ms(void)
@@ -344,6 +345,11 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *f, void *u
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	st->c = c;
 	st->srv = c->srv;
+	st->next = c->streams;
+	if (st->next)
+		st->next->pprev = &st->next;
+	st->pprev = &c->streams;
+	c->streams = st;
 	st->id = f->hd.stream_id;
 	c->nstreams++;
 	nghttp2_session_set_stream_user_data(h2, st->id, st);
@@ -423,21 +429,29 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
 	return 0;
 }
 
-static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
+static void stream_free(struct tw_stream *st)
 {
-	struct tw_stream *st = nghttp2_session_get_stream_user_data(h2, id);
-	struct tw_conn *c = user;
-
-	(void)code;
-	if (!st)
-		return 0;
 	if (st->rec)
 		tw_records_close(st);
 	if (st->pol)
 		tw_policy_close(st);
+	*st->pprev = st->next;
+	if (st->next)
+		st->next->pprev = st->pprev;
+	st->c->nstreams--;
 	free(st->body);
 	free(st);
-	c->nstreams--;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *user)
+{
+	struct tw_stream *st = nghttp2_session_get_stream_user_data(h2, id);
+
+	(void)code, (void)user;
+	if (st) {
+		nghttp2_session_set_stream_user_data(h2, id, NULL);
+		stream_free(st);
+	}
 	return 0;
 }
 
@@ -448,8 +462,10 @@ static void conn_free(struct tw_conn *c)
 	struct tw_server *s = c->srv;
 
 	tw_loop_del(s->loop, &c->w);
+	while (c->streams)
+		stream_free(c->streams);
 	if (c->h2)
-		nghttp2_session_del(c->h2); /* closes its streams through on_stream_close */
+		nghttp2_session_del(c->h2);
 	if (c->ssl)
 		SSL_free(c->ssl);
 	close(c->w.fd);

@@ -51,6 +51,7 @@ struct tw_server {
 enum tw_ep { TW_EP_NONE, TW_EP_RECORDS, TW_EP_POLICY, TW_EP_STATIC };
 
 struct tw_stream {
+	struct tw_stream *next, **pprev; /* the connection's streams */
 	struct tw_conn *c;
 	struct tw_server *srv;
 	int32_t id;
