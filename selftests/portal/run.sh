@@ -186,6 +186,49 @@ check "policy: 200 and a first line within 1 s: $first" \
 	grep -qE '^\{"type":"(heartbeat|snapshot)"' "$dir/pol"
 check "policy: content-type application/x-ndjson" grep -qi '^content-type: application/x-ndjson' "$dir/h"
 
+# --- policy changes at the portal reach an open policy stream
+quiet portal profile add employees --allow 10.0.0.0/8
+quiet portal subject add cn:alice --profile employees
+v=$(portal policy show | grep -o '"version":[0-9]*' | head -n1 | tr -dc 0-9)
+curl -sS -N --http2-prior-knowledge --max-time 1 "${TOKB[@]}" -o "$dir/pol" "$purl?since=0" 2>/dev/null
+check "policy: since=0 gets the snapshot at version $v" grep -q "^{\"type\":\"snapshot\",\"version\":$v," "$dir/pol"
+curl -sS -N --http2-prior-knowledge --max-time 1 "${TOKB[@]}" -o "$dir/pol" "$purl?since=$v" 2>/dev/null
+check "policy: since=current gets a heartbeat" grep -qx "{\"type\":\"heartbeat\",\"version\":$v}" "$dir/pol"
+curl -sS -N --http2-prior-knowledge --max-time 10 "${TOKB[@]}" -o "$dir/pol" "$purl?since=$v" 2>/dev/null &
+bg+=($!)
+sleep 0.5
+t0=$(date +%s%N)
+quiet portal subject revoke cn:alice
+for _ in $(seq 300); do grep -q '"type":"delta"' "$dir/pol" && break; sleep 0.005; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "policy: a revocation reaches the open stream as a delta from $v ($ms ms)" \
+	grep -q "^{\"type\":\"delta\",\"base\":$v,.*\"id\":\"alice\".*\"state\":\"revoked\"" "$dir/pol"
+echo "# revoke at the portal -> delta on the stream: $ms ms"
+check "policy: ... within 1 s" test "$ms" -lt 1000
+
+# --- signed bundles (5.5), checked with openssl, not with our own code
+openssl genpkey -algorithm ed25519 -out "$dir/policy.key" 2>/dev/null
+openssl pkey -in "$dir/policy.key" -pubout -out "$dir/policy.pub"
+sed -e "s/^listen = .*/listen = 127.0.0.1:$((port + 3))/" -e "s/^listen_h2c = .*/listen_h2c = 127.0.0.1:$((port + 2))/" \
+	"$dir/portal.conf" >"$dir/signed.conf"
+printf '[policy]\nsigning_key = %s\n' "$dir/policy.key" >>"$dir/signed.conf"
+"$P" -c "$dir/signed.conf" serve >>"$dir/signed.log" 2>&1 &
+spid=$!
+bg+=($spid)
+sleep 0.5
+curl -sS -N --http2-prior-knowledge --max-time 1 "${TOKB[@]}" -o "$dir/pol" \
+	"http://127.0.0.1:$((port + 2))/v1/nodes/node-b/policy?since=0" 2>/dev/null
+check "signed: a signature line, then the snapshot" \
+	grep -qzE '^\{"type":"signature","alg":"ed25519","sig":"[A-Za-z0-9+/=]{88}"\}.\{"type":"snapshot"' "$dir/pol"
+sed -n 1p "$dir/pol" | sed 's/.*"sig":"\([^"]*\)".*/\1/' | base64 -d >"$dir/sig"
+{ printf 'tunwarden-policy-v1\nnode-b\n'; sed -n 2p "$dir/pol" | tr -d '\n'; } >"$dir/msg"
+check "signed: openssl verifies the signature over tunwarden-policy-v1, node, line" \
+	openssl pkeyutl -verify -pubin -inkey "$dir/policy.pub" -rawin -in "$dir/msg" -sigfile "$dir/sig"
+{ printf 'tunwarden-policy-v1\nnode-a\n'; sed -n 2p "$dir/pol" | tr -d '\n'; } >"$dir/msg"
+check "signed: ... and not for another node" \
+	bash -c "! openssl pkeyutl -verify -pubin -inkey '$dir/policy.pub' -rawin -in '$dir/msg' -sigfile '$dir/sig' >/dev/null 2>&1"
+kill -TERM $spid
+
 # --- h2load: many concurrent streams on few connections
 if command -v h2load >/dev/null; then
 	out=$(h2load -n 400 -c 4 -m 16 -d "$dir/b2" -H "authorization: Bearer tok-b-123" \
