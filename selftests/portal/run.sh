@@ -228,6 +228,11 @@ check "signed: openssl verifies the signature over tunwarden-policy-v1, node, li
 check "signed: ... and not for another node" \
 	bash -c "! openssl pkeyutl -verify -pubin -inkey '$dir/policy.pub' -rawin -in '$dir/msg' -sigfile '$dir/sig' >/dev/null 2>&1"
 kill -TERM $spid
+sed "s|^signing_key = .*|signing_key = $dir/pki/server.key|" "$dir/signed.conf" >"$dir/badkey.conf"
+out=$("$P" -c "$dir/badkey.conf" serve 2>&1)
+rc=$?
+check "a signing key that is not Ed25519: refused at start (rc $rc)" \
+	eval '[ "$rc" = 1 ] && grep -q "signing_key" <<<"$out"'
 
 # --- h2load: many concurrent streams on few connections
 if command -v h2load >/dev/null; then

@@ -8,7 +8,6 @@
  * picked up when it is done, as one delta from that bundle's version.
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "log.h"
 #include "polstore.h"
 #include "server.h"
+#include "tw_sig.h"
 
 struct tw_pstream {
 	struct tw_stream *st;
@@ -31,37 +31,6 @@ struct tw_pstream {
 static bool pending(const struct tw_pstream *p)
 {
 	return p->headoff < p->headlen || p->bodyoff < p->bodylen;
-}
-
-/* 5.5: "tunwarden-policy-v1\n" + node + "\n" + line, Ed25519, base64. */
-static int sign_line(EVP_PKEY *key, const char *node, const char *line, size_t len, char *out,
-		     size_t outlen)
-{
-	static const char pre[] = "tunwarden-policy-v1\n";
-	size_t nlen = strlen(node), mlen = sizeof(pre) - 1 + nlen + 1 + len, siglen = 64;
-	unsigned char sig[64], b64[96];
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char *msg = malloc(mlen);
-	int ok;
-
-	if (!md || !msg) {
-		EVP_MD_CTX_free(md);
-		free(msg);
-		return -ENOMEM;
-	}
-	memcpy(msg, pre, sizeof(pre) - 1);
-	memcpy(msg + sizeof(pre) - 1, node, nlen);
-	msg[sizeof(pre) - 1 + nlen] = '\n';
-	memcpy(msg + sizeof(pre) + nlen, line, len);
-	ok = EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
-	     EVP_DigestSign(md, sig, &siglen, (unsigned char *)msg, mlen) == 1 && siglen == 64;
-	EVP_MD_CTX_free(md);
-	free(msg);
-	if (!ok)
-		return -EINVAL;
-	EVP_EncodeBlock(b64, sig, 64);
-	snprintf(out, outlen, "{\"type\":\"signature\",\"alg\":\"ed25519\",\"sig\":\"%s\"}\n", b64);
-	return 0;
 }
 
 static void heartbeat(struct tw_pstream *p)
@@ -101,11 +70,23 @@ static int refill(struct tw_pstream *p, bool first)
 	p->bodylen = len + 1;
 	p->bodyoff = 0;
 	p->headlen = p->headoff = 0;
-	if (s->sign_key && sign_line(s->sign_key, p->st->node, nl, len, p->head, sizeof(p->head)))
-		tw_log(TW_LOG_ERR, "policy version %llu for node %s: signing failed",
-		       (unsigned long long)v, p->st->node);
-	else if (s->sign_key)
-		p->headlen = strlen(p->head);
+	if (s->sign_key) {
+		char sig[TW_SIG_B64_LEN + 1];
+
+		/* unsigned is refused by a node with keys: better no bundle than a bad one */
+		if (tw_sig_sign(s->sign_key, p->st->node, nl, len, sig)) {
+			tw_log(TW_LOG_ERR, "policy version %llu for node %s: signing failed",
+			       (unsigned long long)v, p->st->node);
+			free(p->body);
+			p->body = NULL;
+			p->bodylen = 0;
+			return -EIO;
+		}
+		p->headlen = (size_t)snprintf(p->head, sizeof(p->head),
+					      "{\"type\":\"signature\",\"alg\":\"ed25519\","
+					      "\"sig\":\"%s\"}\n",
+					      sig);
+	}
 	p->version = v;
 	return 0;
 }

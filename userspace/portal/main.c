@@ -6,7 +6,6 @@
  * and nodes through SQLite, policy through the store's notification).
  */
 #include <errno.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "polstore.h"
 #include "recstore.h"
 #include "server.h"
+#include "tw_sig.h"
 
 #define DEFAULT_CONF "/etc/tunwarden/portal.conf"
 
@@ -64,6 +64,7 @@ static int cmd_serve(struct ctx *x)
 	struct tw_recstore *rs = NULL;
 	struct tw_polstore *ps = NULL;
 	struct tw_loop *l = NULL;
+	struct tw_sig_key *key = NULL;
 	struct tw_server srv;
 	char err[1024];
 	int ret = EXIT_FAILURE;
@@ -74,22 +75,19 @@ static int cmd_serve(struct ctx *x)
 	l = tw_loop_new();
 	if (!rs || !ps || !l)
 		goto out;
+	if (x->cfg.signing_key[0]) {
+		key = tw_sig_key_load(x->cfg.signing_key, true, err, sizeof(err));
+		if (!key) {
+			tw_err("[policy] signing_key: %s", err);
+			goto out;
+		}
+	}
 	if (tw_server_init(&srv, l, &x->cfg, rs, ps, err, sizeof(err))) {
 		tw_err("%s", err);
 		goto out_srv;
 	}
-	if (x->cfg.signing_key[0]) {
-		FILE *f = fopen(x->cfg.signing_key, "r");
-
-		srv.sign_key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-		if (f)
-			fclose(f);
-		if (!srv.sign_key || EVP_PKEY_get_base_id(srv.sign_key) != EVP_PKEY_ED25519) {
-			tw_err("[policy] signing_key %s: not an Ed25519 private key (PEM)",
-			       x->cfg.signing_key);
-			goto out_srv;
-		}
-	}
+	srv.sign_key = key;
+	key = NULL;
 	tw_loop_signals(l, NULL, NULL);
 	tw_info("serving: TLS %s, h2c %s, records %s, policy %s%s",
 		x->cfg.listen[0] ? x->cfg.listen : "off",
@@ -100,6 +98,7 @@ static int cmd_serve(struct ctx *x)
 out_srv:
 	tw_server_fini(&srv);
 out:
+	tw_sig_key_free(key);
 	tw_loop_free(l);
 	if (ps)
 		tw_polstore_close(ps);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "polstore.h"
 #include "server.h"
+#include "tw_sig.h"
 
 struct tw_conn {
 	struct tw_server *srv;
@@ -966,5 +967,5 @@ void tw_server_fini(struct tw_server *s)
 	if (s->notify.fd >= 0)
 		tw_loop_del(s->loop, &s->notify);
 	SSL_CTX_free(s->ssl);
-	EVP_PKEY_free(s->sign_key);
+	tw_sig_key_free(s->sign_key);
 }

@@ -22,6 +22,7 @@ struct tw_polstore;
 struct tw_conn;
 struct tw_rstream;
 struct tw_pstream;
+struct tw_sig_key;
 
 #define TW_NODE_ID_MAX	64
 #define TW_LINE_MAX	16384 /* a record line without its LF (protocol.md 2.6) */
@@ -35,7 +36,7 @@ struct tw_server {
 	struct tw_recstore *rs;
 	struct tw_polstore *ps; /* NULL: the policy endpoint answers 503 */
 	SSL_CTX *ssl;
-	EVP_PKEY *sign_key; /* NULL: unsigned bundles */
+	struct tw_sig_key *sign_key; /* NULL: unsigned bundles */
 	struct tw_watch lis_tls, lis_h2c, notify;
 	struct tw_conn *conns;
 	unsigned int nconns;
