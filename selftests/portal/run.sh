@@ -287,6 +287,33 @@ wait $old
 rc=$?
 check "a newer stream for the log resets the older (curl rc $rc, CANCEL)" test "$rc" -ne 0 -a $((($(date +%s%N) - t0) / 1000000)) -lt 2000
 
+# --- oversized headers, the connection limit
+code=$("${H2C[@]}" -H "authorization: Bearer $(head -c 5000 /dev/zero | tr '\0' a)" -o /dev/null \
+	-w '%{http_code}' --data-binary @"$dir/b1" "$(url node-b)" 2>/dev/null)
+check "a 5000-byte authorization header: 431" test "$code" = 431
+"${H2C[@]}" -H "x-big: $(head -c 100000 /dev/zero | tr '\0' a)" -o /dev/null --data-binary @"$dir/b1" \
+	"$(url node-b)" >/dev/null 2>&1
+out=$("${H2C[@]}" "${TOKB[@]}" --data-binary @"$dir/b1" "$(url node-b)")
+check "after a 100 KB header the portal still serves" test "$out" = '{"ack":23}'
+sed -e "s/^listen = .*/listen = 127.0.0.1:$((port + 5))/" -e "s/^listen_h2c = .*/listen_h2c = 127.0.0.1:$((port + 4))/" \
+	-e 's/^idle_timeout = .*/idle_timeout = 2s\nmax_connections = 3/' "$dir/portal.conf" >"$dir/limit.conf"
+"$P" -c "$dir/limit.conf" serve >>"$dir/limit.log" 2>&1 &
+lpid=$!
+bg+=($lpid)
+sleep 0.5
+exec 5<>/dev/tcp/127.0.0.1/$((port + 4)) 6<>/dev/tcp/127.0.0.1/$((port + 4)) 7<>/dev/tcp/127.0.0.1/$((port + 4))
+sleep 0.2
+code=$(curl -sS --http2-prior-knowledge --max-time 2 -o /dev/null -w '%{http_code}' \
+	"http://127.0.0.1:$((port + 4))/" 2>/dev/null)
+check "max_connections 3: a 4th connection is closed at once" test "$code" = 000
+check "... and the refusal is logged" grep -q 'connection limit (3) reached' "$dir/limit.log"
+sleep 2.5 # the three idle ones pass idle_timeout (2 s)
+code=$(curl -sS --http2-prior-knowledge --max-time 2 -o /dev/null -w '%{http_code}' \
+	"http://127.0.0.1:$((port + 4))/" 2>/dev/null)
+check "idle connections closed by their deadline make room (got $code)" test "$code" = 404
+exec 5>&- 6>&- 7>&-
+kill -TERM $lpid
+
 # --- kill -9 mid-stream, restart: R equals the rows committed
 L2=fedcba9876543210fedcba9876543210
 ( for i in $(seq 1 400); do rec node-b "$i" | sed "s/$L/$L2/"; sleep 0.005; done ) |
