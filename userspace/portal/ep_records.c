@@ -180,7 +180,8 @@ int tw_records_data(struct tw_stream *st, const uint8_t *data, size_t len)
 	}
 	r->z.next_in = (Bytef *)(uintptr_t)data;
 	r->z.avail_in = (uInt)len;
-	while (!r->stopped && r->z.avail_in) {
+	/* until the input is used up and zlib has no output left (a full out buffer may hide more) */
+	do {
 		int zr;
 
 		r->z.next_out = out;
@@ -192,9 +193,9 @@ int tw_records_data(struct tw_stream *st, const uint8_t *data, size_t len)
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
 			stop(r, "bad_encoding", 0, r->z.msg ? r->z.msg : "corrupt gzip body");
 		} else if (zr == Z_BUF_ERROR && r->z.avail_out) {
-			break;
+			break; /* wants more input */
 		}
-	}
+	} while (!r->stopped && (r->z.avail_in || !r->z.avail_out));
 done:
 	if (r->stopped) {
 		tw_server_commit(st->srv); /* ack what came before the bad line first */

@@ -513,6 +513,8 @@ static int h2_start(struct tw_conn *c)
 	return 0;
 }
 
+static void conn_read(struct tw_conn *c);
+
 static void conn_handshake(struct tw_conn *c)
 {
 	const unsigned char *alpn = NULL;
@@ -568,7 +570,8 @@ static void conn_handshake(struct tw_conn *c)
 		c->dead = true;
 		return;
 	}
-	conn_flush(c);
+	conn_update_events(c);
+	conn_read(c); /* the preface may have come with the handshake's last flight */
 }
 
 static void conn_read(struct tw_conn *c)
@@ -820,8 +823,13 @@ static int tls_init(struct tw_server *s, char *err, size_t errlen)
 	    SSL_CTX_check_private_key(s->ssl) != 1)
 		goto fail;
 	if (c->client_ca[0]) {
-		if (SSL_CTX_load_verify_locations(s->ssl, c->client_ca, NULL) != 1)
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->client_ca);
+
+		if (!names || SSL_CTX_load_verify_locations(s->ssl, c->client_ca, NULL) != 1) {
+			sk_X509_NAME_pop_free(names, X509_NAME_free);
 			goto fail;
+		}
+		SSL_CTX_set_client_CA_list(s->ssl, names); /* which CA to pick a certificate for */
 		/* a certificate is optional (tokens), but one that is sent must verify */
 		SSL_CTX_set_verify(s->ssl, SSL_VERIFY_PEER, NULL);
 	}

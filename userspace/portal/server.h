@@ -26,7 +26,7 @@ struct tw_sig_key;
 
 #define TW_NODE_ID_MAX	64
 #define TW_LINE_MAX	16384 /* a record line without its LF (protocol.md 2.6) */
-#define TW_COMMIT_LINES 1000
+#define TW_COMMIT_LINES 10000 /* or TW_COMMIT_MS: each commit is an fsync */
 #define TW_COMMIT_MS	50
 #define TW_KEEPALIVE_MS 15000
 
