@@ -143,6 +143,18 @@ check "gzip body: ack 23" test "$out" = '{"ack":23}'
 code=$("${H2C[@]}" "${TOKB[@]}" -o /dev/null -w '%{http_code}' -H 'content-encoding: br' --data-binary @"$dir/b1" "$(url node-b)")
 check "unknown content-encoding: 415" test "$code" = 415
 
+# --- a large gzip body and a throughput figure (not pass/fail)
+L4=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+awk -v L=$L4 'BEGIN { for (i = 1; i <= 50000; i++) printf "{\"v\":1,\"kind\":\"interim\",\"seq\":%d,\"time_ns\":1763783400000000000,\"node\":\"node-b\",\"log_id\":\"%s\",\"session\":\"s-%d\",\"subject\":\"u%d@example.org\",\"from_bytes\":%d,\"from_packets\":1,\"to_bytes\":2,\"to_packets\":1,\"drop_packets\":0,\"drop_bytes\":0}\n", i, L, i % 100, i % 100, i }' >"$dir/big"
+gzip -c "$dir/big" >"$dir/big.gz"
+t0=$(date +%s%N)
+out=$("${H2C[@]}" "${TOKB[@]}" -H "tunwarden-log-id: $L4" -H 'content-encoding: gzip' --data-binary @"$dir/big.gz" "$(url node-b)" | tail -n1)
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "50000 records, gzip ($(($(stat -c %s "$dir/big") / 1024)) KiB -> $(($(stat -c %s "$dir/big.gz") / 1024)) KiB): final ack 50000" \
+	test "$out" = '{"ack":50000}'
+check "... 50000 rows" test "$(sqlite3 "$dir/records.db" "SELECT count(*) FROM records WHERE log_id='$L4'")" = 50000
+echo "# 50000 records (gzip) stored and acked in $ms ms: $((50000 * 1000 / (ms + 1))) records/s"
+
 # --- identity (3.3)
 for i in 1 2; do rec node-a $i; done >"$dir/a1"
 out=$("${TLS[@]}" --cert "$dir/pki/node-a.pem" --key "$dir/pki/node-a.key" -D "$dir/h" \
