@@ -360,10 +360,21 @@ check "accounting per session: last cumulative counters" grep -qE 's-100 +bob@ex
 out=$(portal node list)
 check "node list: node-b and node-a" grep -q '^node-b  yes' <<<"$out"
 
+if command -v nghttp >/dev/null; then
+	timeout 10 nghttp -v "${TOKB[@]}" "$purl?since=0" >"$dir/ng" 2>&1 &
+	bg+=($!)
+	sleep 0.7
+fi
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
 pid=
 check "SIGTERM: clean exit" test "$rc" = 0
+if command -v nghttp >/dev/null; then
+	sleep 0.3
+	check "SIGTERM: open connections get GOAWAY NO_ERROR" grep -q 'error_code=NO_ERROR' "$dir/ng"
+else
+	skip "GOAWAY at SIGTERM" "nghttp not installed"
+fi
 [ "$failed" -eq 0 ] || sed "s/^/# serve: /" "$dir/serve.log" | tail -n 12
 finish

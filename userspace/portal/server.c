@@ -34,6 +34,7 @@ struct tw_conn {
 	bool handshaking;
 	bool dead;
 	bool want_flush; /* something queued since the last flush */
+	bool got_frame; /* TLS and the HTTP/2 preface done: idle_timeout from now on */
 	nghttp2_session *h2;
 	char cn[TW_NODE_ID_MAX]; /* the node id of a verified client certificate */
 	const uint8_t *out; /* pending output from nghttp2_session_mem_send */
@@ -404,8 +405,9 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *user)
 {
 	struct tw_stream *st = nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
+	struct tw_conn *c = user;
 
-	(void)user;
+	c->got_frame = true;
 	if (!st)
 		return 0;
 	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
@@ -891,8 +893,8 @@ static void tick(void *ctx)
 	tw_policy_tick(s, now);
 	flush_all(s);
 	for (c = s->conns; c; c = next) {
-		uint64_t limit = c->h2 && !c->handshaking ? s->cfg->idle_timeout_ms :
-							    s->cfg->handshake_timeout_ms;
+		uint64_t limit = c->got_frame ? s->cfg->idle_timeout_ms :
+						s->cfg->handshake_timeout_ms;
 
 		next = c->next;
 		if (now - c->last_read_ms > limit) {
@@ -960,9 +962,17 @@ int tw_server_init(struct tw_server *s, struct tw_loop *l, const struct tw_pconf
 
 void tw_server_fini(struct tw_server *s)
 {
+	/* what is batched is committed and acked, then GOAWAY NO_ERROR: nodes reconnect at once */
+	tw_server_commit(s);
+	for (struct tw_conn *c = s->conns; c; c = c->next)
+		if (c->h2 && !c->handshaking) {
+			nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(c->h2),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+			conn_flush(c); /* best effort: the socket is non-blocking */
+		}
 	while (s->conns)
 		conn_free(s->conns);
-	tw_server_commit(s);
 	tw_timer_close(&s->commit_timer);
 	if (s->lis_tls.fd >= 0) {
 		tw_loop_del(s->loop, &s->lis_tls);
