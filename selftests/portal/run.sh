@@ -117,6 +117,11 @@ check "resume-after is the durable max (3)" grep -qi '^tunwarden-resume-after: 3
 check "duplicates acked: ack 5" test "$out" = '{"ack":5}'
 check "duplicates not stored: 5 rows" test "$(rows node-b)" = 5
 
+out=$(rec node-b 2 | sed 's/alice@/mallory@/' | "${H2C[@]}" "${TOKB[@]}" --data-binary @- "$(url node-b)")
+check "a duplicate with other bytes: acked, the stored row kept" \
+	eval '[ "$out" = "{\"ack\":5}" ] && [ "$(sqlite3 "$dir/records.db" "SELECT subject FROM records WHERE node='"'"'node-b'"'"' AND seq=2")" = alice@example.org ]'
+check "... and logged" grep -q 'seq 2 sent again with other bytes than stored' "$dir/serve.log"
+
 # --- error lines (4.6): nothing stored from the offending line on
 { rec node-b 6; rec node-b 7 helth; rec node-b 8; } >"$dir/b3"
 out=$("${H2C[@]}" "${TOKB[@]}" --data-binary @"$dir/b3" "$(url node-b)")
@@ -254,6 +259,11 @@ if command -v h2load >/dev/null; then
 		grep -qE 'requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored' <<<"$out"
 	check "h2load: status codes all 2xx" grep -qE 'status codes: 400 2xx, 0 3xx, 0 4xx, 0 5xx' <<<"$out"
 	echo "$out" | grep -E '^finished in|^requests:' | sed 's/^/# h2load: /'
+	out=$(h2load -n 200 -c 2 -m 16 -d "$dir/b2" -H "authorization: Bearer tok-b-123" \
+		-H "tunwarden-log-id: $L" -H 'content-type: application/x-ndjson' "$(turl node-b)" 2>&1)
+	check "h2load over TLS (token): 200 POSTs on 2 connections x 16 streams, all 2xx" \
+		grep -qE 'status codes: 200 2xx, 0 3xx, 0 4xx, 0 5xx' <<<"$out"
+	check "... negotiated h2 with TLS 1.2 or 1.3" grep -qE 'Application protocol: h2' <<<"$out"
 else
 	skip "h2load" "h2load not installed"
 fi

@@ -131,6 +131,16 @@ static void one_line(struct tw_rstream *r, const char *line, size_t len)
 		stop(r, "unavailable", rec->seq, "the portal's storage failed");
 		goto out;
 	}
+	/* 4.4: never overwritten; differing bytes mean a restored or copied journal */
+	if (dup && s->rs->ops->same_body(s->rs, &(struct tw_rec_row){ .node = r->node,
+								      .log_id = r->log_id,
+								      .seq = rec->seq,
+								      .body = line,
+								      .body_len = len }) == 0)
+		tw_log(TW_LOG_WARN,
+		       "node %s log %s: seq %llu sent again with other bytes than stored:"
+		       " a journal restored or copied? keeping the stored one",
+		       r->node, r->log_id, (unsigned long long)rec->seq);
 	r->last_seq = r->put_seq = rec->seq;
 	if (++s->txn_lines >= TW_COMMIT_LINES)
 		tw_server_commit(s);

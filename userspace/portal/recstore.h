@@ -62,6 +62,8 @@ struct tw_recstore_ops {
 	int (*begin)(struct tw_recstore *rs);
 	/* *@dup: the (node, log_id, seq) was held already; nothing written. */
 	int (*put)(struct tw_recstore *rs, const struct tw_rec_row *row, bool *dup);
+	/* For a duplicate: 1 when the stored line equals @row's, 0 when not, -errno. */
+	int (*same_body)(struct tw_recstore *rs, const struct tw_rec_row *row);
 	int (*commit)(struct tw_recstore *rs);
 	int (*rollback)(struct tw_recstore *rs);
 	/* Admin queries, printed as aligned text tables. */

@@ -22,6 +22,7 @@ enum {
 	ST_NODE_GET,
 	ST_TOKENS,
 	ST_LINK,
+	ST_BODY,
 	ST__MAX,
 };
 
@@ -34,6 +35,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_LINK] = "UPDATE nodes SET connected=?2, since=coalesce(?3,since),"
 		    " last_seen=coalesce(?4,last_seen), last_ack=max(last_ack,coalesce(?5,0)),"
 		    " user_agent=coalesce(?6,user_agent), log_id=coalesce(?7,log_id) WHERE id=?1",
+	[ST_BODY] = "SELECT body FROM records WHERE node=? AND log_id=? AND seq=?",
 };
 
 static const char schema[] =
@@ -243,6 +245,27 @@ static int sq_put(struct tw_recstore *rs, const struct tw_rec_row *r, bool *dup)
 	return 0;
 }
 
+static int sq_same_body(struct tw_recstore *rs, const struct tw_rec_row *r)
+{
+	struct sqlite_rs *s = SQ(rs);
+	sqlite3_stmt *st = s->st[ST_BODY];
+	int rc, same;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->log_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->seq);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? -ENOENT : sq_err(s, "stored record");
+	}
+	same = (size_t)sqlite3_column_bytes(st, 0) == r->body_len &&
+	       !memcmp(sqlite3_column_blob(st, 0), r->body, r->body_len);
+	sqlite3_reset(st);
+	return same;
+}
+
 /* Print every row of @sql, its parameters bound to @args (a NULL arg binds SQL NULL). */
 static int print_query(struct sqlite_rs *s, FILE *out, const char *sql, const char *const *args,
 		       int nargs)
@@ -348,6 +371,7 @@ static const struct tw_recstore_ops sqlite_ops = {
 	.resume_after = sq_resume_after,
 	.begin = sq_begin,
 	.put = sq_put,
+	.same_body = sq_same_body,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.list_nodes = sq_list_nodes,
