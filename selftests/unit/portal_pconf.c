@@ -27,6 +27,8 @@ void test_portal_pconf(void)
 		{ "[server]\nidle_timeout = soon\n",
 		  "p.conf:2: idle_timeout: want a duration (30s, 5m), got \"soon\"" },
 		{ "[policy]\nsigning_key = /k\n[store]\n\ndatabase = /d.db\n", NULL },
+		{ "[server]\n\x1b[2Jevil = 1\n",
+		  "p.conf:2: unknown key \"\\x1b[2Jevil\" in [server]" },
 	};
 	struct tw_pconf c;
 	char err[256], name[80];

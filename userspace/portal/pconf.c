@@ -54,6 +54,13 @@ void tw_pconf_defaults(struct tw_pconf *c)
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 }
 
+/* A token for an error message: escaped, so a hostile file cannot forge log lines. */
+static const char *q(char *buf, size_t n, const char *s)
+{
+	tw_quote_token(buf, n, s, strlen(s));
+	return buf;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -69,6 +76,7 @@ static char *trim(char *s)
 static int set_key(struct tw_pconf *c, const struct key *k, const char *v, char *why, size_t n)
 {
 	char *p = (char *)c + k->off;
+	char qb[96];
 	uint64_t u;
 	char *end;
 
@@ -84,14 +92,16 @@ static int set_key(struct tw_pconf *c, const struct key *k, const char *v, char 
 		errno = 0;
 		u = strtoull(v, &end, 10);
 		if (!*v || *end || errno || u == 0 || u > 1000000) {
-			snprintf(why, n, "want an integer 1..1000000, got \"%s\"", v);
+			snprintf(why, n, "want an integer 1..1000000, got \"%s\"",
+				 q(qb, sizeof(qb), v));
 			return -EINVAL;
 		}
 		*(uint32_t *)(void *)p = (uint32_t)u;
 		return 0;
 	case K_DURATION_MS:
 		if (tw_parse_duration(v, &u) || u == 0) {
-			snprintf(why, n, "want a duration (30s, 5m), got \"%s\"", v);
+			snprintf(why, n, "want a duration (30s, 5m), got \"%s\"",
+				 q(qb, sizeof(qb), v));
 			return -EINVAL;
 		}
 		*(uint64_t *)(void *)p = u * 1000;
@@ -103,7 +113,7 @@ static int set_key(struct tw_pconf *c, const struct key *k, const char *v, char 
 int tw_pconf_parse(const char *buf, size_t len, const char *fname, struct tw_pconf *c, char *err,
 		   size_t errlen)
 {
-	char section[32] = "", line[8192], why[256];
+	char section[32] = "", line[8192], why[256], qb[96];
 	unsigned int lineno = 0;
 	size_t pos = 0;
 
@@ -133,7 +143,7 @@ int tw_pconf_parse(const char *buf, size_t len, const char *fname, struct tw_pco
 
 			if (!e || e[1] || (size_t)(e - s - 1) >= sizeof(section)) {
 				snprintf(err, errlen, "%s:%u: bad section header \"%s\"", fname,
-					 lineno, s);
+					 lineno, q(qb, sizeof(qb), s));
 				return -EINVAL;
 			}
 			*e = '\0';
@@ -142,7 +152,7 @@ int tw_pconf_parse(const char *buf, size_t len, const char *fname, struct tw_pco
 			    strcmp(section, "policy")) {
 				snprintf(err, errlen,
 					 "%s:%u: unknown section [%s] (server, store, policy)",
-					 fname, lineno, section);
+					 fname, lineno, q(qb, sizeof(qb), section));
 				return -EINVAL;
 			}
 			continue;
@@ -150,7 +160,7 @@ int tw_pconf_parse(const char *buf, size_t len, const char *fname, struct tw_pco
 		eq = strchr(s, '=');
 		if (!eq) {
 			snprintf(err, errlen, "%s:%u: want key = value, got \"%s\"", fname, lineno,
-				 s);
+				 q(qb, sizeof(qb), s));
 			return -EINVAL;
 		}
 		*eq = '\0';
@@ -159,7 +169,7 @@ int tw_pconf_parse(const char *buf, size_t len, const char *fname, struct tw_pco
 				k = &keys[i];
 		if (!k) {
 			snprintf(err, errlen, "%s:%u: unknown key \"%s\" in [%s]", fname, lineno,
-				 trim(s), section);
+				 q(qb, sizeof(qb), trim(s)), section);
 			return -EINVAL;
 		}
 		if (set_key(c, k, trim(eq + 1), why, sizeof(why))) {
