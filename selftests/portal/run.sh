@@ -360,6 +360,18 @@ check "kill -9 mid-stream: R ($R) = rows committed ($committed) = max seq ($maxs
 check "kill -9 mid-stream: every ack sent (last ${lastack:-none}) is within R" \
 	test "${lastack:-0}" -le "$R"
 
+# --- holes: seqs stored around a hole that no gap record names (4.4)
+L5=cccccccccccccccccccccccccccccccc
+for i in 1 2 5 6; do rec node-b $i | sed "s/$L/$L5/"; done |
+	"${H2C[@]}" "${TOKB[@]}" -H "tunwarden-log-id: $L5" --data-binary @- "$(url node-b)" >/dev/null
+out=$(portal holes --node node-b)
+rc=$?
+check "holes: 3..4 of a log reported (exit $rc)" eval '[ $rc = 1 ] && grep -q "^node-b  $L5  3  4  2$" <<<"$out"'
+printf '{"v":1,"kind":"gap","seq":7,"time_ns":1763783400000000000,"node":"node-b","log_id":"%s","dropped":[[3,4]],"dropped_count":2}\n' "$L5" |
+	"${H2C[@]}" "${TOKB[@]}" -H "tunwarden-log-id: $L5" --data-binary @- "$(url node-b)" >/dev/null
+out=$(portal holes --node node-b)
+check "holes: ... and no more once a gap record names them" eval '! grep -q "$L5" <<<"$out"'
+
 # --- admin queries
 { rec node-b 100 connect; printf '{"v":1,"kind":"interim","seq":101,"time_ns":1763783500000000000,"node":"node-b","log_id":"%s","session":"s-100","subject":"bob@example.org","from_bytes":1000,"from_packets":10,"to_bytes":2000,"to_packets":20,"drop_packets":0,"drop_bytes":0}\n' "$L"; } |
 	sed 's/alice@/bob@/' | "${H2C[@]}" "${TOKB[@]}" --data-binary @- "$(url node-b)" >/dev/null

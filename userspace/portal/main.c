@@ -234,6 +234,26 @@ static int cmd_accounting(struct ctx *x)
 	return ret;
 }
 
+static int cmd_holes(struct ctx *x)
+{
+	const char *node = NULL;
+	struct tw_recstore *rs;
+	int n;
+
+	if (x->argc == 3 && !strcmp(x->argv[1], "--node"))
+		node = x->argv[2];
+	else if (x->argc != 1) {
+		fprintf(stderr, "usage: tunwarden-portal holes [--node N]\n");
+		return 2;
+	}
+	rs = open_records(&x->cfg);
+	if (!rs)
+		return EXIT_FAILURE;
+	n = rs->ops->list_holes(rs, node, stdout);
+	rs->ops->close(rs);
+	return n == 0 ? EXIT_SUCCESS : EXIT_FAILURE; /* 1: there are unexplained holes */
+}
+
 static int cmd_help(struct ctx *x);
 
 static const struct cmd {
@@ -248,6 +268,8 @@ static const struct cmd {
 	{ "sessions", cmd_sessions, "sessions [--node N]            live sessions" },
 	{ "accounting", cmd_accounting,
 	  "accounting [--user U | --session S]  bytes per user, or per session" },
+	{ "holes", cmd_holes,
+	  "holes [--node N]               seqs missing and named by no gap record (exit 1 if any)" },
 	{ "help", cmd_help, "help                           this text" },
 };
 

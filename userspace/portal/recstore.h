@@ -70,6 +70,11 @@ struct tw_recstore_ops {
 	int (*list_nodes)(struct tw_recstore *rs, FILE *out);
 	int (*list_sessions)(struct tw_recstore *rs, const char *node, FILE *out);
 	int (*accounting)(struct tw_recstore *rs, const char *user, const char *session, FILE *out);
+	/*
+	 * Holes in seq that no gap record names (protocol.md 4.4): a node bug or
+	 * a gap record still on its way. Returns how many, or -errno.
+	 */
+	int (*list_holes)(struct tw_recstore *rs, const char *node, FILE *out);
 };
 
 struct tw_recstore {

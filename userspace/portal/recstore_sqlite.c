@@ -360,6 +360,88 @@ static int sq_accounting(struct tw_recstore *rs, const char *user, const char *s
 	return print_query(SQ(rs), out, per_session, args, 2) < 0 ? -EIO : 0;
 }
 
+struct range {
+	char key[112]; /* node NUL log_id, compared as one string */
+	uint64_t first, last;
+};
+
+static void range_key(char *key, size_t n, sqlite3_stmt *st)
+{
+	snprintf(key, n, "%s/%s", (const char *)sqlite3_column_text(st, 0),
+		 (const char *)sqlite3_column_text(st, 1));
+}
+
+/* Whether the ranges of @key (sorted by first) cover [first, last]: overlaps allowed. */
+static bool covered(const struct range *g, size_t n, const char *key, uint64_t first, uint64_t last)
+{
+	uint64_t cur = first;
+
+	for (size_t i = 0; i < n && cur <= last; i++)
+		if (!strcmp(g[i].key, key) && g[i].first <= cur && g[i].last >= cur)
+			cur = g[i].last + 1;
+	return cur > last;
+}
+
+static int sq_list_holes(struct tw_recstore *rs, const char *node, FILE *out)
+{
+	static const char gaps_sql[] =
+		"SELECT r.node, r.log_id, json_extract(j.value,'$[0]'), json_extract(j.value,'$[1]')"
+		" FROM records r, json_each(r.body,'$.dropped') j WHERE r.kind='gap'"
+		" AND (?1 IS NULL OR r.node=?1) ORDER BY 1, 2, 3";
+	static const char holes_sql[] =
+		"WITH s AS (SELECT node, log_id, seq, lag(seq) OVER (PARTITION BY node, log_id"
+		" ORDER BY seq) AS prev FROM records WHERE ?1 IS NULL OR node=?1)"
+		" SELECT node, log_id, coalesce(prev, 0) + 1, seq - 1 FROM s"
+		" WHERE seq > coalesce(prev, 0) + 1 ORDER BY 1, 2, 3";
+	struct sqlite_rs *s = SQ(rs);
+	struct range *g = NULL, *ng;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc, holes = 0;
+
+	if (sqlite3_prepare_v2(s->db, gaps_sql, -1, &st, NULL) != SQLITE_OK)
+		return sq_err(s, "prepare");
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			ng = realloc(g, cap * sizeof(*g));
+			if (!ng) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			g = ng;
+		}
+		range_key(g[n].key, sizeof(g[n].key), st);
+		g[n].first = (uint64_t)sqlite3_column_int64(st, 2);
+		g[n].last = (uint64_t)sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || sqlite3_prepare_v2(s->db, holes_sql, -1, &st, NULL) != SQLITE_OK) {
+		free(g);
+		return sq_err(s, "holes");
+	}
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	fprintf(out, "node  log_id  first  last  count\n");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t first = (uint64_t)sqlite3_column_int64(st, 2);
+		uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
+		char key[112];
+
+		range_key(key, sizeof(key), st);
+		if (covered(g, n, key, first, last))
+			continue;
+		fprintf(out, "%s  %s  %llu  %llu  %llu\n", sqlite3_column_text(st, 0),
+			sqlite3_column_text(st, 1), (unsigned long long)first,
+			(unsigned long long)last, (unsigned long long)(last - first + 1));
+		holes++;
+	}
+	sqlite3_finalize(st);
+	free(g);
+	return rc == SQLITE_DONE ? holes : sq_err(s, "holes");
+}
+
 static const struct tw_recstore_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -377,6 +459,7 @@ static const struct tw_recstore_ops sqlite_ops = {
 	.list_nodes = sq_list_nodes,
 	.list_sessions = sq_list_sessions,
 	.accounting = sq_accounting,
+	.list_holes = sq_list_holes,
 };
 
 struct tw_recstore *tw_recstore_sqlite_open(const char *path, char *err, size_t errlen)
