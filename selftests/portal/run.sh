@@ -379,8 +379,12 @@ out=$(portal sessions --node node-b)
 check "sessions lists a live session" grep -q 's-100  bob@example.org' <<<"$out"
 out=$(portal accounting --user bob@example.org)
 check "accounting per session: last cumulative counters" grep -qE 's-100 +bob@example.org +live +1000 +2000' <<<"$out"
+printf '{"v":1,"kind":"health","seq":102,"time_ns":1763783600000000000,"node":"node-b","log_id":"%s","event":"periodic","software_version":"0.5.0","backlog_records":12,"sessions":3,"policy_version":42}\n' "$L" |
+	"${H2C[@]}" "${TOKB[@]}" --data-binary @- "$(url node-b)" >/dev/null
 out=$(portal node list)
-check "node list: node-b and node-a" grep -q '^node-b  yes' <<<"$out"
+check "node list: node-b's health from its latest health record (backlog 12, policy 42, 3 sessions)" \
+	grep -qE '^node-b  yes  no  [0-9: -]+  [0-9: -]+  [0-9]+  12  42  3  0.5.0  2025-11-22 ' <<<"$out"
+check "node list: node-a, never healthy" grep -qE '^node-a  yes  no .*  -  -  -  -  -$' <<<"$out"
 
 if command -v nghttp >/dev/null; then
 	timeout 10 nghttp -v "${TOKB[@]}" "$purl?since=0" >"$dir/ng" 2>&1 &
