@@ -223,6 +223,18 @@ check "policy: a revocation reaches the open stream as a delta from $v ($ms ms)"
 echo "# revoke at the portal -> delta on the stream: $ms ms"
 check "policy: ... within 1 s" test "$ms" -lt 1000
 
+# gzip responses (2.5): each line flushed, so a stream cut anywhere decodes up to its last line
+curl -sS -N --http2-prior-knowledge --max-time 10 "${TOKB[@]}" -H 'accept-encoding: gzip' \
+	-D "$dir/hz" -o "$dir/polz" "$purl?since=0" 2>/dev/null &
+bg+=($!)
+sleep 0.5
+quiet portal subject add cn:carol --profile employees
+for _ in $(seq 300); do gzip -dc <"$dir/polz" 2>/dev/null | grep -q carol && break; sleep 0.005; done
+check "policy gzip: content-encoding gzip" grep -qi '^content-encoding: gzip' "$dir/hz"
+gz_lines() { gzip -dc <"$dir/polz" 2>/dev/null | cut -c1-18 | head -n2 | tr '\n' ' '; }
+check "policy gzip: the snapshot, then the change as a delta, while the stream is open ($(gz_lines))" \
+	test "$(gz_lines)" = '{"type":"snapshot" {"type":"delta","b '
+
 # --- signed bundles (5.5), checked with openssl, not with our own code
 openssl genpkey -algorithm ed25519 -out "$dir/policy.key" 2>/dev/null
 openssl pkey -in "$dir/policy.key" -pubout -out "$dir/policy.pub"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "log.h"
 #include "polstore.h"
@@ -26,7 +27,49 @@ struct tw_pstream {
 	char *body; /* the bundle line with its LF */
 	size_t bodylen, bodyoff;
 	uint64_t last_out_ms;
+	bool gzip; /* content-encoding: gzip, flushed after every line (2.5) */
+	z_stream z;
 };
+
+/*
+ * gzip: replace what is queued by its compressed form, flushed (Z_SYNC_FLUSH)
+ * so the node can read the line at once. 0 or -errno.
+ */
+static int squeeze(struct tw_pstream *p)
+{
+	size_t hl = p->headlen - p->headoff, cap;
+	uint8_t *out;
+
+	if (!p->gzip)
+		return 0;
+	cap = deflateBound(&p->z, hl + p->bodylen) + 64;
+	out = malloc(cap);
+	if (!out)
+		return -ENOMEM;
+	p->z.next_out = out;
+	p->z.avail_out = (uInt)cap;
+	p->z.next_in = (Bytef *)p->head + p->headoff;
+	p->z.avail_in = (uInt)hl;
+	if (deflate(&p->z, p->bodylen ? Z_NO_FLUSH : Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+		goto fail;
+	if (p->bodylen) {
+		p->z.next_in = (Bytef *)p->body;
+		p->z.avail_in = (uInt)p->bodylen;
+		if (deflate(&p->z, Z_SYNC_FLUSH) == Z_STREAM_ERROR)
+			goto fail;
+	}
+	if (p->z.avail_in || !p->z.avail_out)
+		goto fail;
+	free(p->body);
+	p->body = (char *)out;
+	p->bodylen = cap - p->z.avail_out;
+	p->bodyoff = 0;
+	p->headlen = p->headoff = 0;
+	return 0;
+fail:
+	free(out);
+	return -ENOBUFS;
+}
 
 static bool pending(const struct tw_pstream *p)
 {
@@ -39,6 +82,8 @@ static void heartbeat(struct tw_pstream *p)
 				      "{\"type\":\"heartbeat\",\"version\":%llu}\n",
 				      (unsigned long long)p->version);
 	p->headoff = 0;
+	if (squeeze(p))
+		p->headlen = 0; /* nothing rather than a broken gzip stream */
 }
 
 /* Queue the bundle from p->version to the store's version. 0, or -errno. */
@@ -86,6 +131,12 @@ static int refill(struct tw_pstream *p, bool first)
 					      "{\"type\":\"signature\",\"alg\":\"ed25519\","
 					      "\"sig\":\"%s\"}\n",
 					      sig);
+	}
+	if (squeeze(p)) {
+		free(p->body);
+		p->body = NULL;
+		p->bodylen = p->headlen = 0;
+		return -ENOMEM;
 	}
 	p->version = v;
 	return 0;
@@ -161,6 +212,7 @@ void tw_policy_start(struct tw_stream *st, const char *query)
 		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, 0 },
 		{ (uint8_t *)"content-type", (uint8_t *)"application/x-ndjson", 12, 20, 0 },
 		{ (uint8_t *)"cache-control", (uint8_t *)"no-store", 13, 8, 0 },
+		{ (uint8_t *)"content-encoding", (uint8_t *)"gzip", 16, 4, 0 },
 	};
 	struct tw_pstream *p;
 	uint64_t since;
@@ -182,8 +234,16 @@ void tw_policy_start(struct tw_stream *st, const char *query)
 	}
 	p->st = st;
 	p->version = since;
+	p->gzip = strstr(st->accept_encoding, "gzip") && !strstr(st->accept_encoding, "gzip;q=0");
+	if (p->gzip && deflateInit2(&p->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(p);
+		tw_stream_error(st, 503, "unavailable", "out of memory");
+		return;
+	}
 	err = refill(p, true);
 	if (err) {
+		if (p->gzip)
+			deflateEnd(&p->z);
 		free(p);
 		if (err == -ESTALE) {
 			snprintf(msg, sizeof(msg),
@@ -204,7 +264,7 @@ void tw_policy_start(struct tw_stream *st, const char *query)
 		p->next->pprev = &p->next;
 	p->pprev = &s->pstreams;
 	s->pstreams = p;
-	tw_stream_respond(st, nv, sizeof(nv) / sizeof(nv[0]));
+	tw_stream_respond(st, nv, sizeof(nv) / sizeof(nv[0]) - (p->gzip ? 0 : 1));
 }
 
 void tw_policy_changed(struct tw_server *s)
@@ -240,6 +300,8 @@ void tw_policy_close(struct tw_stream *st)
 	*p->pprev = p->next;
 	if (p->next)
 		p->next->pprev = p->pprev;
+	if (p->gzip)
+		deflateEnd(&p->z);
 	free(p->body);
 	free(p);
 	st->pol = NULL;
