@@ -19,7 +19,7 @@ echo "== cppcheck"
 mapfile -t usrc < <(printf '%s\n' "${srcs[@]}" | grep -v '^bpf/')
 # LIBBPF_OPTS declares a struct with designated initialisers: tell cppcheck so
 if ! cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr \
-	--suppress=missingIncludeSystem -D__linux__ -Iinclude -Iuserspace/lib -Iselftests/lib \
+	--suppress=missingIncludeSystem -D__linux__ -Iinclude -Iuserspace/lib -Iuserspace/portal -Iselftests/lib \
 	'-DLIBBPF_OPTS(TYPE, NAME, ...)=struct TYPE NAME = { .sz = sizeof(struct TYPE), __VA_ARGS__ }' \
 	"${usrc[@]}"; then
 	rc=1
@@ -34,7 +34,7 @@ checks+=',-clang-analyzer-security.insecureAPI.*'
 mapfile -t csrc < <(printf '%s\n' "${usrc[@]}" | grep '\.c$')
 for f in "${csrc[@]}"; do
 	clang-tidy --quiet -checks="$checks" "$f" -- -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-Iuserspace/lib -Iselftests/lib -Iselftests/e2e -I"$O/skel" -I"$O" \
+		-Iuserspace/lib -Iuserspace/portal -Iselftests/lib -Iselftests/e2e -I"$O/skel" -I"$O" \
 		-DTW_TESTS_INC='"selftests/prog_tests.inc"' -DTW_SUITE='"lint"' \
 		$(pkg-config --cflags libbpf libnl-route-3.0) 2>/dev/null |
 		grep -E '^[^ ].*(warning|error):' | grep -v "/skel/" >"$O/lint-tidy.txt"

@@ -658,7 +658,7 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 static void accept_one(struct tw_server *s, int lfd, bool tls)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct tw_conn *c;
@@ -777,7 +777,7 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 static int listen_on(struct tw_server *s, struct tw_watch *w, const char *spec, bool tls, char *err,
 		     size_t errlen)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl;
 	int fd, one = 1;
 
