@@ -3,6 +3,7 @@
  * Config file parser: a pure function over a buffer (no I/O), errors that
  * name file, line and offending token. See config.h and docs/config.md.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include "config.h"
 
 #define TOKEN_QUOTE_MAX 64
@@ -165,6 +167,7 @@ enum section {
 	SEC_CONFIRMATION,
 	SEC_OPENVPN,
 	SEC_METRICS,
+	SEC_PORTAL,
 };
 
 static const char *const section_names[] = {
@@ -177,6 +180,7 @@ static const char *const section_names[] = {
 	[SEC_CONFIRMATION] = "confirmation",
 	[SEC_OPENVPN] = "openvpn",
 	[SEC_METRICS] = "metrics",
+	[SEC_PORTAL] = "portal",
 };
 
 struct pstate {
@@ -223,6 +227,7 @@ enum ktype {
 	K_SIZE,
 	K_U32,
 	K_ENUM,
+	K_DURATION_MS, /* written in seconds (30s, 5m), kept in milliseconds */
 	K_SPECIAL, /* handled by a function */
 };
 
@@ -257,6 +262,10 @@ static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config 
 		     const char *val);
 static int k_l3off(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
 static int k_ifname(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
+static int k_purl(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
+static int k_pgzip(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
+static int k_pmode(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
+static int k_pubkey(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val);
 
 #define DAY 86400ULL
 #define KS(s, k, t, m)                                                            \
@@ -314,6 +323,27 @@ static const struct kdesc keys[] = {
 	KS(SEC_OPENVPN, "hook_group", K_STR, hook_group),
 
 	KF(SEC_METRICS, "listen", k_metrics, false),
+
+	KF(SEC_PORTAL, "url", k_purl, false),
+	KS(SEC_PORTAL, "server_name", K_STR, portal.server_name),
+	KS(SEC_PORTAL, "ca", K_PATH, portal.ca),
+	KS(SEC_PORTAL, "cert", K_PATH, portal.cert),
+	KS(SEC_PORTAL, "key", K_PATH, portal.key),
+	KS(SEC_PORTAL, "token_file", K_PATH, portal.token_file),
+	KF(SEC_PORTAL, "policy_pubkey", k_pubkey, true),
+	KF(SEC_PORTAL, "gzip", k_pgzip, false),
+	KF(SEC_PORTAL, "record_mode", k_pmode, false),
+	KN(SEC_PORTAL, "window", K_U32, portal.window, 1, 1048576),
+	KN(SEC_PORTAL, "window_bytes", K_SIZE, portal.window_bytes, 64ULL << 10, 1ULL << 30),
+	KN(SEC_PORTAL, "connect_timeout", K_DURATION_MS, portal.connect_timeout_ms, 1, 300),
+	KN(SEC_PORTAL, "keepalive", K_DURATION_MS, portal.keepalive_ms, 1, 3600),
+	KN(SEC_PORTAL, "keepalive_timeout", K_DURATION_MS, portal.keepalive_timeout_ms, 1, 300),
+	KN(SEC_PORTAL, "ack_timeout", K_DURATION_MS, portal.ack_timeout_ms, 5, 3600),
+	KN(SEC_PORTAL, "policy_idle_timeout", K_DURATION_MS, portal.policy_idle_timeout_ms, 5,
+	   3600),
+	KN(SEC_PORTAL, "health_interval", K_DURATION_MS, portal.health_interval_ms, 10, DAY),
+	KN(SEC_PORTAL, "backoff_initial", K_DURATION_MS, portal.backoff_initial_ms, 1, 3600),
+	KN(SEC_PORTAL, "backoff_max", K_DURATION_MS, portal.backoff_max_ms, 1, DAY),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -446,6 +476,17 @@ static int set_generic(struct pstate *st, const struct kdesc *k, struct tw_confi
 			return out_of_range(st, k, val, lo, hi);
 		}
 		*(uint64_t *)field = v;
+		return 0;
+	case K_DURATION_MS:
+		err = tw_parse_duration(val, &v);
+		if (err == -EINVAL)
+			return bad_value(st, k, "duration", val, "expected e.g. 30s, 5m, 2h, 1d");
+		if (err || v < k->min || v > k->max) {
+			fmt_duration(lo, sizeof(lo), k->min);
+			fmt_duration(hi, sizeof(hi), k->max);
+			return out_of_range(st, k, val, lo, hi);
+		}
+		*(uint64_t *)field = v * 1000;
 		return 0;
 	case K_SIZE:
 		err = tw_parse_size(val, &v);
@@ -704,6 +745,156 @@ static int k_metrics(struct pstate *st, const struct kdesc *k, struct tw_config 
 	return 0;
 }
 
+/* ---- [portal] ---- */
+
+/* The host of an http:// URL must be a loopback one: h2c carries records and
+ * policy in clear text (docs/protocol.md 2.1). @host as in the URL. */
+static bool loopback_host(const char *host, size_t n)
+{
+	char h[64];
+	uint8_t a[16];
+
+	if (n == 9 && !strncmp(host, "localhost", 9))
+		return true;
+	if (n >= sizeof(h))
+		return false;
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(h, host + 1, n - 2);
+		h[n - 2] = '\0';
+		return inet_pton(AF_INET6, h, a) == 1 && !memcmp(a, in6addr_loopback.s6_addr, 16);
+	}
+	memcpy(h, host, n);
+	h[n] = '\0';
+	return inet_pton(AF_INET, h, a) == 1 && a[0] == 127;
+}
+
+static int k_purl(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
+{
+	const char *host, *end, *p;
+	bool tls = !strncmp(val, "https://", 8);
+	size_t hn;
+
+	if (!tls && strncmp(val, "http://", 7))
+		return bad_value(st, k, "URL", val, "expected https://host[:port]/[path/]");
+	if (strlen(val) >= sizeof(c->portal.url))
+		return bad_value(st, k, "URL", val, "too long");
+	for (p = val; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '?' ||
+		    *p == '#' || *p == '@')
+			return bad_value(st, k, "URL", val,
+					 "no spaces, user info, query or fragment");
+	host = val + (tls ? 8 : 7);
+	end = strchr(host, '/');
+	if (!end)
+		end = host + strlen(host);
+	/* the host ends at the port's colon (after the ']' of an IPv6 literal) */
+	p = host[0] == '[' ? memchr(host, ']', (size_t)(end - host)) : host;
+	if (!p)
+		return bad_value(st, k, "URL", val, "unterminated IPv6 literal");
+	p = memchr(p, ':', (size_t)(end - p));
+	hn = (size_t)((p ? p : end) - host);
+	if (!hn)
+		return bad_value(st, k, "URL", val, "no host");
+	if (p) {
+		char *pe;
+		unsigned long port = strtoul(p + 1, &pe, 10);
+
+		if (pe != end || p + 1 == end || !port || port > 65535)
+			return bad_value(st, k, "URL", val, "bad port");
+	}
+	if (*end && end[strlen(end) - 1] != '/')
+		return bad_value(st, k, "URL", val, "the base path must end with '/'");
+	if (!tls && !loopback_host(host, hn))
+		return bad_value(st, k, "URL", val,
+				 "http:// (h2c, clear text) only to 127.0.0.0/8, ::1 or localhost");
+	strcpy(c->portal.url, val);
+	return 0;
+}
+
+static int k_pgzip(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
+{
+	if (strcmp(val, "yes") && strcmp(val, "no"))
+		return bad_value(st, k, "value", val, "expected yes|no");
+	c->portal.gzip = !strcmp(val, "yes");
+	return 0;
+}
+
+/* Batch mode (protocol.md 4.8) is not implemented: say so rather than ignore it. */
+static int k_pmode(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
+{
+	(void)c;
+	if (!strcmp(val, "stream"))
+		return 0;
+	return bad_value(st, k, "value", val,
+			 strcmp(val, "batch") ? "expected stream" :
+						"batch mode is not implemented");
+}
+
+static int k_pubkey(struct pstate *st, const struct kdesc *k, struct tw_config *c, const char *val)
+{
+	struct tw_portal_cfg *p = &c->portal;
+
+	if (val[0] != '/' || !valid_name(val))
+		return bad_value(st, k, "path", val, "expected an absolute path");
+	if (strlen(val) >= sizeof(p->policy_pubkey[0]))
+		return bad_value(st, k, "path", val, "too long");
+	if (p->npolicy_pubkeys >= TW_CFG_MAX_PUBKEYS)
+		return perr(st, "too many policy_pubkey entries in [portal] (at most %d)",
+			    TW_CFG_MAX_PUBKEYS);
+	strcpy(p->policy_pubkey[p->npolicy_pubkeys++], val);
+	return 0;
+}
+
+bool tw_node_id_valid(const char *s)
+{
+	size_t i;
+
+	if (!isalnum((unsigned char)s[0]))
+		return false;
+	for (i = 1; s[i]; i++)
+		if (i > 62 || !(isalnum((unsigned char)s[i]) || strchr("._-", s[i])))
+			return false;
+	return true;
+}
+
+/* The token is a secret: a file others can read or replace is refused. */
+static int check_token_file(struct pstate *st, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb))
+		return perr(st, "[portal] token_file %s: %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return perr(st, "[portal] token_file %s: not a regular file", path);
+	if (sb.st_uid != 0 || (sb.st_mode & 077))
+		return perr(st,
+			    "[portal] token_file %s: must be owned by root with mode 0600 or "
+			    "stricter (is uid %u, mode %04o)",
+			    path, (unsigned int)sb.st_uid, (unsigned int)(sb.st_mode & 07777));
+	return 0;
+}
+
+static int finish_portal(struct pstate *st, struct tw_config *c)
+{
+	const struct tw_portal_cfg *p = &c->portal;
+
+	if (!p->url[0])
+		return 0;
+	if (c->node_id[0] && !tw_node_id_valid(c->node_id))
+		return perr(st,
+			    "[node] id '%s' cannot be used with a portal: it must match "
+			    "[A-Za-z0-9][A-Za-z0-9._-]{0,62}",
+			    c->node_id);
+	if (!p->cert[0] != !p->key[0])
+		return perr(st, "[portal] cert and key go together: set both or neither");
+	if (!strncmp(p->url, "https://", 8) && !p->cert[0] && !p->token_file[0])
+		return perr(st, "[portal] url is set but there is no identity: set cert and key, "
+				"or token_file");
+	if (p->backoff_max_ms < p->backoff_initial_ms)
+		return perr(st, "[portal] backoff_max is below backoff_initial");
+	return p->token_file[0] ? check_token_file(st, p->token_file) : 0;
+}
+
 void tw_config_defaults(struct tw_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -735,6 +926,17 @@ void tw_config_defaults(struct tw_config *c)
 	c->ban_threshold = 5;
 	c->ban_window_s = 900;
 	c->ban_duration_s = 3600;
+
+	c->portal.window = 65536;
+	c->portal.window_bytes = 32ULL << 20;
+	c->portal.connect_timeout_ms = 10000;
+	c->portal.keepalive_ms = 15000;
+	c->portal.keepalive_timeout_ms = 10000;
+	c->portal.ack_timeout_ms = 30000;
+	c->portal.policy_idle_timeout_ms = 45000;
+	c->portal.health_interval_ms = 60000;
+	c->portal.backoff_initial_ms = 1000;
+	c->portal.backoff_max_ms = 60000;
 }
 
 void tw_config_free(struct tw_config *c)
@@ -925,7 +1127,7 @@ static int finish(struct pstate *st, struct tw_config *c)
 		return perr(st, "[uplink] handshake_burst %u is below handshake_rate/10 (%u)",
 			    c->ucfg.hs_burst, c->ucfg.hs_rate / 10);
 	}
-	return 0;
+	return finish_portal(st, c);
 }
 
 int tw_config_parse(const char *buf, size_t len, const char *fname, struct tw_config *out,

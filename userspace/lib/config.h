@@ -150,6 +150,9 @@ int tw_config_parse(const char *buf, size_t len, const char *fname, struct tw_co
 void tw_config_free(struct tw_config *c);
 
 /* The [interface] entry matching @ifname (first in file order), or NULL. */
+/* A node id usable with a portal: [A-Za-z0-9][A-Za-z0-9._-]{0,62} (protocol.md 1). */
+bool tw_node_id_valid(const char *s);
+
 const struct tw_cfg_iface *tw_config_iface_match(const struct tw_config *c, const char *ifname);
 
 /*
