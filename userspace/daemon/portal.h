@@ -16,15 +16,13 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "linkproto.h"
+
 struct tw_daemon;
 struct json_t;
 
-/* Which retry schedule a failure puts its stream on (protocol.md 6.4). */
-enum tw_link_retry {
-	TW_RETRY_NOW, /* at once: REFUSED_STREAM, a graceful move */
-	TW_RETRY_NORMAL, /* 1 s .. backoff_max: network, timeouts, 408, 429, 5xx */
-	TW_RETRY_SLOW, /* 60 s .. 15 min: identity, configuration, refused content */
-};
+/* enum tw_link_retry (which retry schedule a failure puts its stream on) is
+ * in linkproto.h with the rest of the pure rules. */
 
 enum tw_link_stream {
 	TW_STREAM_RECORDS,
@@ -52,6 +50,9 @@ void tw_portal_reconfigure(struct tw_daemon *d);
 /* Records were committed to the journal (called after tw_journal_flush and
  * durable appends): the record stream sends them. */
 void tw_portal_records_ready(struct tw_daemon *d);
+
+/* The [portal] url's path, "/" or "/base/": requests go to BASE "v1/nodes/...". */
+const char *tw_portal_base_path(const struct tw_daemon *d);
 
 /* The "portal" object of `tunwarden status` (a new reference), or NULL without a link. */
 struct json_t *tw_portal_status_json(const struct tw_daemon *d);
