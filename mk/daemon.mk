@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # tunwardend, the controller daemon, and its systemd unit. Included by the
 # top-level Makefile.
-TW_DAEMON_PKGS := libnl-route-3.0 libsystemd
+TW_DAEMON_PKGS := libnl-route-3.0 libsystemd libnghttp2 openssl zlib
 TW_DAEMON_CFLAGS := $(shell pkg-config --cflags $(TW_DAEMON_PKGS) 2>/dev/null)
 TW_DAEMON_LIBS := $(shell pkg-config --libs $(TW_DAEMON_PKGS) 2>/dev/null)
 

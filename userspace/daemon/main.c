@@ -26,6 +26,7 @@
 #include "ctlsrv.h"
 #include "daemon.h"
 #include "journal.h"
+#include "portal.h"
 #include "links.h"
 #include "log.h"
 #include "loop.h"
@@ -177,6 +178,7 @@ static void on_tick(void *ctx)
 
 	tw_adm_tick(d);
 	tw_journal_flush(d->jr);
+	tw_portal_records_ready(d);
 	if (tw_dp_ban_sweep(d->dp) > 0)
 		tw_dbg("expired uplink bans removed");
 	tw_status_write(d);
@@ -207,6 +209,7 @@ static int serve_open(struct tw_daemon *d)
  * restarted daemon finds the clients in the pinned maps. */
 static void daemon_close(struct tw_daemon *d)
 {
+	tw_portal_close(d);
 	tw_ctlsrv_close(d);
 	tw_metrics_close(d);
 	tw_adapters_close(d);
@@ -255,6 +258,8 @@ int main(int argc, char **argv)
 	if (serve_open(&d))
 		goto out;
 	tw_links_attach_existing(&d);
+	if (tw_portal_open(&d))
+		goto out;
 
 	sd_notify(0, "READY=1");
 	tw_info("ready: node %s, socket %s", d.node, d.cfg.socket_path);

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "journal.h"
 #include "log.h"
+#include "portal.h"
 #include "sessdb.h"
 #include "sessions.h"
 #include "tw_dp.h"
@@ -109,6 +110,8 @@ int tw_sess_journal(struct tw_daemon *d, struct tw_record *r, bool durable)
 	if (err)
 		tw_err("journal: %s record for %s: %s", tw_record_kind_name(r->kind), r->subject,
 		       tw_journal_errstr(d->jr));
+	else if (durable)
+		tw_portal_records_ready(d);
 	return err;
 }
 

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "policy.h"
 #include "policysrc.h"
+#include "portal.h"
 #include "status.h"
 
 /*
@@ -48,10 +49,12 @@ static json_t *status_node(struct tw_daemon *d)
  * stack's own state, e.g. OpenVPN's undelivered management commands. */
 json_t *tw_status_json(struct tw_daemon *d)
 {
-	json_t *o = status_node(d), *vpn;
+	json_t *o = status_node(d), *vpn, *portal;
 
 	if (!o)
 		return NULL;
+	if ((portal = tw_portal_status_json(d)))
+		json_object_set_new(o, "portal", portal);
 	json_object_set_new(o, "tunnels", tw_links_json(d));
 	if ((vpn = tw_adapters_status(d)))
 		json_object_set_new(o, "vpn", vpn);
