@@ -397,6 +397,14 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *ud)
 		s = stream_of(h2, f->hd.stream_id);
 		if (s && !s->headers_done && (f->hd.flags & NGHTTP2_FLAG_END_HEADERS))
 			response_headers(c, s);
+		__attribute__((fallthrough)); /* HEADERS may end the response */
+	case NGHTTP2_DATA:
+		s = stream_of(h2, f->hd.stream_id);
+		/* The response ended while our body is open (an error, a refusal):
+		 * the stream is over, close our side too (RFC 9113 8.1). */
+		if (s && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->reset_by_us &&
+		    nghttp2_session_get_stream_local_close(h2, s->id) == 0)
+			stream_reset(c, s, NGHTTP2_NO_ERROR);
 		break;
 	case NGHTTP2_PING:
 		if (f->hd.flags & NGHTTP2_FLAG_ACK) {
