@@ -189,7 +189,7 @@ static int resume_at(struct tw_recstream *rs, const char *hv)
 	uint64_t r, last;
 
 	if (tw_parse_u63(hv, &r)) {
-		decide(rs, TW_RETRY_NORMAL, 0, "record stream: bad tunwarden-resume-after header");
+		decide(rs, TW_RETRY_NORMAL, 0, "bad tunwarden-resume-after header");
 		return -1;
 	}
 	if (tw_journal_stats(rs->d->jr, &st))
@@ -206,7 +206,7 @@ static int resume_at(struct tw_recstream *rs, const char *hv)
 		snprintf(rs->last_error, sizeof(rs->last_error),
 			 "portal holds seq %llu but the journal ends at %llu",
 			 (unsigned long long)r, (unsigned long long)last);
-		decide(rs, TW_RETRY_SLOW, 0, "record stream: %s", rs->last_error);
+		decide(rs, TW_RETRY_SLOW, 0, "%s", rs->last_error);
 		return -1;
 	case TW_RESUME_LOST:
 		portal_lost(rs, r, st.acked_seq);
@@ -239,20 +239,21 @@ static int on_headers(void *ctx, const struct tw_h2resp *resp)
 		if (resp->status == 415 && rs->d->cfg.portal.gzip && !rs->gzip_refused) {
 			rs->gzip_refused = true;
 			tw_warn("portal does not accept gzip: the record stream goes uncompressed");
-			decide(rs, TW_RETRY_NOW, 0, "record stream: 415, retrying without gzip");
+			decide(rs, TW_RETRY_NOW, 0, "415, retrying without gzip");
 		} else {
-			decide(rs, tw_link_status_retry(resp->status), ra, "record stream: HTTP %d",
-			       resp->status);
+			decide(rs, tw_link_status_retry(resp->status), ra, "HTTP %d", resp->status);
 		}
 		return 0; /* read the error body for its message */
 	}
 	if (!ct || strncmp(ct, "application/x-ndjson", 20) || (ct[20] && ct[20] != ';')) {
 		decide(rs, TW_RETRY_SLOW, 0,
-		       "record stream: 200 without content-type application/x-ndjson (wrong URL?)");
+		       "200 without content-type application/x-ndjson (wrong URL?)");
 		return -1;
 	}
 	if (resume_at(rs, tw_h2resp_header(resp, "tunwarden-resume-after")))
 		return -1;
+	tw_info("portal: record stream open: the portal holds up to seq %llu, sending after %llu",
+		(unsigned long long)rs->r, (unsigned long long)rs->sent);
 	rs->got_headers = true;
 	rs->t_progress = rs->t_sent = now_ms();
 	rs->deferred = true;
@@ -277,14 +278,13 @@ static uint32_t ack_line(struct tw_recstream *rs, const char *s, size_t n)
 	int err;
 
 	if (tw_ackline_parse(s, n, &al, why, sizeof(why))) {
-		decide(rs, TW_RETRY_NORMAL, 0, "record stream: bad line from the portal: %s", why);
+		decide(rs, TW_RETRY_NORMAL, 0, "bad line from the portal: %s", why);
 		return NGHTTP2_PROTOCOL_ERROR;
 	}
 	switch (al.kind) {
 	case TW_ACKLINE_ACK:
 		if (al.ack > rs->sent) {
-			decide(rs, TW_RETRY_NORMAL, 0,
-			       "record stream: ack %llu beyond the last seq sent (%llu)",
+			decide(rs, TW_RETRY_NORMAL, 0, "ack %llu beyond the last seq sent (%llu)",
 			       (unsigned long long)al.ack, (unsigned long long)rs->sent);
 			return NGHTTP2_PROTOCOL_ERROR;
 		}
@@ -308,8 +308,7 @@ static uint32_t ack_line(struct tw_recstream *rs, const char *s, size_t n)
 		rs->err_set = true;
 		snprintf(rs->last_error, sizeof(rs->last_error), "%s at seq %llu: %.180s", al.error,
 			 (unsigned long long)al.seq, al.message);
-		decide(rs, tw_link_error_retry(al.error), 0, "record stream: portal error %s",
-		       al.error);
+		decide(rs, tw_link_error_retry(al.error), 0, "portal error %s", al.error);
 		return 0; /* the portal ends the stream */
 	default:
 		return 0;
@@ -337,8 +336,7 @@ static uint32_t on_data(void *ctx, const uint8_t *buf, size_t len)
 		nl = memchr(buf, '\n', len);
 		n = nl ? (size_t)(nl - buf) : len;
 		if (rs->llen + n > TW_ACKLINE_MAX) {
-			decide(rs, TW_RETRY_NORMAL, 0, "record stream: a line over %d bytes",
-			       TW_ACKLINE_MAX);
+			decide(rs, TW_RETRY_NORMAL, 0, "a line over %d bytes", TW_ACKLINE_MAX);
 			return NGHTTP2_PROTOCOL_ERROR;
 		}
 		memcpy(rs->line + rs->llen, buf, n);
@@ -396,7 +394,7 @@ static void on_close(void *ctx, uint32_t code, bool by_peer)
 								TW_RETRY_NORMAL;
 		else
 			r = TW_RETRY_NORMAL;
-		decide(rs, r, 0, "record stream: %s%s",
+		decide(rs, r, 0, "%s%s",
 		       by_peer ? "reset by the portal: " :
 		       code    ? "" :
 				 "ended by the portal",
@@ -484,6 +482,7 @@ int tw_recstream_start(struct tw_recstream *rs, struct tw_h2conn *c)
 	rs->t_request = now_ms();
 	id = tw_h2_request(c, "POST", path, h, sizeof(h) / sizeof(h[0]),
 			   rs->d->cfg.portal.gzip && !rs->gzip_refused, &ops, tok);
+	tw_dbg("portal: record stream requested (stream %d, acked %s)", id, acked);
 	if (id < 0) {
 		rs->tok = NULL;
 		rs->c = NULL;
@@ -522,13 +521,13 @@ void tw_recstream_tick(struct tw_recstream *rs)
 	if (!rs->got_headers) {
 		if (now - rs->t_request >= p->connect_timeout_ms) {
 			decide(rs, TW_RETRY_NORMAL, 0,
-			       "record stream: no response headers within connect_timeout");
+			       "no response headers within connect_timeout");
 			end_stream(rs, NGHTTP2_CANCEL);
 		}
 		return;
 	}
 	if (rs->ring_n && now - rs->t_progress >= p->ack_timeout_ms) {
-		decide(rs, TW_RETRY_NORMAL, 0, "record stream: no ack progress for %llu s",
+		decide(rs, TW_RETRY_NORMAL, 0, "no ack progress for %llu s",
 		       (unsigned long long)(p->ack_timeout_ms / 1000));
 		end_stream(rs, NGHTTP2_CANCEL);
 		return;
