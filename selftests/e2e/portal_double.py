@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""A HOSTILE-PEER DOUBLE of the portal's record endpoint (h2c, python3-h2).
+
+Not the portal: the real one is tunwarden-portal. This double exists for the
+faults a correct portal cannot produce on demand (docs/protocol.md 4.5, 4.6,
+6.1): garbage ack lines, acks beyond what was sent, acks that stall, 503 with
+retry-after, a resume point past the journal, lost data. In the default mode
+it stores records idempotently by seq in an NDJSON file (fsync'd before the
+ack) so a scenario can compare it with the journal.
+
+usage: portal_double.py PORT STORE MODE
+MODE: normal | garbage | beyond | stall | 503 | ahead | lost
+"""
+import json
+import os
+import socket
+import sys
+
+import h2.config
+import h2.connection
+import h2.events
+
+port, store, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+seqs = {}
+if os.path.exists(store):
+    with open(store) as f:
+        for line in f:
+            r = json.loads(line)
+            seqs[r["seq"]] = line
+out = open(store, "a")
+
+
+def held():
+    return max(seqs) if seqs else 0
+
+
+def serve(sock):
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    conn.increment_flow_control_window(16 << 20)
+    sock.sendall(conn.data_to_send())
+    bufs = {}
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.RequestReceived):
+                sid = ev.stream_id
+                bufs[sid] = b""
+                if mode == "503":
+                    conn.send_headers(sid, [(":status", "503"), ("retry-after", "2"),
+                                            ("content-type", "application/json")])
+                    conn.send_data(sid, b'{"error":"unavailable","message":"down for a test"}',
+                                   end_stream=True)
+                    continue
+                r = held()
+                if mode == "ahead":
+                    r = 10**9
+                elif mode == "lost":
+                    r = 0
+                conn.send_headers(sid, [(":status", "200"),
+                                        ("content-type", "application/x-ndjson"),
+                                        ("tunwarden-resume-after", str(r))])
+            elif isinstance(ev, h2.events.DataReceived):
+                sid = ev.stream_id
+                conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                bufs[sid] += ev.data
+                *lines, bufs[sid] = bufs[sid].split(b"\n")
+                last = 0
+                for line in lines:
+                    if not line:
+                        continue
+                    r = json.loads(line)
+                    last = r["seq"]
+                    if r["seq"] not in seqs:
+                        seqs[r["seq"]] = line.decode() + "\n"
+                        out.write(seqs[r["seq"]])
+                out.flush()
+                os.fsync(out.fileno())
+                if not last or mode == "stall":
+                    continue
+                if mode == "garbage":
+                    conn.send_data(sid, b'{"ack":"twelve"}\n')
+                elif mode == "beyond":
+                    conn.send_data(sid, b'{"ack":%d}\n' % (last + 1000))
+                else:
+                    conn.send_data(sid, b'{"ack":%d}\n' % last)
+            elif isinstance(ev, h2.events.StreamEnded):
+                pass
+        sock.sendall(conn.data_to_send())
+
+
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(4)
+print("listening", flush=True)
+while True:
+    s, _ = ls.accept()
+    try:
+        serve(s)
+    except Exception as e:  # a reset by the node is expected in the fault modes
+        print("connection ended:", e, flush=True)
+    s.close()
