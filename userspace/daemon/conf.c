@@ -126,6 +126,8 @@ static void keep_fixed(struct tw_daemon *d, struct tw_config *nc)
 	memcpy(nc->vports, oc->vports, sizeof(nc->vports));
 	nc->nvports = oc->nvports;
 	FIXED(ucfg, "[uplink] handshake_rate/handshake_burst");
+	/* the link's connection, window and identity are set up once */
+	FIXED(portal, "[portal]");
 	/* by the socket address, not its spelling: localhost:9310 is
 	 * 127.0.0.1:9310 */
 	if (nc->metrics_enabled != oc->metrics_enabled ||
