@@ -11,11 +11,15 @@ ack) so a scenario can compare it with the journal.
 
 usage: portal_double.py PORT STORE MODE
 MODE: normal | garbage | beyond | stall | 503 | ahead | lost
+With TW_DOUBLE_CERT, TW_DOUBLE_KEY and TW_DOUBLE_CA set it speaks TLS (ALPN h2, client
+certificate required); a gzip request body is inflated.
 """
 import json
 import os
 import socket
+import ssl
 import sys
+import zlib
 
 import h2.config
 import h2.connection
@@ -42,6 +46,7 @@ def serve(sock):
     conn.increment_flow_control_window(16 << 20)
     sock.sendall(conn.data_to_send())
     bufs = {}
+    zs = {}
     while True:
         data = sock.recv(65536)
         if not data:
@@ -50,6 +55,9 @@ def serve(sock):
             if isinstance(ev, h2.events.RequestReceived):
                 sid = ev.stream_id
                 bufs[sid] = b""
+                if (b"content-encoding", b"gzip") in ev.headers:
+                    zs[sid] = zlib.decompressobj(wbits=31)
+                    print("request body: gzip", flush=True)
                 if mode == "503":
                     conn.send_headers(sid, [(":status", "503"), ("retry-after", "2"),
                                             ("content-type", "application/json")])
@@ -67,7 +75,7 @@ def serve(sock):
             elif isinstance(ev, h2.events.DataReceived):
                 sid = ev.stream_id
                 conn.acknowledge_received_data(ev.flow_controlled_length, sid)
-                bufs[sid] += ev.data
+                bufs[sid] += zs[sid].decompress(ev.data) if sid in zs else ev.data
                 *lines, bufs[sid] = bufs[sid].split(b"\n")
                 last = 0
                 for line in lines:
@@ -97,10 +105,20 @@ ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", port))
 ls.listen(4)
+ctx = None
+if os.environ.get("TW_DOUBLE_CERT"):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["TW_DOUBLE_CERT"], os.environ["TW_DOUBLE_KEY"])
+    ctx.load_verify_locations(os.environ["TW_DOUBLE_CA"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_alpn_protocols(["h2"])
 print("listening", flush=True)
 while True:
     s, _ = ls.accept()
     try:
+        if ctx:
+            s = ctx.wrap_socket(s, server_side=True)
+            print("TLS peer", s.getpeercert()["subject"], s.version(), flush=True)
         serve(s)
     except Exception as e:  # a reset by the node is expected in the fault modes
         print("connection ended:", e, flush=True)
