@@ -69,6 +69,7 @@ rows() { tw_cli --json log | tw_jq "len(j['records'])"; }
 TW_DOUBLE_CERT=$P/portal.pem TW_DOUBLE_KEY=$P/portal.key TW_DOUBLE_CA=$P/ca.pem \
 	tw_spawn "$TW_SRV_NS" "$TW_DIR/double.log" "$PY" "$(dirname "$0")/portal_double.py" \
 	"$PORT" "$TW_DIR/portal.ndjson" normal
+DPID=$TW_LAST_PID
 tw_wait_log "$TW_DIR/double.log" listening 10 || tw_bail "double did not start"
 
 # ---- the right CA: TLS, mTLS, gzip
@@ -104,5 +105,28 @@ tw_daemon_start
 tw_expect "wrong name: refused" "$(grep portal "$TW_DIR/daemon.log" | tail -n 2)" \
 	tw_wait_log "$TW_DIR/daemon.log" "certificate verify failed: hostname mismatch" 10
 tw_check "wrong name: nothing trimmed" [ "$(rows)" -ge 4 ]
+tw_daemon_cleanup
+wait "$TW_D_PID" 2>/dev/null
+
+# ---- an independent HTTP/2 server (nghttpd) where the portal should be: TLS and h2 come up
+# with it; nghttpd answers a POST only after the whole body, which the record stream never ends:
+# the node gives up on the response headers after connect_timeout and retries
+if command -v nghttpd >/dev/null; then
+	tw_kill "$DPID"
+	mkdir -p "$TW_DIR/htdocs"
+	tw_spawn "$TW_SRV_NS" "$TW_DIR/nghttpd.log" nghttpd -d "$TW_DIR/htdocs" "$PORT" \
+		"$P/portal.key" "$P/portal.pem"
+	tw_wait_for "ip netns exec '$TW_SRV_NS' ss -Hltn 'sport = :$PORT' | grep -q LISTEN" 5
+	conf_portal ca
+	tw_daemon_start
+	tw_expect "nghttpd: connected over TLS" "$(grep portal "$TW_DIR/daemon.log" | tail -n 2)" \
+		tw_wait_log "$TW_DIR/daemon.log" "portal: connected (h2 TLSv1.3" 10
+	tw_expect "nghttpd: no response headers: the stream is reset and retried" \
+		"$(grep portal "$TW_DIR/daemon.log" | tail -n 2)" tw_wait_log "$TW_DIR/daemon.log" \
+		"record stream: no response headers within connect_timeout; retrying in" 20
+	tw_check "nghttpd: nothing trimmed" [ "$(rows)" -ge 4 ]
+else
+	tw_skip "nghttpd: not installed"
+fi
 
 tw_done
