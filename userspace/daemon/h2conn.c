@@ -691,6 +691,9 @@ static void on_io(void *ctx)
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
 
+	/* an event the loop had gathered before the teardown removed us */
+	if (c->st == C_DOWN)
+		return;
 	c->depth++;
 	if (c->st == C_CONNECTING) {
 		if (!(c->w.revents & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
