@@ -10,7 +10,7 @@ it stores records idempotently by seq in an NDJSON file (fsync'd before the
 ack) so a scenario can compare it with the journal.
 
 usage: portal_double.py PORT STORE MODE
-MODE: normal | garbage | beyond | stall | 503 | ahead | lost
+MODE: normal | garbage | beyond | stall | 503 | ahead | lost | goaway (once, after the first ack)
 With TW_DOUBLE_CERT, TW_DOUBLE_KEY and TW_DOUBLE_CA set it speaks TLS (ALPN h2, client
 certificate required); a gzip request body is inflated.
 """
@@ -19,6 +19,7 @@ import os
 import socket
 import ssl
 import sys
+import threading
 import zlib
 
 import h2.config
@@ -34,6 +35,8 @@ if os.path.exists(store):
             r = json.loads(line)
             seqs[r["seq"]] = line
 out = open(store, "a")
+lock = threading.Lock()
+goaway_sent = False
 
 
 def held():
@@ -41,6 +44,7 @@ def held():
 
 
 def serve(sock):
+    global goaway_sent
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     conn.initiate_connection()
     conn.increment_flow_control_window(16 << 20)
@@ -73,21 +77,22 @@ def serve(sock):
                                         ("content-type", "application/x-ndjson"),
                                         ("tunwarden-resume-after", str(r))])
             elif isinstance(ev, h2.events.DataReceived):
-                sid = ev.stream_id
-                conn.acknowledge_received_data(ev.flow_controlled_length, sid)
-                bufs[sid] += zs[sid].decompress(ev.data) if sid in zs else ev.data
-                *lines, bufs[sid] = bufs[sid].split(b"\n")
-                last = 0
-                for line in lines:
-                    if not line:
-                        continue
-                    r = json.loads(line)
-                    last = r["seq"]
-                    if r["seq"] not in seqs:
-                        seqs[r["seq"]] = line.decode() + "\n"
-                        out.write(seqs[r["seq"]])
-                out.flush()
-                os.fsync(out.fileno())
+                with lock:
+                    sid = ev.stream_id
+                    conn.acknowledge_received_data(ev.flow_controlled_length, sid)
+                    bufs[sid] += zs[sid].decompress(ev.data) if sid in zs else ev.data
+                    *lines, bufs[sid] = bufs[sid].split(b"\n")
+                    last = 0
+                    for line in lines:
+                        if not line:
+                            continue
+                        r = json.loads(line)
+                        last = r["seq"]
+                        if r["seq"] not in seqs:
+                            seqs[r["seq"]] = line.decode() + "\n"
+                            out.write(seqs[r["seq"]])
+                    out.flush()
+                    os.fsync(out.fileno())
                 if not last or mode == "stall":
                     continue
                 if mode == "garbage":
@@ -96,6 +101,10 @@ def serve(sock):
                     conn.send_data(sid, b'{"ack":%d}\n' % (last + 1000))
                 else:
                     conn.send_data(sid, b'{"ack":%d}\n' % last)
+                if mode == "goaway" and not goaway_sent:
+                    goaway_sent = True
+                    conn.close_connection()  # GOAWAY NO_ERROR; the open stream goes on
+                    print("GOAWAY sent", flush=True)
             elif isinstance(ev, h2.events.StreamEnded):
                 pass
         sock.sendall(conn.data_to_send())
@@ -113,8 +122,9 @@ if os.environ.get("TW_DOUBLE_CERT"):
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.set_alpn_protocols(["h2"])
 print("listening", flush=True)
-while True:
-    s, _ = ls.accept()
+
+
+def handle(s):
     try:
         if ctx:
             s = ctx.wrap_socket(s, server_side=True)
@@ -123,3 +133,8 @@ while True:
     except Exception as e:  # a reset by the node is expected in the fault modes
         print("connection ended:", e, flush=True)
     s.close()
+
+
+while True:
+    s, _ = ls.accept()
+    threading.Thread(target=handle, args=(s,), daemon=True).start()

@@ -10,6 +10,7 @@
 #  - 503 with retry-after: retried, nothing dropped;
 #  - a resume point past the journal (restored journal): nothing sent, nothing trimmed, status
 #    names it;
+#  - GOAWAY NO_ERROR: the streams move to a new connection at once, nothing lost or doubled;
 #  - a portal that lost acked records: a durable gap record names them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.inc"
@@ -111,6 +112,22 @@ tw_expect "after the faults the journal drains" "rows $(journal_rows)" tw_wait_f
 tw_check "portal rows == journal seqs 1..last, none twice" \
 	[ "$(seqs_in "$TW_DIR/portal-store.ndjson")" = "$("$PY" -c "print(list(range(1, $(last_seq) + 1)))")" ]
 tw_check "no duplicates stored" [ "$(dups_in "$TW_DIR/portal-store.ndjson")" = 0 ]
+
+# ---- GOAWAY NO_ERROR with the record stream open: a new connection takes it, at once
+double_start goaway
+tw_wait_for drained 10
+records 4
+tw_expect "goaway: the double sent it" "$(tail -n 2 "$TW_DIR/double-goaway.log")" \
+	tw_wait_log "$TW_DIR/double-goaway.log" "GOAWAY sent" 10
+tw_expect "goaway: the streams move" "$(grep portal "$TW_DIR/daemon.log" | tail -n 3)" \
+	tw_wait_log "$TW_DIR/daemon.log" "GOAWAY NO_ERROR: moving the streams to a new connection" 10
+records 4
+tw_expect "goaway: the journal drains on the new connection" "rows $(journal_rows)" \
+	tw_wait_for drained 10
+tw_check "goaway: no backoff was waited (no reconnect delay logged after it)" \
+	eval '! sed -n "/GOAWAY NO_ERROR: moving/,\$p" "$TW_DIR/daemon.log" | grep -q "reconnecting in"'
+tw_check "goaway: portal rows == journal seqs 1..last, none twice" \
+	[ "$(seqs_in "$TW_DIR/portal-store.ndjson")" = "$("$PY" -c "print(list(range(1, $(last_seq) + 1)))")" ]
 
 # ---- a resume point past the journal: a restored or copied journal
 double_start ahead ahead
