@@ -71,7 +71,7 @@ struct tw_h2conn {
 	struct tw_timer t_conn, t_ping, t_pack;
 	enum cstate st;
 	int fd;
-	bool tls, watching, want_out, goaway, failed, graceful, tls_auth, pinging;
+	bool tls, watching, want_out, goaway, failed, graceful, tls_auth, pinging, wr_wants_read;
 	int depth;
 	SSL_CTX *sctx;
 	SSL *ssl;
@@ -198,6 +198,10 @@ static ssize_t raw_write(struct tw_h2conn *c, const uint8_t *buf, size_t len)
 		return n;
 	switch (SSL_get_error(c->ssl, (int)n)) {
 	case SSL_ERROR_WANT_READ:
+		/* wait for the socket to be readable, not writable: EPOLLOUT
+		 * would fire at once and spin */
+		c->wr_wants_read = true;
+		return 0;
 	case SSL_ERROR_WANT_WRITE:
 		return 0;
 	default:
@@ -226,11 +230,12 @@ static void flush_out(struct tw_h2conn *c)
 				break;
 			c->pendlen = (size_t)n;
 		}
+		c->wr_wants_read = false;
 		n = raw_write(c, c->pend, c->pendlen);
 		if (n < 0)
 			return;
 		if (!n) {
-			watch_out(c, true);
+			watch_out(c, !c->wr_wants_read);
 			return;
 		}
 		c->pend += n;
