@@ -10,7 +10,8 @@ it stores records idempotently by seq in an NDJSON file (fsync'd before the
 ack) so a scenario can compare it with the journal.
 
 usage: portal_double.py PORT STORE MODE
-MODE: normal | garbage | beyond | stall | 503 | ahead | lost | goaway (once, after the first ack)
+MODE: normal | garbage | beyond | stall | 503 | 404 | bad_record | ahead | lost |
+      goaway (once, after the first ack)
 With TW_DOUBLE_CERT, TW_DOUBLE_KEY and TW_DOUBLE_CA set it speaks TLS (ALPN h2, client
 certificate required); a gzip request body is inflated.
 """
@@ -62,10 +63,12 @@ def serve(sock):
                 if (b"content-encoding", b"gzip") in ev.headers:
                     zs[sid] = zlib.decompressobj(wbits=31)
                     print("request body: gzip", flush=True)
-                if mode == "503":
-                    conn.send_headers(sid, [(":status", "503"), ("retry-after", "2"),
+                if mode in ("503", "404"):
+                    conn.send_headers(sid, [(":status", mode), ("retry-after", "2"),
                                             ("content-type", "application/json")])
-                    conn.send_data(sid, b'{"error":"unavailable","message":"down for a test"}',
+                    conn.send_data(sid, b'{"error":"unavailable","message":"down for a test"}'
+                                   if mode == "503" else
+                                   b'{"error":"unknown_node","message":"no node e2e-node"}',
                                    end_stream=True)
                     continue
                 r = held()
@@ -82,18 +85,27 @@ def serve(sock):
                     conn.acknowledge_received_data(ev.flow_controlled_length, sid)
                     bufs[sid] += zs[sid].decompress(ev.data) if sid in zs else ev.data
                     *lines, bufs[sid] = bufs[sid].split(b"\n")
-                    last = 0
+                    last = first = 0
                     for line in lines:
                         if not line:
                             continue
                         r = json.loads(line)
                         last = r["seq"]
+                        first = first or last
+                        if mode == "bad_record":
+                            continue
                         if r["seq"] not in seqs:
                             seqs[r["seq"]] = line.decode() + "\n"
                             out.write(seqs[r["seq"]])
                     out.flush()
                     os.fsync(out.fileno())
                 if not last or mode == "stall":
+                    continue
+                if mode == "bad_record":
+                    # refuse the first record it got; store nothing of this batch
+                    conn.send_data(sid, b'{"error":"bad_record","seq":%d,"message":'
+                                   b'"\\"kind\\": unknown kind, got \\"helth\\""}\n' % first,
+                                   end_stream=True)
                     continue
                 if mode == "garbage":
                     conn.send_data(sid, b'{"ack":"twelve"}\n')

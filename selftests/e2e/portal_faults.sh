@@ -10,6 +10,7 @@
 #  - 503 with retry-after: retried, nothing dropped;
 #  - a resume point past the journal (restored journal): nothing sent, nothing trimmed, status
 #    names it;
+#  - an error line (bad_record) and a 404: the slow schedule, the record kept, status says so;
 #  - GOAWAY NO_ERROR: the streams move to a new connection at once, nothing lost or doubled;
 #  - a portal that lost acked records: a durable gap record names them.
 . "$(dirname "$0")/lib.sh"
@@ -136,6 +137,25 @@ tw_expect "ahead: the daemon refuses it" "$(grep portal "$TW_DIR/daemon.log" | t
 	tw_wait_log "$TW_DIR/daemon.log" "journal restored or copied" 15
 tw_check "ahead: nothing trimmed" [ "$(journal_rows)" = 2 ]
 tw_check "ahead: status names it" sh -c "'$TW_BIN/tunwarden' --json status | grep -q 'but the journal ends at'"
+
+# ---- refusals on the slow schedule: an error line (4.6) and a 404 (6.1); the daemon is
+# restarted after each so the next phase does not wait out the slow schedule
+restart() { tw_kill "$TW_D_PID"; tw_daemon_start; }
+double_start bad_record
+restart
+records 2
+tw_expect "bad_record: logged with seq and message" "$(grep portal "$TW_DIR/daemon.log" | tail -n 3)" \
+	tw_wait_for "grep -qE 'portal refused the record stream: bad_record at seq [0-9]+: .*unknown kind' '$TW_DIR/daemon.log'" 10
+tw_check "bad_record: slow schedule" grep -qE \
+	"record stream: portal error bad_record; retrying in ([3-5][0-9]|60)\." "$TW_DIR/daemon.log"
+tw_check "bad_record: the record stays in the journal" [ "$(journal_rows)" -ge 2 ]
+tw_check "bad_record: status shows it" sh -c "'$TW_BIN/tunwarden' --json status | grep -q 'bad_record at seq'"
+double_start 404
+restart
+tw_expect "404: slow schedule, the portal's message logged" "$(grep portal "$TW_DIR/daemon.log" | tail -n 3)" \
+	tw_wait_for "grep -qE 'record stream: HTTP 404; retrying in ([3-5][0-9]|60)\.' '$TW_DIR/daemon.log'" 10
+tw_check "404: message" grep -qF "answered the record stream with 404: unknown_node: no node e2e-node" \
+	"$TW_DIR/daemon.log"
 
 # ---- a portal that lost what it acked: a durable gap record names the seqs
 acked=$(status "j['portal']['acked_seq']")
