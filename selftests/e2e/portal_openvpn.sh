@@ -22,6 +22,9 @@ tw_daemon_setup
 tw_pki alice erin
 tw_portal_start
 tw_daemon_start
+# a node with the record stream but not yet the policy stream (portal.c says so at start)
+! grep -qF "this build has no policy stream" "$TW_DIR/daemon.log" ||
+	tw_skip_all "this tunwardend has no policy stream yet (polstream.c)"
 
 pstatus() { tw_cli --json status | tw_jq "$1"; }
 tw_check "the node takes the portal's policy" \
