@@ -162,7 +162,8 @@ drain() { # TAG GZIP ROUND
 	kill -STOP "$ppid" # the node connects and waits in the TLS handshake
 	node_start "$st" "$2"
 	# drain: SIGCONT the portal, time until the node holds everything acked
-	"$B" drain "$dir/run/ctl.sock" "$last" "$dpid" "$ppid" 600 | sed "s/^/$1 /" >>"$res"
+	"$B" drain "$dir/run/ctl.sock" "$last" "$dpid" "$ppid" 600 | sed "s/^/$1 /" >>"$res" ||
+		echo "portal bench: $1 round $3 failed: $(tail -n 3 "$dir/node.log")" >&2
 	node_stop
 	portal_stop
 	rows=$(sqlite3 "$dir/$1-$3-records.db" "SELECT count(*) FROM records WHERE node='$NODE'")
@@ -171,7 +172,8 @@ drain() { # TAG GZIP ROUND
 	rm -rf "$st" "$dir/$1-$3-records.db"*
 }
 for r in $(seq "$ROUNDS"); do
-	"$B" baseline "$dir/journal.db" "$dir/baseline.db" | sed 's/^/base /' >>"$res"
+	"$B" baseline "$dir/journal.db" "$dir/baseline.db" | sed 's/^/base /' >>"$res" ||
+		echo "portal bench: baseline round $r failed" >&2
 	rm -f "$dir/baseline.db"*
 	drain plain no "$r"
 	drain gzip yes "$r"
@@ -189,17 +191,18 @@ node_start "$dir/node-policy" no
 "$B" waitpolicy "$dir/run/ctl.sock" "$dir/policy.db" || echo "portal bench: no first policy" >&2
 rss0=$(awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$dpid/status")
 "$B" polchange "$dir/run/ctl.sock" "$O/tunwarden-portal" "$conf" "$dir/policy.db" "$NCHG" \
-	bench-toggle >>"$res"
+	bench-toggle >>"$res" || echo "portal bench: policy changes failed" >&2
 for n in $SIZES; do
 	"$B" policy "$dir/run/ctl.sock" "$dir/policy.db" "$dpid" "$n" 1000 "$rss0" |
-		sed "s/^/s$n /" >>"$res"
+		sed "s/^/s$n /" >>"$res" ||
+		echo "portal bench: $n-subject snapshot failed: $(tail -n 3 "$dir/node.log")" >&2
 done
 node_stop
 portal_stop
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table
-python3 - "$res" "$SIZES" <<'EOF'
+python3 - "$res" "$SIZES" "$last" <<'EOF'
 import statistics, sys
 vals = {}
 for line in open(sys.argv[1]):
@@ -225,12 +228,12 @@ for tag, label, target in (("plain", "", "≥ 300k/s"), ("gzip", ", gzip", "≥ 
     print(f"| journal → portal, records/s{label} [{all_(tag, 'drain_rate', '.0f')}] | {fmt(rate, ',.0f')} | {target} |")
     print(f"| … / plain SQLite insert of the same rows{label} | {fmt(rate / base if rate and base else None, '.2f')} | – |")
     print(f"| … CPU per record{label}: node / portal, µs | {fmt(med(tag, 'drain_node_cpu_us'), '.1f')} / {fmt(med(tag, 'drain_portal_cpu_us'), '.1f')} | – |")
-    print(f"| backlog drained{label}, s [{all_(tag, 'drain_s', '.2f')}] (connect + TLS: {fmt(med(tag, 'drain_connect_s'), '.3f')} s) | {fmt(med(tag, 'drain_s'), '.2f')} | ≤ 3 s |")
+    print(f"| backlog of {int(sys.argv[3]):,} records drained{label}, s [{all_(tag, 'drain_s', '.2f')}] (connect + TLS: {fmt(med(tag, 'drain_connect_s'), '.3f')} s) | {fmt(med(tag, 'drain_s'), '.2f')} | ≤ 3 s |")
 print(f"| baseline: plain SQLite insert, one transaction, records/s [{all_('base', 'baseline_rate', '.0f')}] | {fmt(base, ',.0f')} | – |")
 print(f"| baseline CPU per record, µs | {fmt(med('base', 'baseline_cpu_us'), '.1f')} | – |")
 print(f"| portal change → node, median of {fmt(med('', 'change_n'), '.0f')} (p90), ms | {fmt(med('', 'change_median_ms'), '.1f')} ({fmt(med('', 'change_p90_ms'), '.1f')}) | ≤ 50 ms |")
 print(f"| portal change → node, worst, ms | {fmt(med('', 'change_worst_ms'), '.1f')} | ≤ 1000 ms |")
-print(f"| … of which the admin command itself (median), ms | {fmt(med('', 'change_cmd_median_ms'), '.1f')} | – |")
+print(f"| … the admin command itself (median), ms; changes in force before it exited | {fmt(med('', 'change_cmd_median_ms'), '.1f')}; {fmt(med('', 'change_before_exit'), '.0f')} | – |")
 for n in sys.argv[2].split():
     t = "s" + n
     print(f"| {int(n):,}-subject snapshot: commit → node runs it, s | {fmt(med(t, 'snapshot_s'), '.2f')} | ≤ 2 s (1M) |")

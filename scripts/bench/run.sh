@@ -6,7 +6,9 @@
 # With no options: the full run (100k clients, 10k rules, PROG_TEST_RUN table
 # with a perf profile of the allowed path, tun write path over 24 interleaved
 # rounds of 0.25 s with 1024 flows), then the tun path again with one flow (hot
-# caches) and with 1400-byte packets.
+# caches) and with 1400-byte packets; the controller's connect path and
+# journal; last the portal link (scripts/bench/portal.sh, which prints SKIP
+# when this build has no portal link).
 # Output is also saved to BUILD_DIR/bench/results-<UTC time>.txt.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,6 +61,9 @@ set +e
 		"$O/bench/connect_bench"
 		echo
 		"$O/bench/journal_bench"
+		echo
+		echo "# the portal link: journal -> portal over TLS, portal policy -> node"
+		"$top/scripts/bench/portal.sh" "$O"
 	fi
 	echo "# load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$out"
