@@ -330,7 +330,8 @@ static int node_status(struct ctl *c, struct node_view *v)
 
 	if (ctl_connect(c))
 		return -ECONNREFUSED;
-	if (write(c->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+	/* the daemon closes a connection idle for 5 s: no SIGPIPE, connect again */
+	if (send(c->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1)
 		goto fail;
 	for (;;) {
 		n = read(c->fd, c->buf + got, sizeof(c->buf) - 1 - got);
@@ -453,6 +454,8 @@ static int cmd_drain(int argc, char **argv)
 	if (node_status(&c, &v))
 		return die("%s: the node does not answer status", argv[1]);
 	ts = now_s() - ts;
+	close(c.fd); /* idle longer than the daemon keeps it: a new one later */
+	c.fd = -1;
 	from = v.acked_seq;
 	nc0 = cpu_of(npid);
 	pc0 = cpu_of(ppid);
@@ -774,6 +777,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
