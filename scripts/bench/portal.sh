@@ -10,6 +10,8 @@
 #   TW_BENCH_CHANGES  portal changes timed to the node [50]
 #   TW_BENCH_SUBJECTS snapshot sizes, applied in this order [100000; add 1000000 if you have
 #                     the time and disk: ~1 min of store writes]
+#   TW_BENCH_SHORT_SUBJECTS  set: the shortest subjects ("u<i>", no tenant, ~63 bytes), so that
+#                     1M fit in the node's 64 MiB bundle limit [unset: ~100-byte subjects]
 #   TW_BENCH_DIR      scratch directory on the disk to measure [/var/tmp]
 # Runs the real tunwarden-portal (TLS on 127.0.0.1, a throwaway PKI from selftests/portal/pki.sh)
 # and the real tunwardend (a private pin root, state dir and socket, no interfaces) with a
@@ -204,7 +206,7 @@ portal_stop
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table
-python3 - "$res" "$SIZES" "$last" <<'EOF'
+python3 - "$res" "$SIZES" "$last" "${TW_BENCH_SHORT_SUBJECTS:+ (short subjects)}" <<'EOF'
 import statistics, sys
 vals = {}
 for line in open(sys.argv[1]):
@@ -228,7 +230,8 @@ base = med("base", "baseline_rate")
 for tag, label, target in (("plain", "", "≥ 300k/s"), ("gzip", ", gzip", "≥ 150k/s")):
     rate = med(tag, "drain_rate")
     print(f"| journal → portal, records/s{label} [{all_(tag, 'drain_rate', '.0f')}] | {fmt(rate, ',.0f')} | {target} |")
-    print(f"| … / plain SQLite insert of the same rows{label} | {fmt(rate / base if rate and base else None, '.2f')} | – |")
+    pr = [a / b for a, b in zip(vals.get((tag, "drain_rate"), []), vals.get(("base", "baseline_rate"), []))]
+    print(f"| … / plain SQLite insert of the same rows{label}, paired by round [{' '.join(format(x, '.2f') for x in pr) or 'n/a'}] | {fmt(statistics.median(pr) if pr else None, '.2f')} | – |")
     print(f"| … CPU per record{label}: node / portal, µs | {fmt(med(tag, 'drain_node_cpu_us'), '.1f')} / {fmt(med(tag, 'drain_portal_cpu_us'), '.1f')} | – |")
     print(f"| backlog of {int(sys.argv[3]):,} records drained{label}, s [{all_(tag, 'drain_s', '.2f')}] (first record stored after {fmt(med(tag, 'drain_first_s'), '.3f')} s) | {fmt(med(tag, 'drain_s'), '.2f')} | ≤ 3 s |")
 print(f"| baseline: plain SQLite insert, one transaction, records/s [{all_('base', 'baseline_rate', '.0f')}] | {fmt(base, ',.0f')} | – |")
@@ -239,7 +242,7 @@ print(f"| portal change → node, worst, ms | {fmt(med('', 'change_worst_ms'), '
 print(f"| … the admin command itself (median), ms; changes in force before it exited | {fmt(med('', 'change_cmd_median_ms'), '.1f')}; {fmt(med('', 'change_before_exit'), '.0f')} | – |")
 for n in sys.argv[2].split():
     t = "s" + n
-    print(f"| {int(n):,}-subject snapshot: commit → node runs it, s | {fmt(med(t, 'snapshot_s'), '.2f')} | ≤ 2 s (1M) |")
+    print(f"| {int(n):,}-subject snapshot{sys.argv[4]}: commit → node runs it, s | {fmt(med(t, 'snapshot_s'), '.2f')} | ≤ 2 s (1M) |")
     print(f"| … daemon RSS after, MB; per subject over the start, B | {fmt(med(t, 'snapshot_rss_mb'), '.0f')}; {fmt(med(t, 'snapshot_rss_per_subject'), '.0f')} | ≤ 256 B |")
     print(f"| 1000-change delta on {int(n):,} subjects (disable; enable), ms | {fmt(med(t, 'delta1_ms'), '.1f')}; {fmt(med(t, 'delta2_ms'), '.1f')} | ≤ 10 ms |")
 EOF

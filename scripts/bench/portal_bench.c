@@ -27,6 +27,8 @@
  *	(twice: disable, enable), written through the policy store and timed
  *	until the node runs them; the node's RSS after the snapshot, and per
  *	subject over BASE_RSS (bytes; default: its RSS before the snapshot).
+ *	TW_BENCH_SHORT_SUBJECTS in the environment: the shortest subjects
+ *	("u<i>", no tenant), so that 1M fit in one 64 MiB bundle line.
  *   portal_bench waitpolicy SOCK POLICY_DB
  *	wait (up to 60 s) until the node runs the store's current version.
  *
@@ -294,6 +296,7 @@ struct node_view {
 	bool connected;
 	uint64_t acked_seq, backlog, policy_version;
 	char error[256];
+	char policy_error[512]; /* why the node refused the portal's last bundle */
 };
 
 static int ctl_connect(struct ctl *c)
@@ -358,6 +361,8 @@ static int node_status(struct ctl *c, struct node_view *v)
 		v->policy_version = jint(pol, "version");
 	snprintf(v->error, sizeof(v->error), "%s",
 		 json_string_value(json_object_get(p, "last_error")) ?: "");
+	snprintf(v->policy_error, sizeof(v->policy_error), "%s",
+		 json_string_value(json_object_get(p, "policy_error")) ?: "");
 	json_decref(o);
 	return 0;
 fail:
@@ -515,13 +520,20 @@ static int cmd_drain(int argc, char **argv)
 /* Poll (every 1 ms) until the node runs policy version >= @want: seconds from @t0, < 0 on timeout. */
 static double wait_version(struct ctl *c, uint64_t want, double t0, double timeout)
 {
-	struct node_view v;
+	struct node_view v = { 0 };
+	char ver[24];
 
 	for (;;) {
 		double t = now_s();
 
 		if (!node_status(c, &v) && v.policy_version >= want)
 			return t - t0;
+		snprintf(ver, sizeof(ver), "%llu", (unsigned long long)want);
+		if (strstr(v.policy_error, ver)) {
+			fprintf(stderr, "portal_bench: the node refused version %s: %s\n", ver,
+				v.policy_error);
+			return -1;
+		}
 		if (t - t0 > timeout) {
 			fprintf(stderr,
 				"portal_bench: the node runs policy %llu, not %llu, after %.0f s "
@@ -643,15 +655,28 @@ static int cmd_polchange(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/*
+ * TW_BENCH_SHORT_SUBJECTS set: subjects "u<i>" with no tenant, about 63 bytes
+ * a line, so that 1M of them fit in the node's 64 MiB bundle limit.
+ */
+static bool short_subjects;
+
 /* Subject @i as a bundle carries it (compact JSON, docs/policy.md). */
 static int put_subject(struct tw_polstore *ps, unsigned int i, const char *state)
 {
 	char id[64], tenant[32], prof[32], json[512];
 	const char *profs[1] = { prof };
 
+	snprintf(prof, sizeof(prof), "p%u", i % 10);
+	if (short_subjects) {
+		snprintf(id, sizeof(id), "u%u", i);
+		snprintf(json, sizeof(json),
+			 "{\"kind\":\"cn\",\"id\":\"%s\",\"profiles\":[\"%s\"],\"state\":\"%s\"}",
+			 id, prof, state);
+		return tw_polstore_put_subject(ps, "cn", id, NULL, NULL, profs, 1, state, json);
+	}
 	snprintf(id, sizeof(id), "user%u@laptop.example.org", i);
 	snprintf(tenant, sizeof(tenant), "t%u", i % 10);
-	snprintf(prof, sizeof(prof), "p%u", i % 10);
 	snprintf(json, sizeof(json),
 		 "{\"kind\":\"cn\",\"id\":\"%s\",\"tenant\":\"%s\",\"profiles\":[\"%s\"],"
 		 "\"state\":\"%s\"}",
@@ -712,6 +737,7 @@ static int cmd_policy(int argc, char **argv)
 	if (nd > n)
 		return die("policy: DELTA %s is more than SUBJECTS %s", argv[5], argv[4]);
 	rss0 = argc > 6 ? strtoull(argv[6], NULL, 0) : rss_of(npid);
+	short_subjects = getenv("TW_BENCH_SHORT_SUBJECTS") != NULL;
 	t0 = now_s();
 	ret = write_snapshot(ps, n, err, sizeof(err));
 	fprintf(stderr, "portal_bench: %u subjects written to the store in %.1f s\n", n,
