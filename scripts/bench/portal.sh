@@ -150,7 +150,11 @@ echo "# portal link: $NREC records ($((NREC / 10000)) interims of 10k clients), 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- 1 and 2: journal -> portal, against a plain SQLite insert of the same rows
-read -r last bytes logid < <("$B" fill "$dir/journal.db" "$NODE" "$NREC" 10000)
+read -r last bytes logid < <("$B" fill "$dir/journal.db" "$NODE" "$NREC" 10000) || true
+if [ -z "${logid:-}" ]; then
+	echo "portal bench: could not fill the journal" >&2
+	exit 1
+fi
 echo "# journal: $last records, $((bytes / 1000000)) MB"
 res=$dir/results
 : >"$res"
