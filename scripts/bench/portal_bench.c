@@ -553,6 +553,8 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+#define MAX_CHANGES 10000
+
 /* Start @argv with stdout on /dev/null: its pid, or -errno. */
 static pid_t spawn(char *const argv[])
 {
@@ -592,7 +594,8 @@ static int cmd_polchange(int argc, char **argv)
 	struct ctl c = { .fd = -1 };
 	char err[256], subj[256];
 	struct tw_polstore *ps;
-	double *lat, *cmd, t0, t;
+	static double lat[MAX_CHANGES], cmd[MAX_CHANGES];
+	double t0, t;
 	unsigned int n, i, early = 0;
 	struct node_view v;
 
@@ -601,11 +604,11 @@ static int cmd_polchange(int argc, char **argv)
 	c.path = argv[1];
 	n = (unsigned int)strtoul(argv[5], NULL, 0);
 	snprintf(subj, sizeof(subj), "cn:%s", argv[6]);
+	if (!n || n > MAX_CHANGES)
+		return die("polchange: N must be 1..%d", MAX_CHANGES);
 	ps = tw_polstore_open(argv[4], err, sizeof(err));
-	lat = calloc(n + 1, sizeof(*lat));
-	cmd = calloc(n + 1, sizeof(*cmd));
-	if (!ps || !lat || !cmd || !n)
-		return die("polchange: %s %s", argv[4], ps ? "N must be > 0" : err);
+	if (!ps)
+		return die("polchange: %s", err);
 	for (i = 0; i < n; i++) {
 		char *av[] = { argv[2], "-c", argv[3], "subject", i % 2 ? "enable" : "disable",
 			       subj,	NULL };
@@ -650,8 +653,6 @@ static int cmd_polchange(int argc, char **argv)
 	printf("change_cmd_median_ms %.1f ms\n", cmd[n / 2] * 1e3);
 	printf("change_before_exit %u changes\n", early);
 	tw_polstore_close(ps);
-	free(lat);
-	free(cmd);
 	return EXIT_SUCCESS;
 }
 
