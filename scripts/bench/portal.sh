@@ -57,9 +57,11 @@ stop() { # PID: TERM, then KILL after 10 s
 cleanup() {
 	stop "$dpid"
 	stop "$ppid"
+	pkill -P $$ 2>/dev/null || true # a portal_bench still waiting
 	rm -rf "$pin" "$dir"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
 port=$((20000 + $$ % 20000))
 
 "$top/selftests/portal/pki.sh" "$dir/pki" "$NODE" >"$dir/pki.log" 2>&1 ||
