@@ -54,6 +54,17 @@ static const char *const drop_names[TW_DROP__MAX] = {
 	[TW_DROP_NO_PROFILE] = "no_profile",
 };
 
+static const char *const health_int_names[TW_HI__MAX] = {
+	[TW_HI_UPTIME_S] = "uptime_s",
+	[TW_HI_LOAD1_MILLI] = "load1_milli",
+	[TW_HI_CPUS] = "cpus",
+	[TW_HI_SESSIONS] = "sessions",
+	[TW_HI_BACKLOG_RECORDS] = "backlog_records",
+	[TW_HI_POLICY_AGE_S] = "policy_age_s",
+};
+static const char *const health_events[] = { "link", "periodic", "alert", NULL };
+static const char *const health_sources[] = { "portal", "cache", "file", "none", NULL };
+
 /* JSON integers are signed 64-bit in jansson, PHP and Go's default decoding. */
 #define REC_INT_MAX ((uint64_t)INT64_MAX)
 
@@ -85,6 +96,19 @@ int tw_term_cause_parse(const char *s)
 		if (term_names[i] && !strcmp(term_names[i], s))
 			return i;
 	return -EINVAL;
+}
+
+const char *tw_health_int_name(enum tw_health_int i)
+{
+	return (unsigned int)i < TW_HI__MAX ? health_int_names[i] : NULL;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
 }
 
 const char *tw_drop_reason_name(uint32_t reason)
@@ -198,6 +222,29 @@ int tw_record_validate(const struct tw_record *r, char *err, size_t errlen)
 		return seterr(err, errlen, "\"terminate_cause\": only valid on disconnect, not %s",
 			      kname);
 	}
+	if (r->kind == TW_REC_HEALTH) {
+		const struct tw_rec_health *h = &r->health;
+
+		if (!str_ok(h->event, sizeof(h->event)) ||
+		    !str_ok(h->software_version, sizeof(h->software_version)) ||
+		    !str_ok(h->policy_source, sizeof(h->policy_source)))
+			return seterr(err, errlen, "health field too long");
+		if (h->event[0] && !in_list(health_events, h->event))
+			return seterr(err, errlen, "\"event\": expected link, periodic or alert");
+		if (h->policy_source[0] && !in_list(health_sources, h->policy_source))
+			return seterr(err, errlen,
+				      "\"policy_source\": expected portal, cache, file or none");
+		if (h->has >> TW_HI__MAX)
+			return seterr(err, errlen, "health: unknown field bits");
+		for (i = 0; i < TW_HI__MAX; i++)
+			if ((h->has & (1u << i)) && h->v[i] > REC_INT_MAX)
+				return seterr(err, errlen, "\"%s\": out of range",
+					      health_int_names[i]);
+	} else if (r->health.event[0] || r->health.software_version[0] ||
+		   r->health.policy_source[0] || r->health.has) {
+		return seterr(err, errlen, "\"event\": health fields only on health, not %s",
+			      kname);
+	}
 	if (r->kind != TW_REC_GAP) {
 		if (r->ngaps || r->gap_count)
 			return seterr(err, errlen, "\"dropped\": only valid on gap, not %s", kname);
@@ -283,6 +330,17 @@ static int put_counters(json_t *o, const struct tw_rec_counters *c)
 	return put(o, "drops", drops);
 }
 
+static int put_health(json_t *o, const struct tw_rec_health *h, char *err, size_t errlen)
+{
+	if (put_str(o, "event", h->event, err, errlen) ||
+	    put_str(o, "software_version", h->software_version, err, errlen))
+		return -1;
+	for (int i = 0; i < TW_HI__MAX; i++)
+		if ((h->has & (1u << i)) && put_u64(o, health_int_names[i], h->v[i]))
+			return -1;
+	return put_str(o, "policy_source", h->policy_source, err, errlen);
+}
+
 static int put_gaps(json_t *o, const struct tw_record *r)
 {
 	json_t *arr = json_array(), *pair;
@@ -347,6 +405,8 @@ char *tw_record_to_json(const struct tw_record *r, size_t *len, char *err, size_
 	if (r->kind == TW_REC_GAP && put_gaps(o, r))
 		goto out;
 	e = EINVAL;
+	if (r->kind == TW_REC_HEALTH && put_health(o, &r->health, err, errlen))
+		goto out;
 	if (put_str(o, "detail", r->detail, err, errlen))
 		goto out;
 	e = ENOMEM;
@@ -555,6 +615,34 @@ static int get_gaps(struct pctx *p, struct tw_record *r)
 	return get_u64(p, "dropped_count", 1, REC_INT_MAX, true, &r->gap_count, &present);
 }
 
+/* Health fields are read on health records only; elsewhere they are unknown, so ignored. */
+static int get_health(struct pctx *p, struct tw_record *r)
+{
+	struct tw_rec_health *h = &r->health;
+	bool present;
+
+	if (r->kind != TW_REC_HEALTH)
+		return 0;
+	if (get_str(p, "event", h->event, sizeof(h->event), false) ||
+	    get_str(p, "software_version", h->software_version, sizeof(h->software_version),
+		    false) ||
+	    get_str(p, "policy_source", h->policy_source, sizeof(h->policy_source), false))
+		return -EINVAL;
+	if (h->event[0] && !in_list(health_events, h->event))
+		return bad(p, "event", "expected link, periodic or alert",
+			   json_object_get(p->o, "event"));
+	if (h->policy_source[0] && !in_list(health_sources, h->policy_source))
+		return bad(p, "policy_source", "expected portal, cache, file or none",
+			   json_object_get(p->o, "policy_source"));
+	for (int i = 0; i < TW_HI__MAX; i++) {
+		if (get_u64(p, health_int_names[i], 0, REC_INT_MAX, false, &h->v[i], &present))
+			return -EINVAL;
+		if (present)
+			h->has |= 1u << i;
+	}
+	return 0;
+}
+
 static int parse_obj(struct pctx *p, struct tw_record *r)
 {
 	char kind[16] = "", cause[32] = "";
@@ -610,7 +698,7 @@ static int parse_obj(struct pctx *p, struct tw_record *r)
 				   json_object_get(p->o, "terminate_cause"));
 		r->term_cause = (uint32_t)k;
 	}
-	if (get_gaps(p, r))
+	if (get_gaps(p, r) || get_health(p, r))
 		return -EINVAL;
 	/* Cross-field rules (required per kind, gap ordering) are the serialiser's too. */
 	return tw_record_validate(r, p->err, p->errlen);

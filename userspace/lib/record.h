@@ -71,6 +71,25 @@ struct tw_rec_counters {
 	uint64_t drops[TW_DROP__MAX]; /* packets by enum tw_drop_reason; [TW_DROP_NONE] unused */
 };
 
+/* The optional fields of health records (docs/protocol.md section 7). */
+enum tw_health_int {
+	TW_HI_UPTIME_S,
+	TW_HI_LOAD1_MILLI,
+	TW_HI_CPUS,
+	TW_HI_SESSIONS,
+	TW_HI_BACKLOG_RECORDS,
+	TW_HI_POLICY_AGE_S,
+	TW_HI__MAX,
+};
+
+struct tw_rec_health {
+	char event[16]; /* "link", "periodic", "alert"; "": absent */
+	char software_version[64];
+	char policy_source[16]; /* "portal", "cache", "file", "none"; "": absent */
+	uint32_t has; /* bit (1 << enum tw_health_int): that integer is present */
+	uint64_t v[TW_HI__MAX];
+};
+
 struct tw_record {
 	char node[TW_REC_NODE_MAX];
 	char log_id[TW_REC_LOG_ID_LEN + 1];
@@ -104,7 +123,12 @@ struct tw_record {
 	uint32_t ngaps;
 	struct tw_seq_range gaps[TW_REC_GAP_RANGES];
 	uint64_t gap_count; /* number of records dropped, the sum over gaps */
+
+	struct tw_rec_health health; /* health records only */
 };
+
+/* "uptime_s", ... : the JSON name of a health integer. */
+const char *tw_health_int_name(enum tw_health_int i);
 
 /* "connect", ... or NULL for an unknown kind. */
 const char *tw_record_kind_name(uint32_t kind);
