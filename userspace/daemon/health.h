@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Health records (docs/protocol.md section 7): what the portal needs to
+ * tell a quiet node from a dead one. portal.c appends one when the link
+ * comes up ("link") and every health_interval while it is up
+ * ("periodic"); alerts ("alert") carry a detail.
+ */
+#ifndef TW_HEALTH_H
+#define TW_HEALTH_H
+
+#include "record.h"
+
+#ifndef TW_SOFTWARE_VERSION
+#define TW_SOFTWARE_VERSION "0.5.0" /* tunwardend's version: health records, user-agent */
+#endif
+
+struct tw_daemon;
+
+/* The health record of @event ("link", "periodic", "alert") as of now; @detail may be NULL. */
+void tw_health_fill(struct tw_daemon *d, const char *event, const char *detail,
+		    struct tw_record *r);
+/* Fill and append to the journal (not durable: never dropped, committed by the tick).
+ * 0 or -errno (logged). */
+int tw_health_append(struct tw_daemon *d, const char *event, const char *detail);
+
+#endif /* TW_HEALTH_H */
