@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The policy's sources and the one install path they share. The cache on
+ * disk holds what a cold start needs: the policy file's bytes, or with a
+ * portal its last snapshot line followed by the deltas applied since, one
+ * line each (there is no serialiser of a policy; replaying a few deltas at
+ * a cold start is cheap, and the next snapshot rewrites the file).
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/uio.h>
 
 #include "admission.h"
 #include "daemon.h"
@@ -26,18 +36,17 @@ static void push_profiles(struct tw_daemon *d)
 	}
 }
 
-/* @np replaces the policy in force: dataplane, live sessions, admitted flows. */
-static void policy_install(struct tw_daemon *d, struct tw_policy *np)
+/* d->pol changed: dataplane, live sessions, admitted flows. */
+static void policy_took_effect(struct tw_daemon *d, enum tw_policy_source src)
 {
+	struct tw_policy *np = d->pol;
 	int n;
 
-	tw_policy_free(d->pol);
-	d->pol = np;
 	d->pol_loaded = time(NULL);
-	d->pol_source = TW_POLSRC_FILE;
-	tw_info("policy version %llu: %zu subjects, %zu profiles",
-		(unsigned long long)tw_policy_version(np), tw_policy_nsubjects(np),
-		tw_policy_nprofiles(np));
+	d->pol_source = src;
+	tw_info("policy version %llu from the %s: %zu subjects, %zu profiles",
+		(unsigned long long)tw_policy_version(np), tw_polsrc_name(d),
+		tw_policy_nsubjects(np), tw_policy_nprofiles(np));
 	push_profiles(d);
 	tw_adm_policy_changed(d);
 	/* connections admitted under the old allowlists that the new ones
@@ -48,6 +57,14 @@ static void policy_install(struct tw_daemon *d, struct tw_policy *np)
 			(unsigned long long)tw_policy_version(np), n);
 	else if (n < 0)
 		tw_err("%s", tw_dp_errstr(d->dp));
+}
+
+/* @np replaces the policy in force. */
+static void policy_install(struct tw_daemon *d, struct tw_policy *np, enum tw_policy_source src)
+{
+	tw_policy_free(d->pol);
+	d->pol = np;
+	policy_took_effect(d, src);
 }
 
 /* A file at the version already installed (a reload for a configuration edit): nothing to do.
@@ -72,6 +89,12 @@ int tw_polsrc_reload(struct tw_daemon *d, char *errout, size_t errlen)
 	size_t len = 0;
 	int rc;
 
+	if (d->cfg.portal.url[0]) {
+		/* protocol.md 10: with a portal, the policy file is not read */
+		tw_info("policy comes from the portal ([portal] url); %s not read",
+			d->cfg.policy_file[0] ? d->cfg.policy_file : "no policy file");
+		return 0;
+	}
 	rc = tw_read_file(d->cfg.policy_file, &buf, &len);
 	if (rc) {
 		snprintf(err, sizeof(err), "%s", strerror(-rc));
@@ -98,7 +121,7 @@ int tw_polsrc_reload(struct tw_daemon *d, char *errout, size_t errlen)
 	if (d->cfg.policy_cache_path[0] && tw_write_atomic(d->cfg.policy_cache_path, buf, len))
 		tw_warn("policy cache %s: cannot write", d->cfg.policy_cache_path);
 	free(buf);
-	policy_install(d, np);
+	policy_install(d, np, TW_POLSRC_FILE);
 	return 0;
 fail:
 	tw_err("policy %s: %s (keeping version %llu)", d->cfg.policy_file, err, cur);
@@ -108,26 +131,113 @@ fail:
 	return rc;
 }
 
+/*
+ * A portal's cache: the snapshot line, then delta lines. A line that does not
+ * apply (a write cut short by a crash) ends the replay: the portal sends the
+ * rest.
+ */
+static struct tw_policy *parse_cache_lines(const char *path, char *buf, size_t len)
+{
+	char err[512] = "", *nl = memchr(buf, '\n', len), *p, *end = buf + len;
+	struct tw_policy *pol;
+	size_t n = 0;
+
+	if (!nl)
+		return NULL;
+	pol = tw_policy_parse(buf, (size_t)(nl - buf), err, sizeof(err));
+	if (!pol)
+		return NULL;
+	for (p = nl + 1; p < end; p = nl + 1, n++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		if (nl == p)
+			continue;
+		if (tw_policy_apply_delta(pol, p, (size_t)(nl - p), err, sizeof(err))) {
+			tw_warn("policy cache %s: delta line %zu: %s (using version %llu)", path,
+				n + 1, err, (unsigned long long)tw_policy_version(pol));
+			break;
+		}
+	}
+	return pol;
+}
+
 void tw_polsrc_cold_start(struct tw_daemon *d)
 {
 	char err[512] = "", *buf = NULL;
 	size_t len = 0;
 
-	if (!tw_polsrc_reload(d, NULL, 0))
+	if (!d->cfg.portal.url[0] && !tw_polsrc_reload(d, NULL, 0))
 		return;
 	if (!d->cfg.policy_cache_path[0] || tw_read_file(d->cfg.policy_cache_path, &buf, &len))
 		return;
 	d->pol = tw_policy_parse(buf, len, err, sizeof(err));
+	if (!d->pol)
+		d->pol = parse_cache_lines(d->cfg.policy_cache_path, buf, len);
 	free(buf);
 	if (!d->pol) {
 		tw_err("policy cache %s: %s", d->cfg.policy_cache_path, err);
 		return;
 	}
-	/* the cache's age is unknown: treat it as old so offline mode applies */
+	/* the cache's age is unknown: treat it as old so offline mode applies until the
+	 * portal confirms it (protocol.md 8) */
 	d->pol_loaded = 0;
 	d->pol_source = TW_POLSRC_CACHE;
 	tw_warn("using cached policy version %llu", (unsigned long long)tw_policy_version(d->pol));
 	push_profiles(d);
+}
+
+void tw_polsrc_portal_snapshot(struct tw_daemon *d, struct tw_policy *np, const char *line,
+			       size_t len)
+{
+	const char *path = d->cfg.policy_cache_path;
+	int err;
+
+	/* the cache first: if the daemon dies now, a cold start has this version */
+	if (path[0]) {
+		err = tw_write_atomic(path, line, len);
+		if (err)
+			tw_warn("policy cache %s: cannot write: %s", path, strerror(-err));
+	}
+	policy_install(d, np, TW_POLSRC_PORTAL);
+}
+
+/* One more line at the end of the cache, synced; cut back on a short write. */
+static int cache_append(const char *path, const char *line, size_t len)
+{
+	struct iovec iov[2] = { { (void *)"\n", 1 }, { (void *)line, len } };
+	int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC), err = 0;
+	off_t was;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	was = lseek(fd, 0, SEEK_END);
+	n = writev(fd, iov, 2);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != len + 1)
+		err = -EIO;
+	if (!err && fsync(fd))
+		err = -errno;
+	if (err && was >= 0 && ftruncate(fd, was))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len)
+{
+	const char *path = d->cfg.policy_cache_path;
+	int err;
+
+	if (path[0]) {
+		err = cache_append(path, line, len);
+		if (err) /* a cold start would then use an older version, and the portal resends */
+			tw_warn("policy cache %s: cannot append the delta to %llu: %s", path,
+				(unsigned long long)tw_policy_version(d->pol), strerror(-err));
+	}
+	policy_took_effect(d, TW_POLSRC_PORTAL);
 }
 
 const char *tw_polsrc_name(const struct tw_daemon *d)

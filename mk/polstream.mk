@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# The policy stream (userspace/daemon/polstream*.c). Included after daemon.mk.
+#
+# polstream_h2.c is the stream's HTTP/2 side: it calls the link's transport
+# (h2conn.c) and portal.c. Until those are in the tree it is compiled (the
+# prerequisites of tunwardend were fixed when daemon.mk was read) but left
+# out of the link (its recipe reads TW_DAEMON_OBJS when it runs).
+ifeq ($(wildcard userspace/daemon/h2conn.c),)
+TW_DAEMON_OBJS := $(filter-out %/polstream_h2.o,$(TW_DAEMON_OBJS))
+endif
+
+# The unit tests drive the line handling (polstream.c) and the health records
+# (health.c's fill) without a portal; both link alone against libtw.
+TW_UNIT_DAEMON_OBJS := $(O)/userspace/daemon/polstream.o
+$(TEST_UNIT): $(TW_UNIT_DAEMON_OBJS)
+$(TEST_UNIT): LDLIBS += $(TW_UNIT_DAEMON_OBJS)
+$(UNIT_OBJS): CFLAGS += -Iuserspace/daemon
