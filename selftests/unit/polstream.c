@@ -209,6 +209,8 @@ static void expect_refused(struct tw_polstream *ps, const char *feed, uint32_t c
 	ASSERT_EQ(state_of("alice@laptop"), alice, "content kept");
 	if (logline)
 		ASSERT_STREQ(tw_polstream_last_error(ps), logline, "log line");
+	if (ps->last_error[0])
+		ASSERT_STREQ(dm->pol_refused, ps->last_error, "status shows the refusal");
 	/* the stream is done: later bytes change nothing */
 	ASSERT_EQ(feed_str(ps, "{\"type\":\"heartbeat\",\"version\":1044}\n"), code,
 		  "stays failed");
@@ -280,7 +282,9 @@ static void test_refusals(void)
 		}
 		ASSERT_EQ(version(), 1044, "at 1044");
 		snprintf(line, sizeof(line), "%s\n%s\n", sig1045, delta1045);
+		dm->pol_refused[0] = 'x';
 		ASSERT_OK(feed_str(ps, line), "protocol.md 11.4");
+		ASSERT_STREQ(dm->pol_refused, "", "an accepted bundle clears the refusal");
 		ASSERT_EQ(version(), 1045, "at 1045");
 		ASSERT_EQ(state_of("carol@phone"), TW_SUBJ_ENABLED, "carol");
 		tw_polstream_release(ps);

@@ -68,8 +68,11 @@ struct tw_daemon {
 
 	/* The policy in force; policysrc.c replaces it, everyone reads it. */
 	struct tw_policy *pol;
-	time_t pol_loaded; /* when it was fetched or read; 0: age unknown */
+	/* When it was read (file) or last confirmed by the portal (a bundle applied, a
+	 * heartbeat or snapshot naming it: docs/protocol.md 8); 0: never, it is stale. */
+	time_t pol_loaded;
 	enum tw_policy_source pol_source;
+	char pol_refused[512]; /* the portal's last refused bundle (protocol.md 5.6); "": none */
 
 	struct tw_admission *adm;
 	struct tw_ctlsrv *ctl;

@@ -205,6 +205,7 @@ static uint32_t refuse(struct tw_polstream *ps, const struct top *t, enum tw_lin
 		 "portal policy version %s: %s; keeping version %llu", ver, reason,
 		 (unsigned long long)cur_version(ps));
 	tw_err("%s", ps->last_error);
+	snprintf(ps->d->pol_refused, sizeof(ps->d->pol_refused), "%s", ps->last_error);
 	return fail(ps, NGHTTP2_PROTOCOL_ERROR, retry, "%s", ps->last_error);
 }
 
@@ -217,6 +218,7 @@ static void accepted(struct tw_polstream *ps)
 	ps->base_mismatches = 0;
 	ps->want_snapshot = false;
 	ps->last_error[0] = '\0';
+	d->pol_refused[0] = '\0';
 	if (!ps->accepted_any && ps->sink->progress)
 		ps->sink->progress(d);
 	ps->accepted_any = true;

@@ -20,6 +20,16 @@
  * "portal" and "journal" objects are the shapes of docs/ctl-protocol.md.
  * There is no portal link yet: "portal" says so rather than being absent.
  */
+/* The age counts from the last confirmation by the portal (or the file's read): protocol.md 8. */
+static void status_policy(struct tw_daemon *d, json_t *pol)
+{
+	if (!json_is_object(pol))
+		return;
+	json_object_set_new(pol, "confirmed", json_boolean(d->pol_loaded != 0));
+	if (d->pol_refused[0])
+		json_object_set_new(pol, "refused", json_string(d->pol_refused));
+}
+
 static json_t *status_node(struct tw_daemon *d)
 {
 	struct tw_journal_stats st = {};
@@ -53,6 +63,7 @@ json_t *tw_status_json(struct tw_daemon *d)
 
 	if (!o)
 		return NULL;
+	status_policy(d, json_object_get(o, "policy"));
 	if ((portal = tw_portal_status_json(d)))
 		json_object_set_new(o, "portal", portal);
 	json_object_set_new(o, "tunnels", tw_links_json(d));
