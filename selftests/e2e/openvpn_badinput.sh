@@ -114,5 +114,8 @@ tw_ovpn_client_stop 1
 tw_client_try 1 alice
 tw_check "alice is admitted from the cache, flagged as stale" \
 	tw_wait_for "grep -q 'connect alice on tun0 slot .*: permit (enabled (policy stale' '$TW_DIR/daemon.log'" 25
+# docs/protocol.md 8: a connect decided in offline mode leaves a decision record with the version.
+tw_check "the stale admission leaves a decision record naming the policy version" \
+	tw_wait_for "tw_cli --json log --since 0 | tw_jq \"sum(1 for r in j['records'] if r['kind']=='decision' and r.get('subject')=='alice' and r.get('policy_version',0) > 0 and r.get('detail','').startswith('admitted: policy stale (never confirmed, version '))\" | grep -qv '^0$'" 10
 
 tw_done

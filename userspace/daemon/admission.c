@@ -373,6 +373,37 @@ static void refuse(struct tw_decision *dec, const char *why, const char *detail)
 	snprintf(dec->reason, sizeof(dec->reason), "%s: %s", why, detail);
 }
 
+/*
+ * docs/protocol.md 8: a connect decided in offline mode (the policy not
+ * confirmed within offline_grace) leaves a decision record naming the
+ * version it used and why, so the portal sees what was let in while it
+ * was away.
+ */
+static void offline_decision(struct tw_daemon *d, const struct tw_conn_req *r,
+			     const struct tw_decision *dec)
+{
+	struct tw_record rec = { .kind = TW_REC_DECISION };
+	char age[48];
+
+	if (!dec->offline)
+		return;
+	snprintf(rec.subject, sizeof(rec.subject), "%s", r->subject);
+	rec.real_family = r->real_family;
+	memcpy(rec.real_addr, r->real_addr, 16);
+	rec.real_port = r->real_family ? r->real_port : 0;
+	rec.policy_version = dec->policy_version;
+	if (d->pol_loaded)
+		snprintf(age, sizeof(age), "age %lld s", (long long)(time(NULL) - d->pol_loaded));
+	else
+		snprintf(age, sizeof(age), "never confirmed");
+	snprintf(rec.detail, sizeof(rec.detail),
+		 "%s: policy stale (%s, version %llu): offline mode %s",
+		 dec->verdict == TW_VERDICT_DENY ? "refused" : "admitted", age,
+		 (unsigned long long)dec->policy_version,
+		 d->cfg.offline_mode == TW_OFFLINE_SANDBOX ? "sandbox" : "known-only");
+	tw_sess_journal(d, &rec, false);
+}
+
 int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_decision *dec,
 		   const struct tw_session **out)
 {
@@ -388,6 +419,7 @@ int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_d
 	d->adm->nconnect++;
 	if (dec->verdict == TW_VERDICT_DENY) {
 		d->adm->ndeny++;
+		offline_decision(d, r, dec);
 		tw_info("connect %s on %s: deny (%s, policy %llu)", r->subject, r->ifname,
 			dec->reason, (unsigned long long)dec->policy_version);
 		return 0;
@@ -428,6 +460,7 @@ int tw_adm_connect(struct tw_daemon *d, const struct tw_conn_req *r, struct tw_d
 		return -EIO;
 	}
 	tw_sess_save(d, s);
+	offline_decision(d, r, dec);
 	tw_info("connect %s on %s slot %u: %s (%s, policy %llu)", r->subject, r->ifname, s->slot,
 		tw_verdict_name(dec->verdict), dec->reason,
 		(unsigned long long)dec->policy_version);
