@@ -16,6 +16,7 @@
 #include "admission.h"
 #include "daemon.h"
 #include "fileio.h"
+#include "health.h"
 #include "journal.h"
 #include "policy.h"
 #include "policysrc.h"
@@ -196,6 +197,32 @@ void test_polstream_maps(void)
 		tw_journal_flush(d->jr);
 		tw_journal_read_since(d->jr, 0, 0, find_disconnect, &n);
 		ASSERT_EQ(n, 1, "alice's disconnect record, Admin-Reset");
+	}
+
+	/* health records (protocol.md 7) say what the portal confirmed, and when */
+	{
+		struct tw_record h;
+		bool alerted = false;
+		char *json;
+
+		tw_health_fill(d, "periodic", NULL, &h);
+		ASSERT_EQ(h.policy_version, 1044, "health: policy_version");
+		ASSERT_STREQ(h.health.policy_source, "portal", "health: policy_source");
+		ASSERT_TRUE(h.health.has & (1u << TW_HI_POLICY_AGE_S), "health: policy_age_s");
+		ASSERT_LE(h.health.v[TW_HI_POLICY_AGE_S], 2, "health: confirmed just now");
+		ASSERT_EQ(h.health.v[TW_HI_SESSIONS], 1, "health: bob's session");
+		ASSERT_GE(h.health.v[TW_HI_CPUS], 1, "health: cpus");
+		h.seq = 1;
+		h.time_ns = 1;
+		snprintf(h.node, sizeof(h.node), "node-fra-2");
+		snprintf(h.log_id, sizeof(h.log_id), "%s", tw_journal_log_id(d->jr));
+		json = tw_record_to_json(&h, NULL, err, sizeof(err));
+		ASSERT_OK_PTR(json, err);
+		free(json);
+		d->cfg.offline_grace_s = 60;
+		ASSERT_EQ(tw_health_link_down(d, time(NULL) - 30, &alerted), 0, "within the grace");
+		ASSERT_EQ(tw_health_link_down(d, time(NULL) - 61, &alerted), 1, "alert");
+		ASSERT_EQ(tw_health_link_down(d, time(NULL) - 62, &alerted), 0, "once per outage");
 	}
 
 	/* the cache: the snapshot and both deltas, replayed to 1044 at a cold start */

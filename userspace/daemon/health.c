@@ -66,3 +66,17 @@ int tw_health_append(struct tw_daemon *d, const char *event, const char *detail)
 		tw_err("journal: health record (%s): %s", event, tw_journal_errstr(d->jr));
 	return err;
 }
+
+int tw_health_link_down(struct tw_daemon *d, time_t down_since, bool *alerted)
+{
+	time_t now = time(NULL);
+	char detail[160];
+
+	if (*alerted || !down_since || !d->cfg.offline_grace_s ||
+	    (uint64_t)(now - down_since) < d->cfg.offline_grace_s)
+		return 0;
+	*alerted = true;
+	snprintf(detail, sizeof(detail), "portal unreachable for %lld s (offline_grace %llu s)",
+		 (long long)(now - down_since), (unsigned long long)d->cfg.offline_grace_s);
+	return tw_health_append(d, "alert", detail) ? 0 : 1;
+}
