@@ -48,9 +48,23 @@ static const char revoke_alice[] =
 	"\"ipsec_id\",\"id\":\"alice\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":"
 	"\"revoked\"}]}}";
 
+static const char add_carol[] =
+	"{\"type\":\"delta\",\"base\":1044,\"version\":1045,\"subjects\":{\"upsert\":[{\"kind\":"
+	"\"ipsec_id\",\"id\":\"carol\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":"
+	"\"enabled\"}]}}";
+/* what a portal sends for since=0 at 1045 */
+static const char snap1045[] =
+	"{\"type\":\"snapshot\",\"version\":1045,\"tenants\":[{\"id\":\"acme\"}],\"profiles\":[{\"id\":"
+	"\"employees\",\"interfaces\":[\"lo\"],\"from_client\":[{\"prefix\":\"10.20.0.0/16\"}]}],"
+	"\"subjects\":[{\"kind\":\"ipsec_id\",\"id\":\"alice\",\"tenant\":\"acme\",\"profiles\":"
+	"[\"employees\"],\"state\":\"revoked\"},{\"kind\":\"ipsec_id\",\"id\":\"bob\",\"tenant\":"
+	"\"acme\",\"profiles\":[\"employees\"],\"state\":\"enabled\"},{\"kind\":\"ipsec_id\",\"id\":"
+	"\"carol\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":\"enabled\"}]}";
+
 static const struct tw_polstream_sink real_sink = {
 	.snapshot = tw_polsrc_portal_snapshot,
 	.delta = tw_polsrc_portal_delta,
+	.recache = tw_polsrc_portal_recache,
 };
 
 static struct tw_sig_key *signer;
@@ -243,10 +257,35 @@ void test_polstream_maps(void)
 				ASSERT_TRUE(a && a->state == TW_SUBJ_REVOKED, "alice revoked");
 				ASSERT_EQ(cold->pol_source, TW_POLSRC_CACHE, "source");
 				ASSERT_EQ(cold->pol_loaded, 0, "unconfirmed: stale");
+				ASSERT_EQ(cold->pol_cache_deltas, 2, "two deltas replayed");
 			}
 			tw_policy_free(cold->pol);
 			free(cold);
 		}
+	}
+
+	/* compaction: at TW_PS_CACHE_DELTAS deltas the node asks for a snapshot (since=0)
+	 * and rewrites the cache with it, without installing it again */
+	{
+		const struct tw_policy *pol = d->pol;
+
+		d->pol_cache_deltas = TW_PS_CACHE_DELTAS - 1;
+		tw_polstream_reset_lines(ps);
+		ASSERT_EQ(feed_signed(ps, add_carol, "node-fra-2"), NGHTTP2_CANCEL,
+			  "delta applied, stream ended for a snapshot");
+		ASSERT_EQ(ps->retry, TW_RETRY_NOW, "at once");
+		ASSERT_EQ(tw_polstream_since(ps), 0, "since=0");
+		ASSERT_EQ(tw_policy_version(d->pol), 1045, "delta applied");
+		tw_polstream_reset_lines(ps);
+		ASSERT_OK(feed_signed(ps, snap1045, "node-fra-2"), "snapshot at 1045");
+		ASSERT_TRUE(d->pol == pol, "not installed again");
+		ASSERT_EQ(d->pol_cache_deltas, 0, "cache compacted");
+		ASSERT_EQ(tw_polstream_since(ps), 1045, "since = ours again");
+		free(cache);
+		cache = NULL;
+		if (ASSERT_OK(tw_read_file(d->cfg.policy_cache_path, &cache, &clen), "cache"))
+			ASSERT_TRUE(clen == strlen(snap1045) && !memcmp(cache, snap1045, clen),
+				    "the cache is the snapshot line");
 	}
 out:
 	tw_polstream_release(ps);

@@ -73,6 +73,7 @@ struct tw_daemon {
 	time_t pol_loaded;
 	enum tw_policy_source pol_source;
 	char pol_refused[512]; /* the portal's last refused bundle (protocol.md 5.6); "": none */
+	uint32_t pol_cache_deltas; /* delta lines in the policy cache after its snapshot */
 
 	struct tw_admission *adm;
 	struct tw_ctlsrv *ctl;

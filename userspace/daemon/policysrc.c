@@ -136,7 +136,8 @@ fail:
  * apply (a write cut short by a crash) ends the replay: the portal sends the
  * rest.
  */
-static struct tw_policy *parse_cache_lines(const char *path, char *buf, size_t len)
+static struct tw_policy *parse_cache_lines(const char *path, char *buf, size_t len,
+					   uint32_t *ndeltas)
 {
 	char err[512] = "", *nl = memchr(buf, '\n', len), *p, *end = buf + len;
 	struct tw_policy *pol;
@@ -158,6 +159,7 @@ static struct tw_policy *parse_cache_lines(const char *path, char *buf, size_t l
 				n + 1, err, (unsigned long long)tw_policy_version(pol));
 			break;
 		}
+		++*ndeltas;
 	}
 	return pol;
 }
@@ -173,7 +175,8 @@ void tw_polsrc_cold_start(struct tw_daemon *d)
 		return;
 	d->pol = tw_policy_parse(buf, len, err, sizeof(err));
 	if (!d->pol)
-		d->pol = parse_cache_lines(d->cfg.policy_cache_path, buf, len);
+		d->pol =
+			parse_cache_lines(d->cfg.policy_cache_path, buf, len, &d->pol_cache_deltas);
 	free(buf);
 	if (!d->pol) {
 		tw_err("policy cache %s: %s", d->cfg.policy_cache_path, err);
@@ -190,16 +193,23 @@ void tw_polsrc_cold_start(struct tw_daemon *d)
 void tw_polsrc_portal_snapshot(struct tw_daemon *d, struct tw_policy *np, const char *line,
 			       size_t len)
 {
+	/* the cache first: if the daemon dies now, a cold start has this version */
+	tw_polsrc_portal_recache(d, line, len);
+	policy_install(d, np, TW_POLSRC_PORTAL);
+}
+
+void tw_polsrc_portal_recache(struct tw_daemon *d, const char *line, size_t len)
+{
 	const char *path = d->cfg.policy_cache_path;
 	int err;
 
-	/* the cache first: if the daemon dies now, a cold start has this version */
-	if (path[0]) {
-		err = tw_write_atomic(path, line, len);
-		if (err)
-			tw_warn("policy cache %s: cannot write: %s", path, strerror(-err));
-	}
-	policy_install(d, np, TW_POLSRC_PORTAL);
+	if (!path[0])
+		return;
+	err = tw_write_atomic(path, line, len);
+	if (err)
+		tw_warn("policy cache %s: cannot write: %s", path, strerror(-err));
+	else
+		d->pol_cache_deltas = 0;
 }
 
 /* One more line at the end of the cache, synced; cut back on a short write. */
@@ -233,7 +243,9 @@ void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len)
 
 	if (path[0]) {
 		err = cache_append(path, line, len);
-		if (err) /* a cold start would then use an older version, and the portal resends */
+		if (!err)
+			d->pol_cache_deltas++;
+		else /* a cold start would then use an older version, and the portal resends */
 			tw_warn("policy cache %s: cannot append the delta to %llu: %s", path,
 				(unsigned long long)tw_policy_version(d->pol), strerror(-err));
 	}

@@ -270,7 +270,18 @@ static uint32_t on_snapshot(struct tw_polstream *ps, const struct top *t, const 
 	char err[512] = "";
 
 	if (d->pol && t->has_version && t->version == cur) {
-		/* a confirmation: the portal sends one bundle per version, not read again */
+		/* a confirmation: the portal sends one bundle per version, not read again,
+		 * unless it was asked for to replace the cache's snapshot and deltas */
+		if (ps->compact && ps->sink->recache) {
+			np = tw_policy_parse(line, len, err, sizeof(err));
+			if (np && tw_policy_version(np) == cur)
+				ps->sink->recache(d, line, len);
+			else
+				tw_warn("portal policy version %llu: not cached: %s",
+					(unsigned long long)cur, np ? "version differs" : err);
+			tw_policy_free(np);
+		}
+		ps->compact = false;
 		accepted(ps);
 		return 0;
 	}
@@ -284,6 +295,7 @@ static uint32_t on_snapshot(struct tw_polstream *ps, const struct top *t, const 
 			      errno == ESTALE ? "not newer" :
 						strerror(errno));
 	ps->sink->snapshot(d, np, line, len);
+	ps->compact = false;
 	accepted(ps);
 	return 0;
 }
@@ -311,6 +323,14 @@ static uint32_t on_delta(struct tw_polstream *ps, const struct top *t, const cha
 		return refuse(ps, t, TW_RETRY_SLOW, "%s", err[0] ? err : strerror(-rc));
 	ps->sink->delta(d, line, len);
 	accepted(ps);
+	if (d->pol_cache_deltas >= TW_PS_CACHE_DELTAS && ps->sink->recache) {
+		/* the cache grows by a line a delta: a new stream from since=0 brings a
+		 * snapshot of this version to rewrite it with */
+		ps->compact = true;
+		return fail(ps, NGHTTP2_CANCEL, TW_RETRY_NOW,
+			    "policy cache holds %u deltas: asking the portal for a snapshot",
+			    d->pol_cache_deltas);
+	}
 	return 0;
 }
 
@@ -512,7 +532,7 @@ void tw_polstream_reset_lines(struct tw_polstream *ps)
 
 uint64_t tw_polstream_since(const struct tw_polstream *ps)
 {
-	return ps->want_snapshot ? 0 : cur_version(ps);
+	return ps->want_snapshot || ps->compact ? 0 : cur_version(ps);
 }
 
 const char *tw_polstream_last_error(const struct tw_polstream *ps)

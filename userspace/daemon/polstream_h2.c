@@ -30,6 +30,7 @@ static void sink_progress(struct tw_daemon *d)
 static const struct tw_polstream_sink daemon_sink = {
 	.snapshot = tw_polsrc_portal_snapshot,
 	.delta = tw_polsrc_portal_delta,
+	.recache = tw_polsrc_portal_recache,
 	.progress = sink_progress,
 };
 

@@ -21,6 +21,8 @@
 #define TW_PS_LINE_MAX	   4096 /* heartbeat, signature and other non-bundle lines */
 #define TW_PS_BUNDLE_MAX   (64u << 20) /* a bundle line, as TW_POLICY_MAX_BYTES */
 #define TW_PS_TYPES_WARNED 8
+/* Delta lines the cache may hold after its snapshot before the node asks for a new one. */
+#define TW_PS_CACHE_DELTAS 256
 
 struct tw_policy;
 
@@ -30,6 +32,9 @@ struct tw_polstream_sink {
 	void (*snapshot)(struct tw_daemon *d, struct tw_policy *np, const char *line, size_t len);
 	/* d->pol was just moved forward by the delta @line: install, cache. */
 	void (*delta)(struct tw_daemon *d, const char *line, size_t len);
+	/* A snapshot at the version in force, asked for to compact the cache: write it.
+	 * May be NULL (no cache). */
+	void (*recache)(struct tw_daemon *d, const char *line, size_t len);
 	/* A line was accepted: the stream's retry schedule starts again. May be NULL. */
 	void (*progress)(struct tw_daemon *d);
 };
@@ -53,6 +58,7 @@ struct tw_polstream {
 	bool accepted_any; /* a line accepted on this stream (progress reported) */
 	uint32_t base_mismatches; /* in a row: the second asks since=0 */
 	bool want_snapshot; /* next request: since=0 */
+	bool compact; /* since=0 for a snapshot to rewrite the cache with */
 
 	/* how the stream ends when a line was refused */
 	uint32_t failed; /* the HTTP/2 error code returned, 0: none */
