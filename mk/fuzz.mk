@@ -19,8 +19,9 @@ FUZZ_MAX_LEN ?= 16384
 FUZZ_CC ?= $(CLANG)
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace/lib -Iuserspace/portal \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	       -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter
-FUZZ_LIBS := -ljansson
+	       -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -Iuserspace/daemon
+FUZZ_LIBS := -ljansson -lcrypto
 FUZZ_EXTERNAL := fuzz_record # mk/journal.mk
 
 FUZZ_NAMES := $(patsubst selftests/fuzz/%.c,%,$(wildcard selftests/fuzz/fuzz_*.c))
@@ -32,6 +33,8 @@ FUZZ_SRCS_fuzz_config := userspace/lib/config.c
 FUZZ_SRCS_fuzz_ctl := userspace/lib/ctl.c
 FUZZ_SRCS_fuzz_pconf := userspace/portal/pconf.c userspace/lib/config.c userspace/lib/tw_utf8.c
 FUZZ_SEEDS_fuzz_pconf := examples/portal.conf
+FUZZ_SRCS_fuzz_polstream := userspace/daemon/polstream.c $(FUZZ_SRCS_fuzz_policy) \
+			    userspace/lib/tw_sig.c userspace/lib/log.c
 FUZZ_SEEDS_fuzz_policy := examples/policy.json
 FUZZ_SEEDS_fuzz_config := examples/tunwarden.conf
 # Checked-in seeds, small and valid, so every harness starts past its parser's front door
