@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <bpf/bpf.h>
 #include <nghttp2/nghttp2.h>
 #include "test.h"
 #include "admission.h"
@@ -60,6 +61,36 @@ static const char snap1045[] =
 	"[\"employees\"],\"state\":\"revoked\"},{\"kind\":\"ipsec_id\",\"id\":\"bob\",\"tenant\":"
 	"\"acme\",\"profiles\":[\"employees\"],\"state\":\"enabled\"},{\"kind\":\"ipsec_id\",\"id\":"
 	"\"carol\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":\"enabled\"}]}";
+
+/* 1046: the profile's allowlist grows by 10.30.0.0/16 */
+static const char widen[] =
+	"{\"type\":\"delta\",\"base\":1045,\"version\":1046,\"profiles\":{\"upsert\":[{\"id\":"
+	"\"employees\",\"interfaces\":[\"lo\"],\"from_client\":[{\"prefix\":\"10.20.0.0/16\"},"
+	"{\"prefix\":\"10.30.0.0/16\"}]}]}}";
+
+/* Is @addr in profile @num's from-client list in the maps? 0, -ENOENT or -errno. */
+static int acl_has(struct tw_dp *dp, uint32_t num, const char *addr)
+{
+	struct tw_acl_key k = { .list = TW_LIST_FROM_CLIENT };
+	struct tw_acl_val val;
+	struct tw_addr a;
+	uint32_t inner_id;
+	int inner, err;
+
+	if (tw_addr_parse(addr, &a))
+		return -EINVAL;
+	k.family = a.family;
+	memcpy(k.addr, a.addr, 16);
+	k.prefixlen = TW_ACL_KEY_FIXED_BITS + 32;
+	if (bpf_map_lookup_elem(tw_dp_map_fd(dp, TW_MAP_ACL), &num, &inner_id))
+		return -errno;
+	inner = bpf_map_get_fd_by_id(inner_id);
+	if (inner < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(inner, &k, &val) ? -errno : 0;
+	close(inner);
+	return err;
+}
 
 static const struct tw_polstream_sink real_sink = {
 	.snapshot = tw_polsrc_portal_snapshot,
@@ -286,6 +317,16 @@ void test_polstream_maps(void)
 		if (ASSERT_OK(tw_read_file(d->cfg.policy_cache_path, &cache, &clen), "cache"))
 			ASSERT_TRUE(clen == strlen(snap1045) && !memcmp(cache, snap1045, clen),
 				    "the cache is the snapshot line");
+	}
+
+	/* a delta that edits a profile reaches its allowlist in tw1_acl */
+	{
+		uint32_t num = tw_policy_profile(d->pol, "employees")->num;
+
+		ASSERT_OK(acl_has(d->dp, num, "10.20.1.1"), "10.20/16 allowed");
+		ASSERT_EQ(acl_has(d->dp, num, "10.30.1.1"), -ENOENT, "10.30/16 not yet");
+		ASSERT_OK(feed_signed(ps, widen, "node-fra-2"), "delta 1046");
+		ASSERT_OK(acl_has(d->dp, num, "10.30.1.1"), "10.30/16 allowed after the delta");
 	}
 out:
 	tw_polstream_release(ps);

@@ -29,7 +29,7 @@ static void sink_snapshot(struct tw_daemon *d, struct tw_policy *np, const char 
 	n_snapshots++;
 }
 
-static void sink_delta(struct tw_daemon *d, const char *line, size_t len)
+static void sink_delta(struct tw_daemon *d, const char *line, size_t len, bool profiles)
 {
 	n_deltas++;
 }

@@ -33,7 +33,7 @@ static void sink_snapshot(struct tw_daemon *d, struct tw_policy *np, const char 
 	d->pol = np;
 }
 
-static void sink_delta(struct tw_daemon *d, const char *line, size_t len)
+static void sink_delta(struct tw_daemon *d, const char *line, size_t len, bool profiles)
 {
 }
 

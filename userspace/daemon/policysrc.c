@@ -37,7 +37,7 @@ static void push_profiles(struct tw_daemon *d)
 }
 
 /* d->pol changed: dataplane, live sessions, admitted flows. */
-static void policy_took_effect(struct tw_daemon *d, enum tw_policy_source src)
+static void policy_took_effect(struct tw_daemon *d, enum tw_policy_source src, bool profiles)
 {
 	struct tw_policy *np = d->pol;
 	int n;
@@ -47,7 +47,8 @@ static void policy_took_effect(struct tw_daemon *d, enum tw_policy_source src)
 	tw_info("policy version %llu from the %s: %zu subjects, %zu profiles",
 		(unsigned long long)tw_policy_version(np), tw_polsrc_name(d),
 		tw_policy_nsubjects(np), tw_policy_nprofiles(np));
-	push_profiles(d);
+	if (profiles)
+		push_profiles(d);
 	tw_adm_policy_changed(d);
 	/* connections admitted under the old allowlists that the new ones
 	 * refuse end now, not when they go idle */
@@ -64,7 +65,7 @@ static void policy_install(struct tw_daemon *d, struct tw_policy *np, enum tw_po
 {
 	tw_policy_free(d->pol);
 	d->pol = np;
-	policy_took_effect(d, src);
+	policy_took_effect(d, src, true);
 }
 
 /* A file at the version already installed (a reload for a configuration edit): nothing to do.
@@ -236,7 +237,7 @@ static int cache_append(const char *path, const char *line, size_t len)
 	return err;
 }
 
-void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len)
+void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len, bool profiles)
 {
 	const char *path = d->cfg.policy_cache_path;
 	int err;
@@ -249,7 +250,8 @@ void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len)
 			tw_warn("policy cache %s: cannot append the delta to %llu: %s", path,
 				(unsigned long long)tw_policy_version(d->pol), strerror(-err));
 	}
-	policy_took_effect(d, TW_POLSRC_PORTAL);
+	/* a delta without profile changes leaves every allowlist as it is */
+	policy_took_effect(d, TW_POLSRC_PORTAL, profiles);
 }
 
 const char *tw_polsrc_name(const struct tw_daemon *d)

@@ -27,7 +27,8 @@ void tw_polsrc_portal_snapshot(struct tw_daemon *d, struct tw_policy *np, const 
 			       size_t len);
 /* @line, a snapshot of the version in force, replaces the cache (its deltas compacted). */
 void tw_polsrc_portal_recache(struct tw_daemon *d, const char *line, size_t len);
-/* A delta @line moved d->pol forward in place: install it and append it to the cache. */
-void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len);
+/* A delta @line moved d->pol forward in place: install it (the allowlists only if
+ * @profiles: it changed profiles) and append it to the cache. */
+void tw_polsrc_portal_delta(struct tw_daemon *d, const char *line, size_t len, bool profiles);
 
 #endif /* TW_POLICYSRC_H */

@@ -40,7 +40,7 @@ static const struct {
 struct top {
 	char type[32]; /* "" when absent */
 	bool has_type, type_ok; /* type_ok: a short plain string */
-	bool has_version, has_base;
+	bool has_version, has_base, has_profiles;
 	uint64_t version, base;
 };
 
@@ -153,6 +153,8 @@ static int scan_top(const char *s, size_t n, struct top *t)
 			t->has_version = read_u64(s, n, v, &t->version);
 		} else if (klen == 4 && !memcmp(s + k, "base", 4)) {
 			t->has_base = read_u64(s, n, v, &t->base);
+		} else if (klen == 8 && !memcmp(s + k, "profiles", 8)) {
+			t->has_profiles = true;
 		}
 		i = skip_ws(s, n, i);
 		if (i < n && s[i] == '}')
@@ -321,7 +323,7 @@ static uint32_t on_delta(struct tw_polstream *ps, const struct top *t, const cha
 		return refuse(ps, t, TW_RETRY_SLOW, "not newer than %llu", (unsigned long long)cur);
 	if (rc)
 		return refuse(ps, t, TW_RETRY_SLOW, "%s", err[0] ? err : strerror(-rc));
-	ps->sink->delta(d, line, len);
+	ps->sink->delta(d, line, len, t->has_profiles);
 	accepted(ps);
 	if (d->pol_cache_deltas >= TW_PS_CACHE_DELTAS && ps->sink->recache) {
 		/* the cache grows by a line a delta: a new stream from since=0 brings a

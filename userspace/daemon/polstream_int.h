@@ -30,8 +30,9 @@ struct tw_policy;
 struct tw_polstream_sink {
 	/* A newer snapshot, parsed (@np is handed over): install it, cache @line. */
 	void (*snapshot)(struct tw_daemon *d, struct tw_policy *np, const char *line, size_t len);
-	/* d->pol was just moved forward by the delta @line: install, cache. */
-	void (*delta)(struct tw_daemon *d, const char *line, size_t len);
+	/* d->pol was just moved forward by the delta @line: install, cache. @profiles:
+	 * the delta has a "profiles" member (allowlists to push). */
+	void (*delta)(struct tw_daemon *d, const char *line, size_t len, bool profiles);
 	/* A snapshot at the version in force, asked for to compact the cache: write it.
 	 * May be NULL (no cache). */
 	void (*recache)(struct tw_daemon *d, const char *line, size_t len);
