@@ -422,6 +422,19 @@ void test_polstream(void)
 	test_refusals();
 	if (test__start_subtest("confirmations"))
 		test_confirmations();
+	if (test__start_subtest("portal_without_policy")) {
+		struct tw_polstream *ps = setup(false);
+
+		if (ps) {
+			ASSERT_OK(feed_str(ps, "{\"type\":\"heartbeat\",\"version\":0}\n"),
+				  "heartbeat 0 without a policy");
+			ASSERT_TRUE(!dm->pol && dm->pol_source == TW_POLSRC_NONE, "still none");
+			ASSERT_EQ(n_progress, 1, "the stream made progress");
+			ASSERT_EQ(feed_str(ps, "{\"type\":\"heartbeat\",\"version\":3}\n"),
+				  NGHTTP2_PROTOCOL_ERROR, "a version we do not have: out of step");
+		}
+		tw_polstream_release(ps);
+	}
 	if (test__start_subtest("bad_key_file")) {
 		struct tw_polstream *ps;
 

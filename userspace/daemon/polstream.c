@@ -346,6 +346,13 @@ static uint32_t on_heartbeat(struct tw_polstream *ps, const char *line, size_t l
 	if (ver < 0)
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
 			    "portal policy stream: heartbeat without a version");
+	if (!ps->d->pol && ver == 0) {
+		/* a portal with no policy for us yet: nothing to confirm, the stream is fine */
+		if (!ps->accepted_any && ps->sink->progress)
+			ps->sink->progress(ps->d);
+		ps->accepted_any = true;
+		return 0;
+	}
 	if (!ps->d->pol || (uint64_t)ver != cur)
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_NORMAL,
 			    "portal policy stream out of step: heartbeat names version %lld, "
