@@ -9,9 +9,10 @@ ifeq ($(wildcard userspace/daemon/h2conn.c),)
 TW_DAEMON_OBJS := $(filter-out %/polstream_h2.o,$(TW_DAEMON_OBJS))
 endif
 
-# The unit tests drive the line handling (polstream.c) and the health records
-# (health.c's fill) without a portal; both link alone against libtw.
-TW_UNIT_DAEMON_OBJS := $(O)/userspace/daemon/polstream.o
+# The unit tests drive the line handling (polstream.c) without a portal, and
+# the HTTP/2 side (polstream_h2.c) against test doubles of the transport
+# (selftests/unit/polstream_h2.c); both link alone against libtw.
+TW_UNIT_DAEMON_OBJS := $(O)/userspace/daemon/polstream.o $(O)/userspace/daemon/polstream_h2.o
 $(TEST_UNIT): $(TW_UNIT_DAEMON_OBJS)
 $(TEST_UNIT): LDLIBS += $(TW_UNIT_DAEMON_OBJS)
 $(UNIT_OBJS): CFLAGS += -Iuserspace/daemon
