@@ -24,6 +24,7 @@
 #include "polstream_int.h"
 #include "sessdb.h"
 #include "session.h"
+#include "sessions.h"
 #include "tw_dp.h"
 #include "tw_sig.h"
 
@@ -67,6 +68,39 @@ static const char widen[] =
 	"{\"type\":\"delta\",\"base\":1045,\"version\":1046,\"profiles\":{\"upsert\":[{\"id\":"
 	"\"employees\",\"interfaces\":[\"lo\"],\"from_client\":[{\"prefix\":\"10.20.0.0/16\"},"
 	"{\"prefix\":\"10.30.0.0/16\"}]}]}}";
+
+static const char erin_needs[] =
+	"{\"type\":\"delta\",\"base\":1046,\"version\":1047,\"subjects\":{\"upsert\":[{\"kind\":"
+	"\"ipsec_id\",\"id\":\"erin\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":"
+	"\"needs-confirmation\"}]}}";
+static const char add_frank[] =
+	"{\"type\":\"delta\",\"base\":1047,\"version\":1048,\"subjects\":{\"upsert\":[{\"kind\":"
+	"\"ipsec_id\",\"id\":\"frank\",\"tenant\":\"acme\",\"profiles\":[\"employees\"],\"state\":"
+	"\"enabled\"}]}}";
+
+/* erin connects on lo through admission, as a VPN stack's hook would ask. */
+static uint32_t erin_connects(struct tw_daemon *d)
+{
+	struct tw_conn_req r = {
+		.kind = TW_SUBJ_IPSEC_ID, .subject = "erin", .ifname = "lo", .ntun = 1
+	};
+	const struct tw_session *s = NULL;
+	struct tw_decision dec;
+
+	tw_addr_parse("10.8.0.9", &r.tun[0]);
+	if (!ASSERT_OK(tw_adm_connect(d, &r, &dec, &s), "erin connects") ||
+	    !ASSERT_OK_PTR(s, dec.reason))
+		return ~0u;
+	return s->state;
+}
+
+static void erin_leaves(struct tw_daemon *d)
+{
+	struct tw_session *s = tw_sessions_find(d->ss, "erin");
+
+	if (ASSERT_OK_PTR(s, "erin's session"))
+		tw_sess_end(d, s, TW_TERM_USER_REQUEST, false);
+}
 
 /* Is @addr in profile @num's from-client list in the maps? 0, -ENOENT or -errno. */
 static int acl_has(struct tw_dp *dp, uint32_t num, const char *addr)
@@ -328,6 +362,16 @@ void test_polstream_maps(void)
 		ASSERT_OK(feed_signed(ps, widen, "node-fra-2"), "delta 1046");
 		ASSERT_OK(acl_has(d->dp, num, "10.30.1.1"), "10.30/16 allowed after the delta");
 	}
+
+	/* protocol.md 8: a local confirmation holds until the portal speaks again */
+	ASSERT_OK(feed_signed(ps, erin_needs, "node-fra-2"), "delta 1047");
+	ASSERT_EQ(erin_connects(d), TW_STATE_SANDBOX, "erin needs confirmation");
+	ASSERT_OK(tw_adm_confirm(d, "erin"), "tunwarden confirm erin");
+	erin_leaves(d);
+	ASSERT_EQ(erin_connects(d), TW_STATE_PERMIT, "erin comes back confirmed locally");
+	erin_leaves(d);
+	ASSERT_OK(feed_signed(ps, add_frank, "node-fra-2"), "delta 1048");
+	ASSERT_EQ(erin_connects(d), TW_STATE_SANDBOX, "after a bundle the portal's state wins");
 out:
 	tw_polstream_release(ps);
 	tw_sig_key_free(signer);

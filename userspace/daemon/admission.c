@@ -556,6 +556,15 @@ void tw_adm_policy_changed(struct tw_daemon *d)
 	}
 }
 
+void tw_adm_portal_spoke(struct tw_daemon *d)
+{
+	/* docs/protocol.md 8: the portal's word wins over `tunwarden confirm`: a subject
+	 * confirmed here is decided by the portal's state at its next connect (live
+	 * sessions keep what they have) */
+	for (uint32_t i = 0; i < d->adm->natt; i++)
+		d->adm->att[i].confirmed = false;
+}
+
 void tw_adm_tick(struct tw_daemon *d)
 {
 	time_t now = time(NULL);

@@ -83,6 +83,8 @@ enum tw_disconnect_result tw_adm_disconnect(struct tw_daemon *d, const struct tw
 
 /* The policy changed: flip every live session it now disagrees with. */
 void tw_adm_policy_changed(struct tw_daemon *d);
+/* A bundle from the portal was applied: local confirmations give way to its state. */
+void tw_adm_portal_spoke(struct tw_daemon *d);
 
 /* Once a second: confirmation deadlines and interim records. */
 void tw_adm_tick(struct tw_daemon *d);

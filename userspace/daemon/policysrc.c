@@ -49,6 +49,8 @@ static void policy_took_effect(struct tw_daemon *d, enum tw_policy_source src, b
 		tw_policy_nsubjects(np), tw_policy_nprofiles(np));
 	if (profiles)
 		push_profiles(d);
+	if (src == TW_POLSRC_PORTAL)
+		tw_adm_portal_spoke(d);
 	tw_adm_policy_changed(d);
 	/* connections admitted under the old allowlists that the new ones
 	 * refuse end now, not when they go idle */
