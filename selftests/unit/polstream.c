@@ -318,6 +318,15 @@ static void test_refusals(void)
 			       "keeping version 0");
 		ASSERT_TRUE(!dm->pol, "no policy");
 		tw_polstream_release(ps);
+		/* the portal's bytes reach the log escaped */
+		ps = setup(true);
+		snprintf(line, sizeof(line),
+			 "{\"type\":\"signature\",\"alg\":\"x\\u001b[31m\",\"sig\":\"x\"}\n%s\n",
+			 snap1042);
+		expect_refused(ps, line, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
+			       "portal policy version 1042: signature alg 'x\\x1b[31m' is not "
+			       "ed25519; keeping version 0");
+		tw_polstream_release(ps);
 	}
 	if (test__start_subtest("signature_then_heartbeat")) {
 		ps = setup(true);

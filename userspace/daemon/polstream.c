@@ -379,7 +379,9 @@ static uint32_t on_signature(struct tw_polstream *ps, const char *line, size_t l
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
 			    "portal policy stream: signature line without alg and sig strings");
 	}
-	snprintf(ps->sig_alg, sizeof(ps->sig_alg), "%s", json_string_value(alg));
+	/* from the portal, into a log line: escaped */
+	tw_utf8_escape(ps->sig_alg, sizeof(ps->sig_alg), json_string_value(alg),
+		       json_string_length(alg), 16);
 	snprintf(ps->sig, sizeof(ps->sig), "%s", json_string_value(sig));
 	json_decref(j);
 	ps->sig_pending = true;
@@ -403,6 +405,7 @@ static void warn_type(struct tw_polstream *ps, const char *type)
 static uint32_t on_line(struct tw_polstream *ps, const char *line, size_t len)
 {
 	enum line_type lt = LT_OTHER;
+	char tesc[4 * 32 + 4];
 	struct top t;
 	uint32_t rc;
 
@@ -421,16 +424,17 @@ static uint32_t on_line(struct tw_polstream *ps, const char *line, size_t len)
 	else if (!t.type_ok)
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
 			    "portal policy stream: \"type\" is not a short string");
+	tw_utf8_escape(tesc, sizeof(tesc), t.type, strlen(t.type), 32); /* for log lines */
 	for (size_t i = 0; t.has_type && i < sizeof(line_types) / sizeof(line_types[0]); i++)
 		if (!strcmp(t.type, line_types[i].name))
 			lt = line_types[i].t;
 	if (lt != LT_SNAPSHOT && lt != LT_DELTA && len > TW_PS_LINE_MAX)
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
-			    "portal policy stream: a %s line of %zu bytes (limit %u)", t.type, len,
+			    "portal policy stream: a %s line of %zu bytes (limit %u)", tesc, len,
 			    TW_PS_LINE_MAX);
 	if (lt != LT_SNAPSHOT && lt != LT_DELTA && lt != LT_SIGNATURE && ps->sig_pending)
 		return fail(ps, NGHTTP2_PROTOCOL_ERROR, TW_RETRY_SLOW,
-			    "portal policy stream: a signature line followed by a %s line", t.type);
+			    "portal policy stream: a signature line followed by a %s line", tesc);
 	switch (lt) {
 	case LT_SNAPSHOT:
 	case LT_DELTA:

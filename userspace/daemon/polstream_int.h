@@ -53,7 +53,7 @@ struct tw_polstream {
 	/* a signature line waiting for its bundle */
 	bool sig_pending;
 	char sig[TW_SIG_B64_LEN + 1];
-	char sig_alg[32];
+	char sig_alg[4 * 16 + 4]; /* escaped: it goes into log lines */
 
 	char warned[TW_PS_TYPES_WARNED][32]; /* unknown types warned about on this stream */
 	bool accepted_any; /* a line accepted on this stream (progress reported) */
