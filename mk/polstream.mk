@@ -1,13 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The policy stream (userspace/daemon/polstream*.c). Included after daemon.mk.
-#
-# polstream_h2.c is the stream's HTTP/2 side: it calls the link's transport
-# (h2conn.c) and portal.c. Until those are in the tree it is compiled (the
-# prerequisites of tunwardend were fixed when daemon.mk was read) but left
-# out of the link (its recipe reads TW_DAEMON_OBJS when it runs).
-ifeq ($(wildcard userspace/daemon/h2conn.c),)
-TW_DAEMON_OBJS := $(filter-out %/polstream_h2.o,$(TW_DAEMON_OBJS))
-endif
+
 
 # The unit tests drive the line handling (polstream.c) without a portal, and
 # the HTTP/2 side (polstream_h2.c) against test doubles of the transport

@@ -31,7 +31,7 @@ void tw_health_fill(struct tw_daemon *d, const char *event, const char *detail, 
 	memset(r, 0, sizeof(*r));
 	r->kind = TW_REC_HEALTH;
 	snprintf(h->event, sizeof(h->event), "%s", event);
-	snprintf(h->software_version, sizeof(h->software_version), "%s", TW_SOFTWARE_VERSION);
+	snprintf(h->software_version, sizeof(h->software_version), "%s", TW_VERSION);
 	if (detail)
 		snprintf(r->detail, sizeof(r->detail), "%s", detail);
 	set_int(h, TW_HI_UPTIME_S,

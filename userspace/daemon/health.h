@@ -13,9 +13,7 @@
 
 #include "record.h"
 
-#ifndef TW_SOFTWARE_VERSION
-#define TW_SOFTWARE_VERSION "0.5.0" /* tunwardend's version: health records, user-agent */
-#endif
+#include "linkproto.h" /* TW_VERSION: health records, user-agent */
 
 struct tw_daemon;
 

@@ -195,7 +195,7 @@ int tw_polstream_start(struct tw_polstream *ps, struct tw_h2conn *c)
 	static const struct tw_h2hdr hdrs[] = {
 		{ "accept", "application/x-ndjson" },
 		{ "accept-encoding", "gzip" },
-		{ "user-agent", "tunwardend/" TW_SOFTWARE_VERSION },
+		{ "user-agent", "tunwardend/" TW_VERSION },
 	};
 	char path[TW_CFG_PATH_MAX + 128];
 	int32_t sid;

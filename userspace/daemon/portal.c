@@ -23,24 +23,10 @@
 #include "log.h"
 #include "loop.h"
 #include "policy.h"
+#include "health.h"
 #include "polstream.h"
 #include "portal.h"
 #include "recstream.h"
-
-/*
- * The policy stream (polstream.c) and health records (health.c) are
- * written alongside this module: until they are linked in, the link runs
- * the record stream alone. Weak references keep the build whole either way.
- */
-int tw_health_append(struct tw_daemon *d, const char *event, const char *detail);
-#pragma weak tw_health_append
-#pragma weak tw_polstream_new
-#pragma weak tw_polstream_free
-#pragma weak tw_polstream_start
-#pragma weak tw_polstream_stop
-#pragma weak tw_polstream_open
-#pragma weak tw_polstream_tick
-#pragma weak tw_polstream_last_error
 
 #define CONN_STABLE_MS 60000 /* a connection up this long resets its schedule */
 #define TOKEN_MAX      4096
@@ -69,6 +55,7 @@ struct tw_portal {
 	struct tw_timer t_conn, t_tick;
 	struct tw_backoff conn_normal, conn_slow;
 	bool conn_pending, closing;
+	bool down_alerted; /* the outage's alert record is written */
 	struct sched st[NSTREAMS];
 	struct tw_recstream *rs;
 	struct tw_polstream *ps;
@@ -130,14 +117,14 @@ static bool stream_open(struct tw_portal *p, enum tw_link_stream s)
 {
 	if (s == TW_STREAM_RECORDS)
 		return tw_recstream_open(p->rs);
-	return p->ps && tw_polstream_open && tw_polstream_open(p->ps);
+	return tw_polstream_open(p->ps);
 }
 
 static void stream_stop(struct tw_portal *p, enum tw_link_stream s)
 {
 	if (s == TW_STREAM_RECORDS)
 		tw_recstream_stop(p->rs);
-	else if (p->ps && tw_polstream_stop)
+	else
 		tw_polstream_stop(p->ps);
 }
 
@@ -145,7 +132,7 @@ static void stream_start(struct tw_portal *p, enum tw_link_stream s)
 {
 	int err;
 
-	if (!link_up(p) || p->st[s].pending || (s == TW_STREAM_POLICY && !p->ps))
+	if (!link_up(p) || p->st[s].pending)
 		return;
 	if (stream_open(p, s))
 		stream_stop(p, s); /* still on the connection we move from */
@@ -211,7 +198,8 @@ static void conn_up(void *ctx)
 	tw_info("portal: connected (%s)", tw_h2_describe(pc->c));
 	stream_start(p, TW_STREAM_RECORDS);
 	stream_start(p, TW_STREAM_POLICY);
-	if (tw_health_append && !tw_health_append(p->d, "link", NULL))
+	p->down_alerted = false;
+	if (!tw_health_append(p->d, "link", NULL))
 		tw_portal_records_ready(p->d);
 	p->last_health_ms = mono_ms();
 }
@@ -335,17 +323,20 @@ static void on_tick(void *ctx)
 
 	tw_timer_arm_ms(&p->t_tick, 1000);
 	reap(p);
-	if (!link_up(p))
+	if (!link_up(p)) {
+		/* one alert record once the portal has been away for offline_grace */
+		if (tw_health_link_down(p->d, p->since, &p->down_alerted) > 0)
+			tw_portal_records_ready(p->d);
 		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if ((uint64_t)(now.tv_sec - p->up_mono.tv_sec) * 1000 >= CONN_STABLE_MS) {
 		tw_backoff_reset(&p->conn_normal);
 		tw_backoff_reset(&p->conn_slow);
 	}
 	tw_recstream_tick(p->rs);
-	if (p->ps && tw_polstream_tick)
-		tw_polstream_tick(p->ps);
-	if (tw_health_append && mono_ms() - p->last_health_ms >= c->health_interval_ms) {
+	tw_polstream_tick(p->ps);
+	if (mono_ms() - p->last_health_ms >= c->health_interval_ms) {
 		p->last_health_ms = mono_ms();
 		if (!tw_health_append(p->d, "periodic", NULL))
 			tw_portal_records_ready(p->d);
@@ -434,9 +425,12 @@ int tw_portal_open(struct tw_daemon *d)
 		return err;
 	}
 	p->rs = tw_recstream_new(d);
-	if (!p->rs || tw_timer_init(d->loop, &p->t_conn, "portal reconnect", on_conn_retry, p) ||
+	p->ps = tw_polstream_new(d);
+	if (!p->rs || !p->ps ||
+	    tw_timer_init(d->loop, &p->t_conn, "portal reconnect", on_conn_retry, p) ||
 	    tw_timer_init(d->loop, &p->t_tick, "portal tick", on_tick, p)) {
 		tw_recstream_free(p->rs);
+		tw_polstream_free(p->ps);
 		free(p);
 		return -ENOMEM;
 	}
@@ -446,10 +440,6 @@ int tw_portal_open(struct tw_daemon *d)
 		tw_timer_init(d->loop, &p->st[s].t, "portal stream retry", on_stream_retry,
 			      &p->st[s]);
 	}
-	if (tw_polstream_new)
-		p->ps = tw_polstream_new(d);
-	else
-		tw_warn("portal: this build has no policy stream: records only");
 	d->portal = p;
 	p->since = time(NULL);
 	tw_info("portal: %s as node %s", c->url, d->node);
@@ -467,8 +457,7 @@ void tw_portal_close(struct tw_daemon *d)
 		return;
 	p->closing = true;
 	tw_recstream_stop(p->rs);
-	if (p->ps && tw_polstream_stop)
-		tw_polstream_stop(p->ps);
+	tw_polstream_stop(p->ps);
 	if (p->old)
 		tw_h2_shutdown(p->old->c);
 	if (p->cur)
@@ -476,8 +465,7 @@ void tw_portal_close(struct tw_daemon *d)
 	/* shutdown reported every connection down: all are on the dead list */
 	reap(p);
 	tw_recstream_free(p->rs);
-	if (p->ps && tw_polstream_free)
-		tw_polstream_free(p->ps);
+	tw_polstream_free(p->ps);
 	tw_timer_close(&p->t_conn);
 	tw_timer_close(&p->t_tick);
 	for (s = 0; s < NSTREAMS; s++)
@@ -529,8 +517,7 @@ json_t *tw_portal_status_json(const struct tw_daemon *d)
 					    json_integer((json_int_t)(time(NULL) - d->pol_loaded)));
 	}
 	json_object_set_new(o, "record_error", json_string(rs.last_error));
-	if (p->ps && tw_polstream_last_error)
-		json_object_set_new(o, "policy_error", json_string(tw_polstream_last_error(p->ps)));
+	json_object_set_new(o, "policy_error", json_string(tw_polstream_last_error(p->ps)));
 	json_object_set_new(o, "last_error", json_string(p->last_error));
 	return o;
 }
