@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The policy stream (userspace/daemon/polstream*.c). Included after daemon.mk.
 
-
 # The unit tests drive the line handling (polstream.c) without a portal, and
 # the HTTP/2 side (polstream_h2.c) against test doubles of the transport
 # (selftests/unit/polstream_h2.c); both link alone against libtw.

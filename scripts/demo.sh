@@ -9,8 +9,12 @@
 #   carol  tenant globex, enabled             -> permit, but never reaches acme's clients;
 #                                                revoked later in the run: cut off, session ended
 #   dave   tenant acme,   disabled            -> refused at connect
+# The node takes its policy from the reference portal (tunwarden-portal, in a namespace of its
+# own, over TLS with a client certificate) and streams its records to it; the confirmation and
+# the revocation are made at the portal with its admin command line.
 # Every client drives traffic (allowed and denied); the screen shows the live sessions, their byte
-# counters and the drop reasons every two seconds, and the journal at the end.
+# counters and the drop reasons every two seconds, and at the end the journal beside the
+# portal's view of the same sessions and bytes.
 #
 # DEMO_SECONDS (default 30) sets the length of the live part.
 set -u
@@ -25,6 +29,7 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 . "$top/selftests/e2e/lib.sh"
 . "$top/selftests/e2e/daemon.inc"
+. "$top/selftests/e2e/portal.inc"
 
 # lib.sh's scenario plumbing, without the TAP: a work dir, traps that always clean up.
 TW_NAME=demo
@@ -37,6 +42,7 @@ demo_cleanup() {
 	echo
 	echo "== cleaning up: processes, namespaces, pins"
 	tw_daemon_cleanup
+	tw_portal_stop
 	[ ${#TW_PIDS[@]} -eq 0 ] || tw_kill "${TW_PIDS[@]}"
 	for ns in "${TW_NETNS[@]}"; do
 		pids=$(ip netns pids "$ns" 2>/dev/null)
@@ -55,11 +61,17 @@ tw_bail() {
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "building the topology: server, service network and 4 client namespaces"
+say "building the topology: server, service network, portal and 4 client namespaces"
 tw_topo_create 4
+tw_portal_setup bob=needs-confirmation
 tw_daemon_setup bob=needs-confirmation
 tw_pki alice bob carol dave
+tw_portal_start
 tw_daemon_start
+tw_wait_for "[ \"\$(tw_cli --json status | tw_jq \"j['policy']['source']\")\" = portal ]" 10 ||
+	tw_bail "the node did not get its policy from the portal"
+say "the node's link to the portal"
+tw_cli status | grep -iA6 portal
 tw_ovpn_server_with_daemon
 tw_tcp_listen 8080
 tw_tcp_listen 8081
@@ -104,13 +116,12 @@ show() {
 secs=${DEMO_SECONDS:-30}
 for ((t = 0; t <= secs; t += 2)); do
 	if [ "$t" -eq $((secs / 3 / 2 * 2)) ]; then
-		say "t=${t}s: the operator confirms bob out of band: tunwarden confirm bob"
-		tw_cli confirm bob
+		say "t=${t}s: bob confirms at the portal: tunwarden-portal subject confirm cn:bob"
+		tw_padmin subject confirm cn:bob
 	fi
 	if [ "$t" -eq $((2 * secs / 3 / 2 * 2)) ]; then
-		say "t=${t}s: the portal revokes carol (policy version $((TW_POL_VER + 1)), SIGHUP)"
-		policy_write bob=needs-confirmation carol=revoked
-		kill -HUP "$TW_D_PID"
+		say "t=${t}s: the operator revokes carol at the portal: tunwarden-portal subject revoke cn:carol"
+		tw_padmin subject revoke cn:carol
 	fi
 	show "$t"
 	sleep 2
@@ -118,12 +129,19 @@ done
 
 say "dave's connect attempt, as the daemon decided it"
 grep -h "connect dave" "$TW_DIR/daemon.log" | tail -n 1
-say "the journal (NDJSON records, as they go to the portal): last 8"
-tw_cli --json log --since 0 | python3 -c '
+say "the node's link: every record acked by the portal and trimmed from the journal"
+tw_cli status | grep -iA6 portal
+say "the records as the portal stored them (NDJSON, byte for byte what the node sent): last 8"
+sqlite3 "$TW_DIR/portal/records.db" "SELECT body FROM records ORDER BY seq DESC LIMIT 8" | tac |
+	python3 -c '
 import json, sys
-for r in json.load(sys.stdin)["records"][-8:]:
+for line in sys.stdin:
+    r = json.loads(line)
     keep = {k: r[k] for k in ("seq", "kind", "subject", "from_bytes", "to_bytes", "terminate_cause", "detail") if k in r}
     print(json.dumps(keep))'
+say "the portal's view: live sessions and accounting, from the records it received"
+tw_padmin sessions
+tw_padmin accounting
 say "what the service saw"
 read -r n b <"$TW_DIR/sink9000"
 echo "udp/9000: $n datagrams, $b payload bytes (from permitted clients only)"
