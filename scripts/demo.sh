@@ -71,7 +71,7 @@ tw_daemon_start
 tw_wait_for "[ \"\$(tw_cli --json status | tw_jq \"j['policy']['source']\")\" = portal ]" 10 ||
 	tw_bail "the node did not get its policy from the portal"
 say "the node's link to the portal"
-tw_cli status | grep -iA6 portal
+tw_cli status | grep -E '^(policy\.source|portal\.)'
 tw_ovpn_server_with_daemon
 tw_tcp_listen 8080
 tw_tcp_listen 8081
@@ -130,7 +130,7 @@ done
 say "dave's connect attempt, as the daemon decided it"
 grep -h "connect dave" "$TW_DIR/daemon.log" | tail -n 1
 say "the node's link: every record acked by the portal and trimmed from the journal"
-tw_cli status | grep -iA6 portal
+tw_cli status | grep -E '^(policy\.source|portal\.)'
 say "the records as the portal stored them (NDJSON, byte for byte what the node sent): last 8"
 sqlite3 "$TW_DIR/portal/records.db" "SELECT body FROM records ORDER BY seq DESC LIMIT 8" | tac |
 	python3 -c '
