@@ -12,6 +12,9 @@ ack) so a scenario can compare it with the journal.
 usage: portal_double.py PORT STORE MODE
 MODE: normal | garbage | beyond | stall | 503 | 404 | bad_record | ahead | lost |
       goaway (once, after the first ack)
+The policy endpoint is not faulted: with TW_DOUBLE_POLICY naming a snapshot file it answers
+every policy GET with that snapshot as one line and keeps the stream open (the node takes the
+same version again as a confirmation), so the node has the policy its hook requests need.
 With TW_DOUBLE_CERT, TW_DOUBLE_KEY and TW_DOUBLE_CA set it speaks TLS (ALPN h2, client
 certificate required); a gzip request body is inflated.
 """
@@ -38,6 +41,12 @@ if os.path.exists(store):
 out = open(store, "a")
 lock = threading.Lock()
 goaway_sent = False
+policy_line = None
+if os.environ.get("TW_DOUBLE_POLICY"):
+    with open(os.environ["TW_DOUBLE_POLICY"]) as f:
+        pol = json.load(f)
+    pol["type"] = "snapshot"
+    policy_line = json.dumps(pol, separators=(",", ":")).encode() + b"\n"
 
 
 def held():
@@ -60,6 +69,14 @@ def serve(sock):
             if isinstance(ev, h2.events.RequestReceived):
                 sid = ev.stream_id
                 bufs[sid] = b""
+                if b"/policy" in dict(ev.headers).get(b":path", b""):
+                    if policy_line is None:
+                        conn.send_headers(sid, [(":status", "404")], end_stream=True)
+                        continue
+                    conn.send_headers(sid, [(":status", "200"),
+                                            ("content-type", "application/x-ndjson")])
+                    conn.send_data(sid, policy_line)
+                    continue
                 if (b"content-encoding", b"gzip") in ev.headers:
                     zs[sid] = zlib.decompressobj(wbits=31)
                     print("request body: gzip", flush=True)

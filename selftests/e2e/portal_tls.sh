@@ -23,6 +23,8 @@ tw_topo_create 0
 ip -n "$TW_SRV_NS" tuntap add dev tun0 mode tun && ip -n "$TW_SRV_NS" link set tun0 up &&
 	ip -n "$TW_SRV_NS" addr add 10.8.0.1/24 dev tun0 || tw_bail "tun0"
 tw_daemon_setup
+# the double serves the scenario's policy on the policy stream (its faults are the records')
+export TW_DOUBLE_POLICY=$TW_DIR/policy.json
 PORT=18444
 
 # ---- the PKI: a CA, the portal (IP 127.0.0.1, name portal.test), the node (CN e2e-node); a
@@ -75,6 +77,9 @@ tw_wait_log "$TW_DIR/double.log" listening 10 || tw_bail "double did not start"
 # ---- the right CA: TLS, mTLS, gzip
 conf_portal ca
 tw_daemon_start
+# alice's sessions need the policy the double serves
+tw_wait_for "[ \"\$(status \"j['policy']['source']\")\" = portal ]" 10 ||
+	tw_bail "no policy from the double: $(grep portal "$TW_DIR/daemon.log" | tail -n 3)"
 records 10
 tw_expect "records reach the portal over TLS, gzip'd" "$(tail -n 3 "$TW_DIR/double.log")" \
 	tw_wait_for "[ -s '$TW_DIR/portal.ndjson' ] && [ \$(wc -l <'$TW_DIR/portal.ndjson') -ge 10 ]" 10
