@@ -82,7 +82,7 @@ TOKB=(-H "authorization: Bearer tok-b-123")
 TLS=(curl -sS --http2 --max-time 10 --cacert "$dir/pki/ca.pem" -H 'content-type: application/x-ndjson'
 	-H "tunwarden-log-id: $L")
 url() { echo "http://127.0.0.1:$port/v1/nodes/$1/records"; }
-turl() { echo "https://localhost:$tport/v1/nodes/$1/records"; }
+turl() { echo "https://127.0.0.1:$tport/v1/nodes/$1/records"; } # an IP: a bare root may have no /etc/hosts
 
 # --- configuration errors name file:line
 printf '[server]\nlisten_h2c = 127.0.0.1:1\nbogus = 1\n' >"$dir/bad.conf"
