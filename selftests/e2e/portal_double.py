@@ -7,7 +7,9 @@ faults a correct portal cannot produce on demand (docs/protocol.md 4.5, 4.6,
 6.1): garbage ack lines, acks beyond what was sent, acks that stall, 503 with
 retry-after, a resume point past the journal, lost data. In the default mode
 it stores records idempotently by seq in an NDJSON file (fsync'd before the
-ack) so a scenario can compare it with the journal.
+ack) so a scenario can compare it with the journal; in the modes whose acks are
+broken (garbage, beyond, stall, bad_record) it stores nothing, so its resume
+point on a later stream never acknowledges those records either.
 
 usage: portal_double.py PORT STORE MODE
 MODE: normal | garbage | beyond | stall | 503 | 404 | bad_record | ahead | lost |
@@ -109,7 +111,9 @@ def serve(sock):
                         r = json.loads(line)
                         last = r["seq"]
                         first = first or last
-                        if mode == "bad_record":
+                        # a double whose acks are broken holds nothing: its resume point
+                        # on the next stream must not ack what the node never saw acked
+                        if mode in ("bad_record", "garbage", "beyond", "stall"):
                             continue
                         if r["seq"] not in seqs:
                             seqs[r["seq"]] = line.decode() + "\n"
