@@ -32,6 +32,7 @@
 #include "h2conn.h"
 #include "log.h"
 #include "loop.h"
+#include "resolve.h"
 
 #define READ_CHUNK	   16384
 #define READS_PER_EVENT	   64 /* then yield to the loop: a fast peer cannot starve it */
@@ -41,7 +42,10 @@
 #define STREAM_WINDOW	   (1 << 20)
 #define ZOUT_MAX	   (64 << 10)
 
-enum cstate { C_CONNECTING, C_TLS, C_SETTINGS, C_UP, C_DOWN };
+enum cstate { C_RESOLVING, C_CONNECTING, C_TLS, C_SETTINGS, C_UP, C_DOWN };
+
+/* How often a running name lookup is polled. */
+#define DNS_POLL_MS 5
 
 struct h2s {
 	struct h2s *next;
@@ -68,7 +72,8 @@ struct tw_h2conn {
 	const struct tw_h2conn_ops *ops;
 	void *ctx;
 	struct tw_watch w;
-	struct tw_timer t_conn, t_ping, t_pack;
+	struct tw_timer t_conn, t_ping, t_pack, t_dns;
+	struct tw_resolve *dns; /* while C_RESOLVING */
 	enum cstate st;
 	int fd;
 	bool tls, watching, want_out, goaway, failed, graceful, tls_auth, pinging, wr_wants_read;
@@ -132,6 +137,9 @@ static void teardown(struct tw_h2conn *c)
 	struct h2s *s;
 
 	c->st = C_DOWN;
+	tw_resolve_drop(c->dns);
+	c->dns = NULL;
+	tw_timer_arm_ms(&c->t_dns, 0);
 	tw_timer_arm_ms(&c->t_conn, 0);
 	tw_timer_arm_ms(&c->t_ping, 0);
 	tw_timer_arm_ms(&c->t_pack, 0);
@@ -641,14 +649,14 @@ static void tls_step(struct tw_h2conn *c)
 	flush_out(c);
 }
 
-static int tls_setup(struct tw_h2conn *c, const struct tw_portal_cfg *cfg, char *err, size_t errlen)
+/* The TLS context from the configuration: its errors are the operator's. */
+static int tls_ctx_setup(struct tw_h2conn *c, const struct tw_portal_cfg *cfg, char *err,
+			 size_t errlen)
 {
 	static const unsigned char alpn[] = { 2, 'h', '2' };
-	const char *name = cfg->server_name[0] ? cfg->server_name : c->host;
-	X509_VERIFY_PARAM *vp;
-	uint8_t a[16];
-	bool name_is_ip;
 
+	snprintf(c->server_name, sizeof(c->server_name), "%s",
+		 cfg->server_name[0] ? cfg->server_name : c->host);
 	c->sctx = SSL_CTX_new(TLS_client_method());
 	if (!c->sctx)
 		goto ssl_err;
@@ -673,6 +681,20 @@ static int tls_setup(struct tw_h2conn *c, const struct tw_portal_cfg *cfg, char 
 	}
 	if (SSL_CTX_set_alpn_protos(c->sctx, alpn, sizeof(alpn)))
 		goto ssl_err;
+	return 0;
+ssl_err:
+	snprintf(err, errlen, "TLS setup: %s", ERR_reason_error_string(ERR_get_error()));
+	return -EINVAL;
+}
+
+/* The connection's TLS object on the connected socket: SNI and the name to check. */
+static int tls_conn_setup(struct tw_h2conn *c)
+{
+	const char *name = c->server_name;
+	X509_VERIFY_PARAM *vp;
+	uint8_t a[16];
+	bool name_is_ip;
+
 	c->ssl = SSL_new(c->sctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
 		goto ssl_err;
@@ -686,7 +708,7 @@ static int tls_setup(struct tw_h2conn *c, const struct tw_portal_cfg *cfg, char 
 		goto ssl_err;
 	return 0;
 ssl_err:
-	snprintf(err, errlen, "TLS setup: %s", ERR_reason_error_string(ERR_get_error()));
+	fail(c, false, false, "TLS setup: %s", ERR_reason_error_string(ERR_get_error()));
 	return -EINVAL;
 }
 
@@ -736,6 +758,7 @@ static void on_conn_timeout(void *ctx)
 	struct tw_h2conn *c = ctx;
 
 	fail(c, false, false, "connect timeout (%s)",
+	     c->st == C_RESOLVING  ? "resolving the portal's name" :
 	     c->st == C_CONNECTING ? "TCP" :
 	     c->st == C_TLS	   ? "TLS handshake" :
 				     "waiting for the portal's SETTINGS");
@@ -812,6 +835,57 @@ static int parse_url(struct tw_h2conn *c, const char *url, bool *tls, char *err,
 	return 0;
 }
 
+/* A non-blocking TCP connect to @ai, watched by the loop; failures fail(). */
+static void start_connect(struct tw_h2conn *c, const struct addrinfo *ai)
+{
+	int one = 1;
+
+	c->st = C_CONNECTING;
+	c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		fail(c, false, false, "socket: %s", strerror(errno));
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+		fail(c, false, false, "connect: %s", strerror(errno));
+		return;
+	}
+	if (c->tls && tls_conn_setup(c))
+		return;
+	c->w = (struct tw_watch){ .name = "portal link", .fd = c->fd, .fn = on_io, .ctx = c };
+	if (tw_loop_add(c->loop, &c->w) || tw_loop_mod(c->loop, &c->w, true, true)) {
+		fail(c, false, false, "event loop: %s", strerror(errno));
+		return;
+	}
+	c->watching = true;
+	c->want_out = true;
+}
+
+static void on_dns_timer(void *ctx)
+{
+	struct tw_h2conn *c = ctx;
+	struct addrinfo *ai;
+	int r;
+
+	if (c->st != C_RESOLVING || !c->dns)
+		return;
+	r = tw_resolve_poll(c->dns, &ai);
+	if (r == EAI_INPROGRESS) {
+		tw_timer_arm_ms(&c->t_dns, DNS_POLL_MS);
+		return;
+	}
+	c->dns = NULL;
+	if (r) {
+		/* not a configuration error: the resolver may come back */
+		fail(c, false, false, "resolve %s: %s", c->host, gai_strerror(r));
+	} else {
+		start_connect(c, ai);
+		freeaddrinfo(ai);
+	}
+	settle(c);
+}
+
 struct tw_h2conn *tw_h2_connect(struct tw_loop *l, const struct tw_portal_cfg *cfg,
 				const char *authz, const struct tw_h2conn_ops *ops, void *ctx,
 				char *err, size_t errlen)
@@ -837,54 +911,41 @@ struct tw_h2conn *tw_h2_connect(struct tw_loop *l, const struct tw_portal_cfg *c
 		snprintf(c->authz, sizeof(c->authz), "%s", authz);
 	if (tw_timer_init(l, &c->t_conn, "portal connect timeout", on_conn_timeout, c) ||
 	    tw_timer_init(l, &c->t_ping, "portal keepalive", on_ping_timer, c) ||
-	    tw_timer_init(l, &c->t_pack, "portal PING ack", on_pack_timeout, c)) {
+	    tw_timer_init(l, &c->t_pack, "portal PING ack", on_pack_timeout, c) ||
+	    tw_timer_init(l, &c->t_dns, "portal name lookup", on_dns_timer, c)) {
 		snprintf(err, errlen, "timers: %s", strerror(errno));
 		goto bad;
 	}
 	if (parse_url(c, cfg->url, &tls, err, errlen))
 		goto bad;
 	c->tls = tls;
-	ip_literal = inet_pton(AF_INET, c->host, a) == 1 || inet_pton(AF_INET6, c->host, a) == 1;
-	/*
-	 * Host names: getaddrinfo() blocks. It is called once per connect,
-	 * bounded by the resolver's own timeout (resolv.conf); IP literals and
-	 * localhost (the tested paths) never reach DNS.
-	 */
-	hints.ai_flags = ip_literal ? AI_NUMERICHOST : 0;
-	snprintf(port, sizeof(port), "%u", c->port);
-	r = getaddrinfo(!strcmp(c->host, "localhost") ? "127.0.0.1" : c->host, port, &hints, &ai);
-	if (r) {
-		/* not a configuration error: DNS may come back */
-		snprintf(c->why, sizeof(c->why), "resolve %s: %s", c->host, gai_strerror(r));
-		c->failed = true;
-		ai = NULL;
-	}
-	if (ai) {
-		c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->fd < 0) {
-			snprintf(err, errlen, "socket: %s", strerror(errno));
-			freeaddrinfo(ai);
-			goto bad;
-		}
-		r = 1;
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &r, sizeof(r));
-		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS)
-			fail(c, false, false, "connect: %s", strerror(errno));
-		freeaddrinfo(ai);
-	}
-	if (tls && c->fd >= 0 && tls_setup(c, cfg, err, errlen))
+	if (tls && tls_ctx_setup(c, cfg, err, errlen))
 		goto bad;
-	c->st = C_CONNECTING;
-	if (c->fd >= 0) {
-		c->w = (struct tw_watch){
-			.name = "portal link", .fd = c->fd, .fn = on_io, .ctx = c
-		};
-		if (tw_loop_add(l, &c->w) || tw_loop_mod(l, &c->w, true, true)) {
-			snprintf(err, errlen, "event loop: %s", strerror(errno));
+	/*
+	 * IP literals (and localhost) are converted here; a host name is looked
+	 * up in glibc's resolver thread and polled from t_dns, so a slow or
+	 * hostile name server cannot stall the loop (the connect timeout covers
+	 * the lookup too).
+	 */
+	ip_literal = inet_pton(AF_INET, c->host, a) == 1 || inet_pton(AF_INET6, c->host, a) == 1;
+	snprintf(port, sizeof(port), "%u", c->port);
+	if (ip_literal || !strcmp(c->host, "localhost")) {
+		hints.ai_flags = AI_NUMERICHOST;
+		r = getaddrinfo(ip_literal ? c->host : "127.0.0.1", port, &hints, &ai);
+		if (r) {
+			snprintf(err, errlen, "[portal] url: host %s: %s", c->host,
+				 gai_strerror(r));
 			goto bad;
 		}
-		c->watching = true;
-		c->want_out = true;
+		start_connect(c, ai);
+		freeaddrinfo(ai);
+	} else {
+		c->st = C_RESOLVING;
+		c->dns = tw_resolve_start(c->host, port, &r);
+		if (c->dns)
+			tw_timer_arm_ms(&c->t_dns, 1);
+		else /* not a configuration error: the resolver may come back */
+			fail(c, false, false, "resolve %s: %s", c->host, gai_strerror(r));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &c->last_rx);
 	/* A failure before the loop serves us is reported from the loop, as
@@ -922,6 +983,9 @@ void tw_h2_free(struct tw_h2conn *c)
 		tw_timer_close(&c->t_ping);
 	if (c->t_pack.loop)
 		tw_timer_close(&c->t_pack);
+	if (c->t_dns.loop)
+		tw_timer_close(&c->t_dns);
+	tw_resolve_drop(c->dns);
 	free(c);
 }
 
