@@ -8,7 +8,8 @@
 #    answers `status` at once all the while, the connect timeout covers the lookup and says
 #    so, and the link keeps retrying;
 #  - a name server that answers 127.0.0.1: the name resolves and the daemon connects there
-#    (nothing listens: "Connection refused" proves the lookup's address was used).
+#    (nothing listens: "Connection refused" proves the lookup's address was used); a reload
+#    re-reads the token file and reconnects only when the token changed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.inc"
 
@@ -104,5 +105,13 @@ start
 tw_expect "the name resolves and the daemon connects to its address" \
 	"$(grep portal "$TW_DIR/daemon.log" | tail -n 2)" \
 	tw_wait_log "$TW_DIR/daemon.log" "connection failed: connect: Connection refused" 10
+# a rotated token is picked up by a reload of the unchanged configuration
+tw_check "reload, same token: no reconnect" sh -c "kill -HUP $TW_D_PID && sleep 0.5 &&
+	! grep -q 'reconnecting with the new' '$TW_DIR/daemon.log'"
+echo e2e-token-2 >"$TW_DIR/token"
+kill -HUP "$TW_D_PID"
+tw_expect "reload, rotated token: the link reconnects with it" "$(tail -n 3 "$TW_DIR/daemon.log")" \
+	tw_wait_log "$TW_DIR/daemon.log" "reconnecting with the new [portal] settings" 5
+tw_check "the token change was named" grep -q "token_file .* changed" "$TW_DIR/daemon.log"
 stop
 tw_done

@@ -6,7 +6,8 @@
 #  - the right CA and name: the link comes up over TLS 1.3 with the node's certificate, records
 #    go gzip'd and the journal drains;
 #  - the wrong CA (retried on the slow schedule), and a server_name the certificate does not name: no connection, "certificate
-#    verify failed" in the log and in status, nothing trimmed (records wait).
+#    verify failed" in the log and in status, nothing trimmed (records wait);
+#  - the CA put right and the configuration reloaded (SIGHUP): the link reconnects at once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon.inc"
 
@@ -101,12 +102,21 @@ tw_check "wrong CA: retried on the slow schedule (>= 30 s)" grep -qE \
 	"certificate verify failed.*reconnecting in ([3-5][0-9]|60)\." "$TW_DIR/daemon.log"
 tw_check "wrong CA: status says so" sh -c "'$TW_BIN/tunwarden' --json status | grep -q 'certificate verify failed'"
 tw_check "wrong CA: nothing trimmed" [ "$(rows)" -ge 4 ]
+# ---- the right CA by reload: the link reconnects at once, without a restart or the slow wait
+conf_portal ca
+kill -HUP "$TW_D_PID"
+tw_expect "reload with the right CA: the journal drains" "rows $(rows)" \
+	tw_wait_for "[ \$(rows) = 0 ]" 10
+tw_check "reload: reconnected with the new settings" grep -q \
+	"reconnecting with the new \[portal\] settings" "$TW_DIR/daemon.log"
+tw_check "reload: the same daemon process" kill -0 "$TW_D_PID"
 tw_daemon_cleanup
 wait "$TW_D_PID" 2>/dev/null
 
 # ---- a name the certificate does not carry
 conf_portal ca other.test
 tw_daemon_start
+records 4 # the reload above sent the others
 tw_expect "wrong name: refused" "$(grep portal "$TW_DIR/daemon.log" | tail -n 2)" \
 	tw_wait_log "$TW_DIR/daemon.log" "certificate verify failed: hostname mismatch" 10
 tw_check "wrong name: nothing trimmed" [ "$(rows)" -ge 4 ]

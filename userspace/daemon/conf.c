@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "fileio.h"
 #include "log.h"
+#include "portal.h"
 
 /* Read and parse @path; on success *@text is the file as read (the caller frees it). */
 static int conf_read(const char *path, struct tw_config *out, char **text, char *err, size_t errlen)
@@ -126,8 +127,12 @@ static void keep_fixed(struct tw_daemon *d, struct tw_config *nc)
 	memcpy(nc->vports, oc->vports, sizeof(nc->vports));
 	nc->nvports = oc->nvports;
 	FIXED(ucfg, "[uplink] handshake_rate/handshake_burst");
-	/* the link's connection, window and identity are set up once */
-	FIXED(portal, "[portal]");
+	/* portal or policy file: the policy source is chosen at start */
+	if (!nc->portal.url[0] != !oc->portal.url[0]) {
+		tw_warn("%s: [portal] url %s: takes effect at the next start", d->cfg_path,
+			nc->portal.url[0] ? "set" : "removed");
+		memcpy(&nc->portal, &oc->portal, sizeof(oc->portal));
+	}
 	/* by the socket address, not its spelling: localhost:9310 is
 	 * 127.0.0.1:9310 */
 	if (nc->metrics_enabled != oc->metrics_enabled ||
@@ -153,6 +158,7 @@ int tw_conf_reload(struct tw_daemon *d, bool *changed, char *err, size_t errlen)
 	uid_t uid = d->hook_uid;
 	gid_t gid = d->hook_gid;
 	char *text = NULL;
+	bool portal_changed;
 	int rc;
 
 	*changed = false;
@@ -167,10 +173,13 @@ int tw_conf_reload(struct tw_daemon *d, bool *changed, char *err, size_t errlen)
 	if (d->cfg_text && !strcmp(text, d->cfg_text)) {
 		free(text);
 		free(nc);
+		/* the token file may have been rotated under the same configuration */
+		tw_portal_reconfigure(d, false);
 		return 0;
 	}
 	*changed = true;
 	keep_fixed(d, nc);
+	portal_changed = memcmp(&nc->portal, &d->cfg.portal, sizeof(nc->portal)) != 0;
 	d->cfg = *nc;
 	free(nc);
 	free(d->cfg_text);
@@ -182,5 +191,6 @@ int tw_conf_reload(struct tw_daemon *d, bool *changed, char *err, size_t errlen)
 	}
 	tw_log_set_level(d->cfg.log_level);
 	tw_info("configuration %s reloaded", d->cfg_path);
+	tw_portal_reconfigure(d, portal_changed);
 	return 0;
 }

@@ -474,8 +474,24 @@ void tw_portal_close(struct tw_daemon *d)
 	free(p);
 }
 
-void tw_portal_reconfigure(struct tw_daemon *d)
+void tw_portal_reconfigure(struct tw_daemon *d, bool changed)
 {
+	struct tw_portal *p = d->portal;
+	char authz[sizeof(p->authz)];
+
+	if (!changed && p && d->cfg.portal.token_file[0]) {
+		memcpy(authz, p->authz, sizeof(authz));
+		/* a bad file keeps the token in use (read_token logged why) */
+		if (read_token(p, d->cfg.portal.token_file))
+			return;
+		changed = strcmp(authz, p->authz) != 0;
+		if (changed)
+			tw_info("portal: token_file %s changed", d->cfg.portal.token_file);
+	}
+	if (!changed || !d->cfg.portal.url[0])
+		return;
+	/* records stay in the journal; the new streams resume from the portal's word */
+	tw_info("portal: reconnecting with the new [portal] settings");
 	tw_portal_close(d);
 	if (tw_portal_open(d))
 		tw_err("portal: the link stays down until the configuration is fixed");

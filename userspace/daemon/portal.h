@@ -45,8 +45,9 @@ void tw_portal_stream_progress(struct tw_daemon *d, enum tw_link_stream s);
 int tw_portal_open(struct tw_daemon *d);
 /* GOAWAY NO_ERROR and close (daemon stop). */
 void tw_portal_close(struct tw_daemon *d);
-/* The configuration changed: reconnect with the new [portal] settings. */
-void tw_portal_reconfigure(struct tw_daemon *d);
+/* After a reload: reconnect when [portal] changed (@changed) or the token
+ * file holds a new token; nothing otherwise. */
+void tw_portal_reconfigure(struct tw_daemon *d, bool changed);
 /* Records were committed to the journal (called after tw_journal_flush and
  * durable appends): the record stream sends them. */
 void tw_portal_records_ready(struct tw_daemon *d);
