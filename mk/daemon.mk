@@ -25,8 +25,9 @@ install-daemon: $(O)/tunwardend
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/tunwarden
 	install -m 0755 $(O)/tunwardend $(DESTDIR)$(PREFIX)/sbin/
+	install -D -m 0755 systemd/portal-allow $(DESTDIR)$(PREFIX)/libexec/tunwarden/portal-allow
 	install -m 0644 man/tunwardend.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	sed 's#/usr/local/sbin#$(PREFIX)/sbin#' systemd/tunwardend.service \
+	sed 's#/usr/local/#$(PREFIX)/#g' systemd/tunwardend.service \
 		> $(DESTDIR)/lib/systemd/system/tunwardend.service
 	test -e $(DESTDIR)/etc/tunwarden/tunwarden.conf || \
 		install -m 0640 examples/tunwarden.conf $(DESTDIR)/etc/tunwarden/tunwarden.conf

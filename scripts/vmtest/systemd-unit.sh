@@ -6,7 +6,8 @@
 # Checks that the hardened unit starts (Type=notify: active only after READY=1), loads and
 # attaches its programs under its capability set and sandboxing, answers `systemctl reload`, is
 # restarted by the watchdog when frozen and by Restart= after kill -9, that enforcement goes on
-# while the daemon is away, and that `systemctl stop` leaves enforcement in place.
+# while the daemon is away, that `systemctl stop` leaves enforcement in place, and that the unit
+# lets the daemon reach the configured portal and nothing else.
 # Usage: scripts/vmtest/systemd-unit.sh [BUILD_DIR]
 set -u
 O=${1:-build}
@@ -203,6 +204,50 @@ systemctl start tunwardend
 check "systemctl start after stop" test "$(prop ActiveState)" = active
 check "packets sent while stopped were dropped and counted (+3)" \
 	wait_for 5 test "$(unknown)" -eq $((c0 + 3))
+
+# ---- the portal link: the unit lets the daemon reach the configured portal, nothing else ------
+# The portal's address sits on a dummy interface of this guest (local delivery, nothing leaves):
+# without the runtime IPAddressAllow= the unit's IPAddressDeny=any drops the SYN (connect timeout).
+ip link add twportal0 type dummy && ip addr add 198.19.9.1/32 dev twportal0 &&
+	ip link set twportal0 up || bail "dummy interface for the portal address"
+python3 - /tmp/portal-accepts <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.19.9.1", 8443))
+s.listen(8)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    open(sys.argv[1], "w").write("%d\n" % n)
+    c.close()
+PY
+lpid=$!
+echo vm-token >/etc/tunwarden/portal.token
+chmod 600 /etc/tunwarden/portal.token
+printf '[portal]\nurl = https://198.19.9.1:8443/\ntoken_file = /etc/tunwarden/portal.token\n' \
+	>>/etc/tunwarden/tunwarden.conf
+check "tunwardend --portal-addresses names the portal" \
+	test "$(/usr/local/sbin/tunwardend --portal-addresses -c /etc/tunwarden/tunwarden.conf)" = \
+	198.19.9.1
+pid=$(prop MainPID)
+systemctl restart tunwardend
+check "restarted with a [portal] section" wait_for 400 restarted "$pid"
+check "ExecStartPre said what it allowed" eval 'journalctl -u tunwardend --no-pager |
+	grep -q "portal-allow: tunwardend.service may reach loopback and 198.19.9.1"'
+check "no daemon-reload left pending (NeedDaemonReload=no)" wait_for 30 \
+	test "$(prop NeedDaemonReload)" = no
+allowed=$(prop IPAddressAllow)
+echo "# IPAddressAllow: $allowed"
+check "the unit allows the portal's address" eval '[[ " $allowed " == *" 198.19.9.1/32 "* ]]'
+check "the unit allows nothing else (loopback and the portal)" \
+	test "$(printf '%s\n' $allowed | grep -cv -e '^127\.0\.0\.0/8$' -e '^::1/128$' -e '^198\.19\.9\.1/32$')" = 0
+check "the daemon's connection reached the portal's address" wait_for 60 test -s /tmp/portal-accepts
+# the unit's filter drops what it does not allow: the connect would time out
+check "no connect to the portal timed out" \
+	eval '! journalctl -u tunwardend --no-pager | grep -q "connect timeout (TCP)"'
+kill "$lpid" 2>/dev/null
 
 if [ $fail -gt 0 ]; then
 	systemctl status tunwardend --no-pager 2>&1 | sed 's/^/# /'

@@ -32,6 +32,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "policy.h"
+#include "netallow.h"
 #include "policysrc.h"
 #include "safefile.h"
 #include "sessdb.h"
@@ -40,10 +41,14 @@
 #include "status.h"
 #include "tw_dp.h"
 
-static int parse_args(struct tw_daemon *d, int argc, char **argv, bool *check_only)
+/* What main does besides serving: check the configuration, or print the portal's addresses. */
+enum run_mode { RUN_SERVE, RUN_CHECK, RUN_ADDRESSES };
+
+static int parse_args(struct tw_daemon *d, int argc, char **argv, enum run_mode *mode)
 {
 	static const struct option lo[] = { { "config", required_argument, NULL, 'c' },
 					    { "check-config", no_argument, NULL, 'C' },
+					    { "portal-addresses", no_argument, NULL, 'A' },
 					    { "help", no_argument, NULL, 'h' },
 					    {} };
 	int opt;
@@ -54,10 +59,14 @@ static int parse_args(struct tw_daemon *d, int argc, char **argv, bool *check_on
 			d->cfg_path = optarg;
 			break;
 		case 'C':
-			*check_only = true;
+			*mode = RUN_CHECK;
+			break;
+		case 'A':
+			*mode = RUN_ADDRESSES;
 			break;
 		default:
-			fprintf(stderr, "usage: tunwardend [-c CONFIG] [--check-config]\n");
+			fprintf(stderr, "usage: tunwardend [-c CONFIG] [--check-config | "
+					"--portal-addresses]\n");
 			return opt == 'h' ? 1 : -EINVAL;
 		}
 	}
@@ -228,21 +237,25 @@ static void daemon_close(struct tw_daemon *d)
 int main(int argc, char **argv)
 {
 	struct tw_daemon d = { .cfg_path = TW_CONF_PATH };
-	bool check_only = false;
+	enum run_mode mode = RUN_SERVE;
 	int rc = EXIT_FAILURE, err;
 
 	/* Whatever the caller's umask, nothing we create is readable by others
 	 * unless made so on purpose (the control socket, ctlsrv.c). */
 	umask(077);
 
-	err = parse_args(&d, argc, argv, &check_only);
+	err = parse_args(&d, argc, argv, &mode);
 	if (err)
 		return err > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	if (tw_conf_load(&d))
 		return EXIT_FAILURE;
-	if (check_only) {
+	if (mode == RUN_CHECK) {
 		printf("%s: ok\n", d.cfg_path);
 		rc = EXIT_SUCCESS;
+		goto out;
+	}
+	if (mode == RUN_ADDRESSES) {
+		rc = tw_netallow_print(&d.cfg, stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
 		goto out;
 	}
 	tw_log_init("tunwardend", d.cfg.log_level);
