@@ -52,6 +52,7 @@ test  sqlite3         cmd:sqlite3
 test  python3         cmd:python3
 test  curl            cmd:curl
 test  nghttp2-client  cmd:h2load
+test  nghttp2-server  cmd:nghttpd
 test  python3-h2      file:/usr/lib/python3/dist-packages/h2
 bench linux-perf|linux-tools-generic cmd:perf
 vmtest qemu-system-x86 cmd:qemu-system-x86_64
